@@ -1,0 +1,82 @@
+//! Removal of temporary files and partial outputs on SIGINT/SIGTERM.
+//!
+//! Every temporary directory and staged output registers its path here while it exists. A
+//! signal thread (signal-hook) sets the cancel flag, removes every registered path and exits
+//! with 128 + the signal number, so a tool blocked in a read is cleaned up as promptly as one
+//! in a loop. Normal error paths clean up by dropping their guards; this is for signals.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+fn registry() -> &'static Mutex<Vec<PathBuf>> {
+    static R: OnceLock<Mutex<Vec<PathBuf>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// The flag long loops check to stop early.
+pub fn cancel_flag() -> Arc<AtomicBool> {
+    static F: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    Arc::clone(F.get_or_init(|| Arc::new(AtomicBool::new(false))))
+}
+
+/// Remember `path` for removal on a signal.
+pub fn register(path: &Path) {
+    if let Ok(mut r) = registry().lock() {
+        r.push(path.to_path_buf());
+    }
+}
+
+/// Forget `path` (it was removed or committed).
+pub fn unregister(path: &Path) {
+    if let Ok(mut r) = registry().lock() {
+        if let Some(i) = r.iter().rposition(|p| p == path) {
+            r.swap_remove(i);
+        }
+    }
+}
+
+/// The hook extsort calls for its temporary directories.
+pub fn temp_hook(path: &Path, created: bool) {
+    if created {
+        register(path)
+    } else {
+        unregister(path)
+    }
+}
+
+/// Remove everything registered.
+pub fn remove_all() {
+    let paths = match registry().lock() {
+        Ok(mut r) => std::mem::take(&mut *r),
+        Err(_) => return,
+    };
+    for p in paths {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(&p);
+        } else {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// Start the signal thread. Idempotent.
+pub fn install() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let flag = cancel_flag();
+        let _ = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    flag.store(true, Ordering::SeqCst);
+                    remove_all();
+                    std::process::exit(128 + sig);
+                }
+            });
+    });
+}

@@ -1,0 +1,71 @@
+//! What every batchkit tool shares: common options ([`args`]), atomic output ([`output`]),
+//! the error type and exit codes ([`error`]), signal cleanup ([`cleanup`]), `--stats`
+//! ([`stats`]) and `--progress` ([`progress`]). [`main`] runs a tool from its clap command
+//! and its `run` function and turns the outcome into an exit status.
+
+pub mod args;
+pub mod cleanup;
+pub mod error;
+pub mod output;
+pub mod progress;
+pub mod size;
+pub mod stats;
+
+pub use error::{Error, Result};
+pub use output::Output;
+pub use progress::Progress;
+pub use stats::Stats;
+
+use std::io::Write;
+
+/// Run a tool: parse arguments (usage errors exit 2 with one line), run it, print
+/// `TOOL: message` for a failure and exit with its status (a closed downstream pipe is a
+/// quiet 0). Temporary files are removed on every path.
+pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Result<()>) -> ! {
+    cleanup::install();
+    let matches = match command.try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    std::process::exit(0);
+                }
+                _ => {
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("invalid arguments");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    eprintln!("{tool}: {first} (try '{tool} --help')");
+                    std::process::exit(2);
+                }
+            }
+        }
+    };
+    let code = match run(&matches) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(msg) = e.message() {
+                let _ = writeln!(std::io::stderr(), "{tool}: {msg}");
+            }
+            e.code()
+        }
+    };
+    cleanup::remove_all();
+    std::process::exit(code)
+}
+
+/// How many files this process may open (RLIMIT_NOFILE), for bounding merge fan-in.
+pub fn open_file_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and has no other effect.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0;
+    if ok {
+        r.rlim_cur
+    } else {
+        256
+    }
+}

@@ -1,0 +1,348 @@
+//! bsort: GNU sort in the C locale, external and parallel. Orchestration only: records and
+//! keys come from `record`, the sort and merge from `extsort`, options and output from `cli`.
+
+use crate::common::{self, Inputs};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::{args, Error, Output, Progress, Result, Stats};
+use extsort::{Config, Order, Sorter, Source};
+use record::{CsvScratch, FieldSplit, Format, Key, KeyOpts, RecordOrder};
+use std::cmp::Ordering;
+use std::io::Write;
+use std::time::Instant;
+
+const ABOUT: &str = "Sort records by key: GNU sort in the C locale, external and parallel";
+
+const AFTER_HELP: &str = "\
+Keys (-k SPEC, repeatable; several make a composite key compared in order):
+  N            field N only (unlike GNU sort, where -kN runs to the end of the line)
+  N,M          fields N through M, separators included;  N.C / M.C character offsets
+  NAME, a.b    a column name (with --header) or a JSON path (JSON lines); flags after ':'
+  flags        n numeric, g general float, h human (2K, 1G), r reverse, f fold case,
+               b skip blanks, d dictionary order, i ignore non-printing
+Global -n -g -h -r -f -b -d -i apply to every key that has no flags of its own.
+
+Without -t and --format, fields are separated as GNU sort separates them: a field starts
+where a blank follows a non-blank and keeps its leading blanks. Ties between keys are broken
+by comparing whole records bytewise unless -s or -u is given. Output is byte for byte the
+output of `LC_ALL=C sort` with the same flags.
+
+Inputs larger than -S are sorted in runs spilled under -T and merged (several passes when
+there are more runs than --batch-size). A record larger than -S is an error: raise -S.
+
+Exit status: 0 success (or a closed output pipe), 1 runtime error or disorder (-c/-C),
+2 usage error or unreadable input; 130/143 after SIGINT/SIGTERM (no partial output left).
+
+Examples:
+  bsort -t $'\\t' -k1,1 data.tsv              sort a TSV by its first column
+  bsort -t $'\\t' -k2,2nr -k1,1 data.tsv      by column 2 numerically descending, then column 1
+  du -a | bsort -k1,1n                        GNU-style blank-separated fields
+  bsort -S 1G -T /scratch -o out.tsv big.tsv  external sort within 1 GiB, atomic output
+  bsort --header --format csv -k price:n items.csv
+  bsort --format jsonl -k user.id events.jsonl
+  bsort -m -t $'\\t' -k1,1 part-*             merge already-sorted files
+  bsort -c -t $'\\t' -k1,1 data.tsv           check order; report the first disorder";
+
+/// The clap definition: the one source of `--help` and `man/bsort.1`.
+pub fn command() -> Command {
+    let flag = |name: &'static str, short: char, long: &'static str, help: &'static str| {
+        Arg::new(name)
+            .short(short)
+            .long(long)
+            .action(ArgAction::SetTrue)
+            .help(help)
+    };
+    Command::new("bsort")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .after_help(AFTER_HELP)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(args::key("Sort by this key (see KEYS below); repeatable"))
+        .arg(args::delimiter())
+        .arg(flag("numeric", 'n', "numeric-sort", "Compare keys as decimal numbers"))
+        .arg(flag("general", 'g', "general-numeric-sort", "Compare keys as floating-point numbers"))
+        .arg(flag("human", 'h', "human-numeric-sort", "Compare human-readable sizes (2K, 1G)"))
+        .arg(flag("reverse", 'r', "reverse", "Reverse the order"))
+        .arg(flag("fold", 'f', "ignore-case", "Fold lower case to upper case"))
+        .arg(flag("blanks", 'b', "ignore-leading-blanks", "Ignore leading blanks of keys"))
+        .arg(flag("dictionary", 'd', "dictionary-order", "Consider only blanks and alphanumerics"))
+        .arg(flag("nonprinting", 'i', "ignore-nonprinting", "Consider only printable characters"))
+        .arg(flag("stable", 's', "stable", "Keep records with equal keys in input order (no last-resort comparison)"))
+        .arg(flag("unique", 'u', "unique", "Output only the first of each run of records with equal keys"))
+        .arg(args::zero())
+        .arg(flag("merge", 'm', "merge", "Merge already-sorted inputs; do not sort"))
+        .arg(flag("check", 'c', "check", "Check that the input is sorted; report the first disorder"))
+        .arg(
+            Arg::new("check-quiet")
+                .short('C')
+                .long("check-quiet")
+                .action(ArgAction::SetTrue)
+                .help("Like -c, but report nothing (exit status only)"),
+        )
+        .arg(args::output())
+        .args(args::resources())
+        .arg(
+            Arg::new("batch-size")
+                .long("batch-size")
+                .value_name("NMERGE")
+                .value_parser(clap::value_parser!(u32).range(2..))
+                .help("Merge at most NMERGE runs at once [default: 64, bounded by the open-file limit]"),
+        )
+        .arg(
+            Arg::new("compress-temp")
+                .long("compress-temp")
+                .action(ArgAction::SetTrue)
+                .help("Compress spilled runs (zstd): less disk, more CPU"),
+        )
+        .arg(args::format())
+        .arg(args::header())
+        .args(args::observe())
+        .arg(
+            Arg::new("help")
+                .long("help")
+                .action(ArgAction::Help)
+                .help("Print help"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Print version"),
+        )
+        .arg(args::files())
+}
+
+/// The binary's entry point.
+pub fn main() -> ! {
+    cli::main("bsort", command(), run)
+}
+
+/// extsort's view of the record order.
+struct SortOrder(RecordOrder);
+
+impl Order for SortOrder {
+    #[inline]
+    fn prefix(&self, item: &[u8]) -> u64 {
+        self.0.prefix(item)
+    }
+    #[inline]
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        self.0.compare(a, b)
+    }
+}
+
+fn global_opts(m: &ArgMatches) -> KeyOpts {
+    let f = |n: &str| m.get_flag(n);
+    KeyOpts {
+        numeric: f("numeric"),
+        general: f("general"),
+        human: f("human"),
+        reverse: f("reverse"),
+        fold: f("fold"),
+        dictionary: f("dictionary"),
+        ignore_nonprinting: f("nonprinting"),
+        skip_start_blanks: f("blanks"),
+        skip_end_blanks: f("blanks"),
+    }
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    let started = Instant::now();
+    let names = args::inputs(m);
+    let global = global_opts(m);
+    record::keyspec::check_opts("global options", &global)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let check = m.get_flag("check") || m.get_flag("check-quiet");
+    let stable = m.get_flag("stable");
+    let unique = m.get_flag("unique");
+    let eol = if m.get_flag("zero") { 0 } else { b'\n' };
+    let header = m.get_flag("header");
+    if check && names.len() > 1 {
+        return Err(Error::Usage(format!(
+            "extra operand '{}' not allowed with -c",
+            names[1]
+        )));
+    }
+    if check && m.contains_id("output") {
+        return Err(Error::Usage("options -c and -o are incompatible".into()));
+    }
+    let delim = args::delimiter_of(m)?;
+    let format = match args::format_of(m, &names) {
+        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
+        Some("jsonl") => Format::Jsonl,
+        Some(_) => Format::Text(FieldSplit::Char(delim.unwrap_or(b'\t'))),
+        None => match delim {
+            Some(d) => Format::Text(FieldSplit::Char(d)),
+            None => Format::Text(FieldSplit::Blank),
+        },
+    };
+    let specs = args::keys_of(m)?;
+    let budget = args::budget_of(m)?;
+    let threads = args::threads_of(m);
+    let stats_dest = args::stats_of(m);
+    let mut inputs = Inputs::open(&names, eol, budget.max(extsort::RECORD_ALLOWANCE))?;
+    inputs.set_csv(matches!(format, Format::Csv(_)));
+
+    // The header names the columns and is written once, first.
+    let header_rec = if header && format != Format::Jsonl {
+        inputs.read_headers(format)?
+    } else {
+        None
+    };
+    let header_fields = header_rec.as_ref().map(|h| common::split_header(h, format));
+    let header_refs: Option<Vec<&[u8]>> = header_fields
+        .as_ref()
+        .map(|v| v.iter().map(|f| f.as_slice()).collect());
+    let mut keys = Vec::with_capacity(specs.len());
+    for s in &specs {
+        let mut s = s.clone();
+        s.inherit(&global);
+        keys.push(Key::resolve(&s, format, header_refs.as_deref()).map_err(Error::Usage)?);
+    }
+    let order = SortOrder(RecordOrder::new(format, keys, global, stable || unique));
+    let mut stats = Stats {
+        threads,
+        ..Stats::default()
+    };
+    let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
+
+    if check {
+        let quiet = m.get_flag("check-quiet");
+        let res = check_sorted(&order, &mut inputs, unique, quiet, eol, &mut stats);
+        progress.finish();
+        emit_stats(&stats, &stats_dest, started)?;
+        return res;
+    }
+
+    let nofile = cli::open_file_limit().saturating_sub(16).max(2) as usize;
+    let fan_in = m
+        .get_one::<u32>("batch-size")
+        .map_or(64, |&b| b as usize)
+        .min(nofile);
+    let cfg = Config {
+        budget,
+        tmp_parent: args::tmp_of(m),
+        threads,
+        fan_in,
+        compress: m.get_flag("compress-temp"),
+        stable,
+        unique,
+        cancel: Some(cli::cleanup::cancel_flag()),
+        temp_hook: Some(cli::cleanup::temp_hook),
+    };
+    let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
+    let sort_stats;
+    if m.get_flag("merge") {
+        // Sources read their inputs lazily; the output is only opened once they all opened.
+        let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
+        for input in inputs.take_all() {
+            sources.push(Box::new(common::RecordSource::new(input, &order.0)));
+        }
+        let mut out = Output::open("bsort", out_path.as_deref())?;
+        write_header(&mut out, header_rec.as_deref(), eol)?;
+        let ord = &order;
+        sort_stats = extsort::merge(ord, sources, &cfg, &mut |item| {
+            out.write_all(ord.0.record(item))?;
+            out.write_all(&[eol])
+        })?;
+        stats.bytes_out = out.commit()?;
+        stats.records_in = sort_stats.records_out;
+        stats.bytes_in = 0;
+    } else {
+        let mut sorter = Sorter::new(order, cfg)?;
+        progress.phase("read", inputs.total_size());
+        let mut scratch = CsvScratch::default();
+        let extracts = format.extracts();
+        let ord = sorter.order();
+        let ord = &ord.0;
+        inputs.for_each(&progress, |rec, at| {
+            if extracts {
+                sorter
+                    .push_with(rec.len() + 16, |buf| ord.encode(rec, buf, &mut scratch))
+                    .map_err(|e| match e {
+                        extsort::PushError::Sort(e) => Error::from(e),
+                        extsort::PushError::Build(e) => Error::Runtime(format!("{at}: {e}")),
+                    })
+            } else {
+                sorter.push(rec).map_err(|e| common::sort_error(e, &at))
+            }
+        })?;
+        stats.bytes_in = inputs.bytes;
+        progress.phase("merge", None);
+        let mut out = Output::open("bsort", out_path.as_deref())?;
+        write_header(&mut out, header_rec.as_deref(), eol)?;
+        sort_stats = sorter.finish(&mut |item| {
+            out.write_all(ord.record(item))?;
+            out.write_all(&[eol])
+        })?;
+        stats.records_in = sort_stats.records_in;
+        stats.bytes_out = out.commit()?;
+    }
+    progress.finish();
+    stats.records_out = sort_stats.records_out;
+    stats.add_sort(&sort_stats);
+    emit_stats(&stats, &stats_dest, started)
+}
+
+fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> {
+    if let Some(h) = header {
+        out.write_all(h)
+            .and_then(|_| out.write_all(&[eol]))
+            .map_err(|e| Error::io("write error", e))?;
+    }
+    Ok(())
+}
+
+fn emit_stats(stats: &Stats, dest: &Option<String>, started: Instant) -> Result<()> {
+    if let Some(d) = dest {
+        stats
+            .emit("bsort", started, d)
+            .map_err(|e| Error::io(format!("cannot write stats to {d}"), e))?;
+    }
+    Ok(())
+}
+
+/// `-c`/`-C`: find the first record out of order (with `-u`, also the first repeated key).
+fn check_sorted(
+    order: &SortOrder,
+    inputs: &mut Inputs,
+    unique: bool,
+    quiet: bool,
+    eol: u8,
+    stats: &mut Stats,
+) -> Result<()> {
+    let mut prev: Vec<u8> = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut have_prev = false;
+    let mut scratch = CsvScratch::default();
+    let mut disorder: Option<(String, Vec<u8>)> = None;
+    let ord = &order.0;
+    inputs.for_each_until(|rec, at| {
+        cur.clear();
+        ord.encode(rec, &mut cur, &mut scratch)
+            .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+        stats.records_in += 1;
+        if have_prev {
+            let c = order.compare(&prev, &cur);
+            if c == Ordering::Greater || (unique && c == Ordering::Equal) {
+                disorder = Some((at.to_string(), rec.to_vec()));
+                return Ok(false);
+            }
+        }
+        std::mem::swap(&mut prev, &mut cur);
+        have_prev = true;
+        Ok(true)
+    })?;
+    match disorder {
+        None => Ok(()),
+        Some((at, rec)) => {
+            if !quiet {
+                let mut msg = format!("bsort: {at}: disorder: ").into_bytes();
+                msg.extend_from_slice(&rec);
+                msg.push(eol);
+                let _ = std::io::stderr().write_all(&msg);
+            }
+            Err(Error::Exit(1))
+        }
+    }
+}

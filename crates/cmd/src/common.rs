@@ -1,0 +1,293 @@
+//! Reading records from the inputs, shared by the tools: open every input first (an
+//! unreadable one is a usage error), frame records (CSV records may span lines), skip and
+//! return headers, and name each record `FILE:LINE` for messages.
+
+use cli::{Error, Progress, Result};
+use record::{CsvScratch, FieldSplit, Format, FrameError, Framer, RecordOrder};
+use std::fmt;
+use std::io::Read;
+
+/// Where a record is: `FILE:LINE`.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub name: &'a str,
+    pub line: u64,
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.name, self.line)
+    }
+}
+
+/// One open input.
+pub struct Input {
+    pub name: String,
+    framer: Framer<Box<dyn Read + Send>>,
+    csv: bool,
+    joined: Vec<u8>,
+}
+
+impl Input {
+    /// The next record (a CSV record may span lines).
+    pub fn next(&mut self) -> Result<Option<&[u8]>> {
+        next_record(&mut self.framer, self.csv, &mut self.joined, &self.name)
+    }
+
+    /// The record last returned by [`Input::next`].
+    pub fn last(&self) -> &[u8] {
+        if self.csv && !self.joined.is_empty() {
+            &self.joined
+        } else {
+            self.framer.last()
+        }
+    }
+
+    pub fn line(&self) -> u64 {
+        self.framer.line
+    }
+}
+
+fn next_record<'a>(
+    framer: &'a mut Framer<Box<dyn Read + Send>>,
+    csv: bool,
+    joined: &'a mut Vec<u8>,
+    name: &str,
+) -> Result<Option<&'a [u8]>> {
+    if csv {
+        match framer.next_csv_record(joined) {
+            Ok(None) => Ok(None),
+            Ok(Some(false)) => {
+                joined.clear();
+                Ok(Some(framer.last()))
+            }
+            Ok(Some(true)) => Ok(Some(joined)),
+            Err(e) => Err(frame_error(name, e)),
+        }
+    } else {
+        framer.next_record().map_err(|e| frame_error(name, e))
+    }
+}
+
+fn frame_error(name: &str, e: FrameError) -> Error {
+    match e {
+        FrameError::Io(e) => Error::io(format!("{name}: read error"), e),
+        FrameError::TooLong { line, limit } => Error::Runtime(format!(
+            "{name}:{line}: record is longer than the memory budget of {limit} bytes (raise -S)"
+        )),
+    }
+}
+
+/// All inputs, read in order.
+pub struct Inputs {
+    list: Vec<Input>,
+    sizes: Option<u64>,
+    /// Bytes read so far.
+    pub bytes: u64,
+}
+
+impl Inputs {
+    /// Open every input now, so that an unreadable one fails before any work.
+    pub fn open(names: &[String], eol: u8, max_record: usize) -> Result<Inputs> {
+        let mut list = Vec::with_capacity(names.len());
+        let mut sizes = Some(0u64);
+        for name in names {
+            let r = record::input::open(name).map_err(|e| {
+                Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e)))
+            })?;
+            sizes = match (sizes, record::input::known_size(name)) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            list.push(Input {
+                name: name.clone(),
+                framer: Framer::with_limit(r, eol, max_record),
+                csv: false,
+                joined: Vec::new(),
+            });
+        }
+        Ok(Inputs {
+            list,
+            sizes,
+            bytes: 0,
+        })
+    }
+
+    /// Frame CSV records (quoted fields may hold newlines).
+    pub fn set_csv(&mut self, csv: bool) {
+        for i in &mut self.list {
+            i.csv = csv;
+        }
+    }
+
+    /// The total input size, when every input is a plain file.
+    pub fn total_size(&self) -> Option<u64> {
+        self.sizes
+    }
+
+    /// Take the first record of every input as its header; return the first input's.
+    pub fn read_headers(&mut self, format: Format) -> Result<Option<Vec<u8>>> {
+        self.set_csv(matches!(format, Format::Csv(_)));
+        let mut first = None;
+        for i in &mut self.list {
+            if let Some(h) = i.next()? {
+                if first.is_none() {
+                    first = Some(h.to_vec());
+                }
+            }
+        }
+        Ok(first)
+    }
+
+    /// Hand the inputs over (for merging, where each is a source of its own).
+    pub fn take_all(&mut self) -> Vec<Input> {
+        std::mem::take(&mut self.list)
+    }
+
+    /// Call `f` on every record of every input, in order.
+    pub fn for_each(
+        &mut self,
+        progress: &Progress,
+        mut f: impl FnMut(&[u8], At) -> Result<()>,
+    ) -> Result<()> {
+        let show = progress.visible();
+        for input in &mut self.list {
+            let mut reported = 0u64;
+            loop {
+                let Input {
+                    name,
+                    framer,
+                    csv,
+                    joined,
+                } = input;
+                // The record's (first) line, read before the framer is borrowed for it.
+                let line = framer.line + 1;
+                let rec = match next_record(framer, *csv, joined, name)? {
+                    Some(r) => r,
+                    None => break,
+                };
+                let at = At { name, line };
+                f(rec, at)?;
+                if show && framer.bytes - reported >= 1 << 20 {
+                    progress.inc(framer.bytes - reported);
+                    reported = framer.bytes;
+                }
+            }
+            self.bytes += input.framer.bytes;
+        }
+        Ok(())
+    }
+
+    /// Like [`Inputs::for_each`], stopping when `f` returns `false`.
+    pub fn for_each_until(&mut self, mut f: impl FnMut(&[u8], At) -> Result<bool>) -> Result<()> {
+        for input in &mut self.list {
+            loop {
+                let Input {
+                    name,
+                    framer,
+                    csv,
+                    joined,
+                } = input;
+                // The record's (first) line, read before the framer is borrowed for it.
+                let line = framer.line + 1;
+                let rec = match next_record(framer, *csv, joined, name)? {
+                    Some(r) => r,
+                    None => break,
+                };
+                let at = At { name, line };
+                if !f(rec, at)? {
+                    return Ok(());
+                }
+            }
+            self.bytes += input.framer.bytes;
+        }
+        Ok(())
+    }
+}
+
+/// The column names of a header record.
+pub fn split_header(h: &[u8], format: Format) -> Vec<Vec<u8>> {
+    match format {
+        Format::Text(FieldSplit::Char(t)) => h.split(|&c| c == t).map(<[u8]>::to_vec).collect(),
+        Format::Text(FieldSplit::Blank) => h
+            .split(|c| record::compare::is_blank(*c))
+            .filter(|f| !f.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+        Format::Csv(d) => {
+            let mut s = CsvScratch::default();
+            match s.parse(h, d) {
+                Ok(()) => s.fields().into_iter().map(<[u8]>::to_vec).collect(),
+                Err(_) => Vec::new(),
+            }
+        }
+        Format::Jsonl => Vec::new(),
+    }
+}
+
+/// A sort error at a record.
+pub fn sort_error(e: extsort::Error, at: &At) -> Error {
+    match e {
+        extsort::Error::TooLarge { len, budget } => Error::Runtime(format!(
+            "{at}: a record of {len} bytes does not fit the memory budget of {budget} bytes (raise -S)"
+        )),
+        e => Error::from(e),
+    }
+}
+
+/// An input as a sorted source for merging (`-m`).
+pub struct RecordSource<'o> {
+    input: Input,
+    order: &'o RecordOrder,
+    item: Vec<u8>,
+    scratch: CsvScratch,
+}
+
+impl<'o> RecordSource<'o> {
+    pub fn new(input: Input, order: &'o RecordOrder) -> Self {
+        RecordSource {
+            input,
+            order,
+            item: Vec::new(),
+            scratch: CsvScratch::default(),
+        }
+    }
+}
+
+impl extsort::Source for RecordSource<'_> {
+    fn advance(&mut self) -> extsort::Result<bool> {
+        let to_sort = |e: Error| {
+            let msg = e.message().unwrap_or_default();
+            extsort::Error::io(
+                msg,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "cannot merge"),
+            )
+        };
+        let extracts = self.order.format.extracts();
+        let name = self.input.name.clone();
+        match self.input.next().map_err(to_sort)? {
+            None => Ok(false),
+            Some(rec) => {
+                if extracts {
+                    self.item.clear();
+                    let line = self.input.line();
+                    let rec = self.input.last().to_vec();
+                    self.order
+                        .encode(&rec, &mut self.item, &mut self.scratch)
+                        .map_err(|e| to_sort(Error::Runtime(format!("{name}:{line}: {e}"))))?;
+                } else {
+                    let _ = rec;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn current(&self) -> &[u8] {
+        if self.order.format.extracts() {
+            &self.item
+        } else {
+            self.input.last()
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per tool (xsv's `src/cmd/` habit): each exposes `command() -> clap::Command`
+//! (the one source of `--help` and the man page) and `main()`. Orchestration only: the
+//! algorithms live in the engine crates.
+
+pub mod bsort;
+pub mod common;

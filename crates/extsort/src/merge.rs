@@ -1,0 +1,212 @@
+//! K-way merging with a loser tree.
+//!
+//! Ties go to the source with the lower index, so merging sources given in input order is
+//! stable. Memory is one current item per source plus each source's read buffer.
+
+use crate::run::RunReader;
+use crate::{reduce, Config, Dedup, Entry, Order, Result, Stats, TempSpace};
+use std::cmp::Ordering;
+use std::io;
+
+/// A sorted stream of items.
+pub trait Source {
+    /// Move to the next item; `false` at the end.
+    fn advance(&mut self) -> Result<bool>;
+    /// The current item, valid after `advance` returned `true`.
+    fn current(&self) -> &[u8];
+}
+
+/// The sorted entries of an in-memory chunk.
+pub(crate) struct MemSource<'a> {
+    buf: &'a [u8],
+    entries: &'a [Entry],
+    next: usize,
+}
+
+impl<'a> MemSource<'a> {
+    pub fn new(buf: &'a [u8], entries: &'a [Entry]) -> Self {
+        MemSource {
+            buf,
+            entries,
+            next: 0,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.entries
+            .iter()
+            .map(|e| &self.buf[e.off as usize..(e.off + e.len) as usize])
+    }
+}
+
+impl Source for MemSource<'_> {
+    #[inline]
+    fn advance(&mut self) -> Result<bool> {
+        self.next += 1;
+        Ok(self.next <= self.entries.len())
+    }
+
+    #[inline]
+    fn current(&self) -> &[u8] {
+        match self.entries.get(self.next.wrapping_sub(1)) {
+            Some(e) => &self.buf[e.off as usize..(e.off + e.len) as usize],
+            None => &[],
+        }
+    }
+}
+
+struct Tree<'s, 'o, O: Order + ?Sized> {
+    sources: Vec<Box<dyn Source + 's>>,
+    prefix: Vec<u64>,
+    live: Vec<bool>,
+    /// `tree[0]` is the winner; `tree[1..k]` hold the losers of internal nodes.
+    tree: Vec<usize>,
+    order: &'o O,
+}
+
+impl<'s, 'o, O: Order + ?Sized> Tree<'s, 'o, O> {
+    /// Whether source `a` comes before source `b`.
+    #[inline]
+    fn beats(&self, a: usize, b: usize) -> bool {
+        match (self.live[a], self.live[b]) {
+            (false, _) => false,
+            (true, false) => true,
+            (true, true) => {
+                let o = self.prefix[a].cmp(&self.prefix[b]).then_with(|| {
+                    self.order
+                        .compare(self.sources[a].current(), self.sources[b].current())
+                });
+                match o {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    Ordering::Equal => a < b,
+                }
+            }
+        }
+    }
+
+    fn load(&mut self, i: usize) -> Result<()> {
+        self.live[i] = self.sources[i].advance()?;
+        if self.live[i] {
+            self.prefix[i] = self.order.prefix(self.sources[i].current());
+        }
+        Ok(())
+    }
+
+    fn build(&mut self, n: usize) -> usize {
+        let k = self.sources.len();
+        if n >= k {
+            return n - k;
+        }
+        let a = self.build(2 * n);
+        let b = self.build(2 * n + 1);
+        if self.beats(a, b) {
+            self.tree[n] = b;
+            a
+        } else {
+            self.tree[n] = a;
+            b
+        }
+    }
+
+    fn replay(&mut self, mut winner: usize) {
+        let k = self.sources.len();
+        let mut n = (winner + k) / 2;
+        while n >= 1 {
+            if self.beats(self.tree[n], winner) {
+                std::mem::swap(&mut self.tree[n], &mut winner);
+            }
+            n /= 2;
+        }
+        self.tree[0] = winner;
+    }
+}
+
+/// Merge `sources` (at most the fan-in) into `sink`.
+pub(crate) fn merge_into<O: Order + ?Sized>(
+    order: &O,
+    sources: Vec<Box<dyn Source + '_>>,
+    cfg: &Config,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let k = sources.len();
+    if k == 0 {
+        return Ok(());
+    }
+    let mut t = Tree {
+        sources,
+        prefix: vec![0; k],
+        live: vec![false; k],
+        tree: vec![0; k],
+        order,
+    };
+    for i in 0..k {
+        t.load(i)?;
+    }
+    t.tree[0] = if k == 1 { 0 } else { t.build(1) };
+    let mut n: u64 = 0;
+    loop {
+        let w = t.tree[0];
+        if !t.live[w] {
+            return Ok(());
+        }
+        sink(t.sources[w].current())?;
+        n += 1;
+        if n % 65536 == 0 {
+            cfg.check()?;
+        }
+        t.load(w)?;
+        if k > 1 {
+            t.replay(w);
+        }
+    }
+}
+
+/// Merge already-sorted sources (given in input order) into `sink`, in several passes
+/// through temporary runs when there are more sources than the fan-in.
+pub fn merge<O: Order>(
+    order: &O,
+    sources: Vec<Box<dyn Source + '_>>,
+    cfg: &Config,
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<Stats> {
+    let mut stats = Stats::default();
+    let mut temp = TempSpace::new(cfg);
+    let fan = cfg.fan_in.max(2);
+    let mut out = Dedup::new(order, cfg.unique, "write error", sink);
+    if sources.len() <= fan {
+        merge_into(order, sources, cfg, &mut |item| out.emit(item))?;
+    } else {
+        // First pass: groups of inputs into runs, in order.
+        let mut runs = Vec::new();
+        let mut sources = sources.into_iter().peekable();
+        while sources.peek().is_some() {
+            let group: Vec<_> = sources.by_ref().take(fan).collect();
+            let mut w = temp.create_run()?;
+            let mut write = |item: &[u8]| w.write_io(item);
+            let mut dd = Dedup::new(
+                order,
+                cfg.unique,
+                "cannot write a temporary file",
+                &mut write,
+            );
+            merge_into(order, group, cfg, &mut |item| dd.emit(item))?;
+            drop(dd);
+            drop(write);
+            let run = w.finish()?;
+            stats.spill_runs += 1;
+            stats.spill_bytes += run.bytes;
+            runs.push(run);
+        }
+        stats.merge_passes += 1;
+        reduce(&mut runs, fan, order, cfg, &mut temp, &mut stats)?;
+        let mut readers: Vec<Box<dyn Source + '_>> = Vec::with_capacity(runs.len());
+        for r in &runs {
+            readers.push(Box::new(RunReader::open(r)?));
+        }
+        merge_into(order, readers, cfg, &mut |item| out.emit(item))?;
+    }
+    stats.merge_passes += 1;
+    stats.records_out = out.count;
+    Ok(stats)
+}

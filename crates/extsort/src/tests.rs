@@ -1,0 +1,128 @@
+//! The sort against a naive in-memory sort, at budgets that force spills and several passes.
+
+use super::*;
+use proptest::prelude::*;
+
+/// Orders by the first byte only, so that stability and uniqueness are visible.
+struct FirstByte;
+
+impl Order for FirstByte {
+    fn prefix(&self, item: &[u8]) -> u64 {
+        u64::from(item.first().copied().unwrap_or(0)) << 8 | u64::from(!item.is_empty())
+    }
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        a.first().cmp(&b.first())
+    }
+}
+
+fn run(
+    items: &[Vec<u8>],
+    budget: usize,
+    fan_in: usize,
+    stable: bool,
+    unique: bool,
+    compress: bool,
+) -> (Vec<Vec<u8>>, Stats) {
+    let cfg = Config {
+        budget,
+        fan_in,
+        stable,
+        unique,
+        compress,
+        threads: 2,
+        ..Config::default()
+    };
+    let mut s = Sorter::new(FirstByte, cfg).unwrap_or_else(|e| panic!("{e}"));
+    for i in items {
+        s.push(i).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut out = Vec::new();
+    let stats = s
+        .finish(&mut |item| {
+            out.push(item.to_vec());
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    (out, stats)
+}
+
+fn naive(items: &[Vec<u8>], unique: bool) -> Vec<Vec<u8>> {
+    let mut v = items.to_vec();
+    v.sort_by(|a, b| a.first().cmp(&b.first()));
+    if unique {
+        v.dedup_by(|a, b| a.first() == b.first());
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn stable_and_unique_match_naive(
+        items in proptest::collection::vec(proptest::collection::vec(0u8..6, 0..12), 0..300),
+        budget in 40usize..2000,
+        fan_in in 2usize..5,
+        unique: bool,
+        compress: bool,
+    ) {
+        let (out, _) = run(&items, budget, fan_in, true, unique, compress);
+        prop_assert_eq!(out, naive(&items, unique));
+    }
+}
+
+#[test]
+fn spills_and_passes_are_counted() {
+    let items: Vec<Vec<u8>> = (0..2000u32)
+        .map(|i| (i * 7919 % 2000).to_be_bytes().to_vec())
+        .collect();
+    let (out, stats) = run(&items, 1000, 2, true, false, false);
+    assert_eq!(out.len(), 2000);
+    assert!(stats.spill_runs > 10, "{stats:?}");
+    assert!(stats.merge_passes > 2, "{stats:?}");
+    let (mem, stats) = run(&items, 1 << 20, 2, true, false, false);
+    assert_eq!(stats.spill_runs, 0);
+    assert_eq!(mem, out);
+}
+
+#[test]
+fn too_large_item_is_an_error() {
+    let cfg = Config {
+        budget: 100,
+        ..Config::default()
+    };
+    let mut s = Sorter::new(FirstByte, cfg).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(s.push(&[1u8; 200]), Err(Error::TooLarge { .. })));
+}
+
+#[test]
+fn merge_many_sources() {
+    struct V(Vec<Vec<u8>>, usize);
+    impl Source for V {
+        fn advance(&mut self) -> Result<bool> {
+            self.1 += 1;
+            Ok(self.1 <= self.0.len())
+        }
+        fn current(&self) -> &[u8] {
+            &self.0[self.1 - 1]
+        }
+    }
+    let mut all = Vec::new();
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    for s in 0..9u8 {
+        let v: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i / 3, s]).collect();
+        all.extend(v.clone());
+        sources.push(Box::new(V(v, 0)));
+    }
+    let cfg = Config {
+        fan_in: 2,
+        ..Config::default()
+    };
+    let mut out = Vec::new();
+    let stats = merge(&FirstByte, sources, &cfg, &mut |i| {
+        out.push(i.to_vec());
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out, naive(&all, false));
+    assert!(stats.merge_passes >= 3);
+}

@@ -1,0 +1,22 @@
+//! Records and keys: the layer every batchkit tool stands on.
+//!
+//! - [`input`]: input sources (files, stdin, `.gz`/`.zst`) and memchr framing.
+//! - [`keyspec`]: the `-k` grammar.
+//! - [`fields`]: GNU sort field positions, CSV fields; [`json`]: JSON paths.
+//! - [`compare`]: comparators equal to GNU sort's in the C locale.
+//! - [`order`]: keys resolved for a format and the full record order.
+//!
+//! This crate never prints, never exits and never parses command lines.
+
+pub mod compare;
+pub mod fields;
+pub mod input;
+pub mod json;
+pub mod keyspec;
+pub mod order;
+
+pub use compare::KeyOpts;
+pub use fields::{FieldSplit, Span};
+pub use input::{FrameError, Framer};
+pub use keyspec::{KeyError, KeySpec};
+pub use order::{CsvScratch, Format, Key, KeyReadError, KeySource, RecordOrder};

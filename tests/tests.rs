@@ -1,0 +1,8 @@
+//! Integration tests: every binary run as a user runs it, compared with independent oracles
+//! (GNU sort in the C locale, naive in-memory models).
+
+mod util;
+
+mod bsort_oracle;
+mod faults;
+mod man;

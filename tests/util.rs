@@ -1,0 +1,1 @@
+//! Shared test harness (owned by the oracle tests' author; see bsort_oracle.rs).
