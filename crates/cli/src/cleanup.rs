@@ -6,7 +6,17 @@
 //! in a loop. Normal error paths clean up by dropping their guards; this is for signals.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// The signal that asked this process to stop, if any.
+pub fn received() -> Option<i32> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
 use std::sync::{Arc, Mutex, OnceLock};
 
 fn registry() -> &'static Mutex<Vec<PathBuf>> {
@@ -73,6 +83,7 @@ pub fn install() {
             .name("signals".into())
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
+                    RECEIVED.store(sig, Ordering::SeqCst);
                     flag.store(true, Ordering::SeqCst);
                     remove_all();
                     std::process::exit(128 + sig);

@@ -44,6 +44,8 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
     };
     let code = match run(&matches) {
         Ok(()) => 0,
+        // Stopped by a signal: whatever failed afterwards is a consequence, not news.
+        Err(_) if cleanup::received().is_some() => 128 + cleanup::received().unwrap_or(15),
         Err(e) => {
             if let Some(msg) = e.message() {
                 let _ = writeln!(std::io::stderr(), "{tool}: {msg}");

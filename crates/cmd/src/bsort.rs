@@ -122,12 +122,20 @@ struct SortOrder(RecordOrder);
 
 impl Order for SortOrder {
     #[inline]
-    fn prefix(&self, item: &[u8]) -> u64 {
+    fn prefix(&self, item: &[u8]) -> extsort::Prefix {
         self.0.prefix(item)
     }
     #[inline]
     fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
         self.0.compare(a, b)
+    }
+    #[inline]
+    fn is_total(&self, p: &extsort::Prefix) -> bool {
+        self.0.prefix_is_total(p)
+    }
+    #[inline]
+    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
+        self.0.normalized(item, out)
     }
 }
 
@@ -241,10 +249,11 @@ fn run(m: &ArgMatches) -> Result<()> {
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
         let ord = &order;
-        sort_stats = extsort::merge(ord, sources, &cfg, &mut |item| {
-            out.write_all(ord.0.record(item))?;
-            out.write_all(&[eol])
-        })?;
+        let emit = |item: &[u8], buf: &mut Vec<u8>| {
+            buf.extend_from_slice(ord.0.record(item));
+            buf.push(eol);
+        };
+        sort_stats = extsort::merge(ord, sources, &cfg, &emit, &mut |block| out.write_all(block))?;
         stats.bytes_out = out.commit()?;
         stats.records_in = sort_stats.records_out;
         stats.bytes_in = 0;
@@ -268,17 +277,20 @@ fn run(m: &ArgMatches) -> Result<()> {
             }
         })?;
         stats.bytes_in = inputs.bytes;
+        extsort::trace(format_args!("read done at {:?}", started.elapsed()));
         progress.phase("merge", None);
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
-        sort_stats = sorter.finish(&mut |item| {
-            out.write_all(ord.record(item))?;
-            out.write_all(&[eol])
-        })?;
+        let emit = |item: &[u8], buf: &mut Vec<u8>| {
+            buf.extend_from_slice(ord.record(item));
+            buf.push(eol);
+        };
+        sort_stats = sorter.finish(&emit, &mut |block| out.write_all(block))?;
         stats.records_in = sort_stats.records_in;
         stats.bytes_out = out.commit()?;
     }
     progress.finish();
+    extsort::trace(format_args!("all done at {:?}", started.elapsed()));
     stats.records_out = sort_stats.records_out;
     stats.add_sort(&sort_stats);
     emit_stats(&stats, &stats_dest, started)

@@ -4,7 +4,7 @@
 //! stable. Memory is one current item per source plus each source's read buffer.
 
 use crate::run::RunReader;
-use crate::{reduce, Config, Dedup, Entry, Order, Result, Stats, TempSpace};
+use crate::{reduce, Config, Dedup, Emit, Entry, Error, Order, Result, Stage, Stats, TempSpace};
 use std::cmp::Ordering;
 use std::io;
 
@@ -57,7 +57,7 @@ impl Source for MemSource<'_> {
 
 struct Tree<'s, 'o, O: Order + ?Sized> {
     sources: Vec<Box<dyn Source + 's>>,
-    prefix: Vec<u64>,
+    prefix: Vec<crate::Prefix>,
     live: Vec<bool>,
     /// `tree[0]` is the winner; `tree[1..k]` hold the losers of internal nodes.
     tree: Vec<usize>,
@@ -135,7 +135,7 @@ pub(crate) fn merge_into<O: Order + ?Sized>(
     }
     let mut t = Tree {
         sources,
-        prefix: vec![0; k],
+        prefix: vec![[0, 0]; k],
         live: vec![false; k],
         tree: vec![0; k],
         order,
@@ -168,12 +168,15 @@ pub fn merge<O: Order>(
     order: &O,
     sources: Vec<Box<dyn Source + '_>>,
     cfg: &Config,
+    emit: &dyn Emit,
     sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<Stats> {
     let mut stats = Stats::default();
     let mut temp = TempSpace::new(cfg);
     let fan = cfg.fan_in.max(2);
-    let mut out = Dedup::new(order, cfg.unique, "write error", sink);
+    let mut stage = Stage::new(emit, sink);
+    let mut push = |item: &[u8]| stage.item(item);
+    let mut out = Dedup::new(order, cfg.unique, "write error", &mut push);
     if sources.len() <= fan {
         merge_into(order, sources, cfg, &mut |item| out.emit(item))?;
     } else {
@@ -208,5 +211,8 @@ pub fn merge<O: Order>(
     }
     stats.merge_passes += 1;
     stats.records_out = out.count;
+    drop(out);
+    drop(push);
+    stage.flush().map_err(|e| Error::io("write error", e))?;
     Ok(stats)
 }

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 struct FirstByte;
 
 impl Order for FirstByte {
-    fn prefix(&self, item: &[u8]) -> u64 {
-        u64::from(item.first().copied().unwrap_or(0)) << 8 | u64::from(!item.is_empty())
+    fn prefix(&self, item: &[u8]) -> Prefix {
+        [u64::from(item.first().copied().unwrap_or(0)) << 8 | u64::from(!item.is_empty()), 0]
     }
     fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
         a.first().cmp(&b.first())
@@ -37,12 +37,23 @@ fn run(
         s.push(i).unwrap_or_else(|e| panic!("{e}"));
     }
     let mut out = Vec::new();
+    let emit = |item: &[u8], buf: &mut Vec<u8>| {
+        buf.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        buf.extend_from_slice(item);
+    };
+    let mut bytes = Vec::new();
     let stats = s
-        .finish(&mut |item| {
-            out.push(item.to_vec());
+        .finish(&emit, &mut |block| {
+            bytes.extend_from_slice(block);
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
+    let mut at = 0;
+    while at < bytes.len() {
+        let n = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        out.push(bytes[at + 4..at + 4 + n].to_vec());
+        at += 4 + n;
+    }
     (out, stats)
 }
 
@@ -118,11 +129,22 @@ fn merge_many_sources() {
         ..Config::default()
     };
     let mut out = Vec::new();
-    let stats = merge(&FirstByte, sources, &cfg, &mut |i| {
-        out.push(i.to_vec());
+    let emit = |item: &[u8], buf: &mut Vec<u8>| {
+        buf.push(item.len() as u8);
+        buf.extend_from_slice(item);
+    };
+    let mut bytes = Vec::new();
+    let stats = merge(&FirstByte, sources, &cfg, &emit, &mut |b| {
+        bytes.extend_from_slice(b);
         Ok(())
     })
     .unwrap_or_else(|e| panic!("{e}"));
+    let mut at = 0;
+    while at < bytes.len() {
+        let n = bytes[at] as usize;
+        out.push(bytes[at + 1..at + 1 + n].to_vec());
+        at += 1 + n;
+    }
     assert_eq!(out, naive(&all, false));
     assert!(stats.merge_passes >= 3);
 }

@@ -126,6 +126,20 @@ pub fn bytes_prefix(key: &[u8]) -> u64 {
     }
 }
 
+impl KeyOpts {
+    /// Whether `-d`/`-i` drop this byte from comparisons.
+    #[inline]
+    pub fn is_ignored(&self, c: u8) -> bool {
+        ignored(self, c)
+    }
+
+    /// The byte as compared (`-f` folds to upper case).
+    #[inline]
+    pub fn translate(&self, c: u8) -> u8 {
+        translate(self, c)
+    }
+}
+
 #[inline]
 fn ignored(opts: &KeyOpts, c: u8) -> bool {
     // GNU: with both d and i, d wins.
@@ -254,6 +268,51 @@ fn numeric_prefix(key: &[u8]) -> u64 {
     };
     let v = if d.negative { -mag } else { mag };
     (v as u64) ^ (1u64 << 63)
+}
+
+/// A `-n` key as fixed point with 4 decimals, floored, and whether that is exact. Keys
+/// beyond 14 integer digits saturate (inexact). Non-decreasing in `-n` order, and for an
+/// exact key `x` and an inexact `y` with the same code, `x < y`.
+pub fn numeric_fixed(key: &[u8]) -> (i64, bool) {
+    let d = parse_decimal(key);
+    if d.int.len() > 14 {
+        return (if d.negative { i64::MIN } else { i64::MAX }, false);
+    }
+    let iv = d
+        .int
+        .iter()
+        .fold(0i64, |acc, &c| acc * 10 + i64::from(c - b'0'));
+    let mut f4 = 0i64;
+    for i in 0..4 {
+        f4 = f4 * 10 + d.frac.get(i).map_or(0, |&c| i64::from(c - b'0'));
+    }
+    let exact = d.frac.len() <= 4;
+    let mag = iv * 10_000 + f4;
+    let scaled = if d.negative { -mag - i64::from(!exact) } else { mag };
+    (scaled, exact)
+}
+
+/// A prefix-free byte string whose bytewise order is the `-n` order of `key`:
+/// a sign class, the integer length, the digits, then a terminator (all complemented for
+/// negative numbers, whose order runs the other way).
+pub fn numeric_normalized(key: &[u8], out: &mut Vec<u8>) {
+    let d = parse_decimal(key);
+    if d.int.is_empty() && d.frac.is_empty() {
+        out.push(0x80);
+        return;
+    }
+    let start = out.len();
+    out.push(0xC0);
+    out.extend_from_slice(&(d.int.len() as u32).to_be_bytes());
+    out.extend_from_slice(d.int);
+    out.extend_from_slice(d.frac);
+    out.push(0);
+    if d.negative {
+        out[start] = 0x40;
+        for b in &mut out[start + 1..] {
+            *b = !*b;
+        }
+    }
 }
 
 /// What `strtold` makes of a `-g` key: a conversion error, a NaN or a number.
@@ -403,7 +462,8 @@ pub fn general_compare(a: &[u8], b: &[u8]) -> Ordering {
     general_prefix(a).cmp(&general_prefix(b))
 }
 
-fn general_prefix(key: &[u8]) -> u64 {
+/// The order-preserving code of a `-g` key: errors, then NaNs, then numbers.
+pub fn general_prefix(key: &[u8]) -> u64 {
     match parse_general(key) {
         General::Error => 0,
         General::NaN => 1,

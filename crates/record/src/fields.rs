@@ -121,7 +121,7 @@ fn skip_fields(rec: &[u8], split: FieldSplit, mut p: usize, n: usize, past_last:
                 if p >= lim {
                     break;
                 }
-                match memchr::memchr(t, &rec[p..]) {
+                match find_byte(t, &rec[p..]) {
                     Some(q) => {
                         p += q;
                         if past_last || i + 1 < n {
@@ -149,17 +149,32 @@ fn skip_fields(rec: &[u8], split: FieldSplit, mut p: usize, n: usize, past_last:
     p
 }
 
+/// The first `t` in `s`: a plain loop over the first bytes (fields are usually short, and
+/// memchr's setup costs more than it saves there), memchr beyond.
+#[inline]
+pub fn find_byte(t: u8, s: &[u8]) -> Option<usize> {
+    let head = s.len().min(24);
+    if let Some(i) = s[..head].iter().position(|&c| c == t) {
+        return Some(i);
+    }
+    if s.len() > head {
+        memchr::memchr(t, &s[head..]).map(|p| p + head)
+    } else {
+        None
+    }
+}
+
 /// Field `i` (0-based) of a record split on `t`; empty when missing.
 #[inline]
 pub fn nth_field(rec: &[u8], t: u8, i: usize) -> &[u8] {
     let mut start = 0;
     for _ in 0..i {
-        match memchr::memchr(t, &rec[start..]) {
+        match find_byte(t, &rec[start..]) {
             Some(q) => start += q + 1,
             None => return &rec[rec.len()..],
         }
     }
-    let end = memchr::memchr(t, &rec[start..]).map_or(rec.len(), |q| start + q);
+    let end = find_byte(t, &rec[start..]).map_or(rec.len(), |q| start + q);
     &rec[start..end]
 }
 

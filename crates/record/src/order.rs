@@ -250,20 +250,144 @@ impl RecordOrder {
         }
     }
 
-    /// An order-preserving summary of the item's first key (or of the record).
+    /// Whether the first key is plain bytes starting at the record's first byte, so that
+    /// when two such keys are equal, comparing whole records is comparing what follows them.
+    fn key_at_start(&self) -> bool {
+        match (self.format, self.keys.first()) {
+            (Format::Text(_), Some(k)) => {
+                matches!(&k.source, KeySource::Span(s) if s.sword == 0 && s.schar == 0 && !s.skip_sblanks)
+                    && !k.opts.is_numeric()
+                    && !k.opts.fold
+                    && !k.opts.dictionary
+                    && !k.opts.ignore_nonprinting
+            }
+            _ => false,
+        }
+    }
+
+    /// A 16-byte order-preserving summary: `prefix(a) < prefix(b)` only when `a < b`.
+    ///
+    /// It summarises the first key and, when a single key is followed by the last-resort
+    /// comparison in the same direction, the first bytes of that comparison too, so that
+    /// equal keys (frequent: think of a Zipf-distributed key) rarely need the records.
     #[inline]
-    pub fn prefix(&self, item: &[u8]) -> u64 {
-        match self.keys.first() {
-            Some(k) => k.opts.prefix(self.key(item, 0)),
-            None => {
-                let p = crate::compare::bytes_prefix(self.record(item));
-                if self.last_resort_reverse {
-                    !p
-                } else {
-                    p
-                }
+    pub fn prefix(&self, item: &[u8]) -> [u64; 2] {
+        let rec = self.record(item);
+        let Some(k0) = self.keys.first() else {
+            let mut p = Packer::default();
+            p.extend(rec);
+            return p.finish(self.last_resort_reverse);
+        };
+        let o = &k0.opts;
+        let key = self.key(item, 0);
+        let tail: Option<&[u8]> = if self.keys.len() == 1 && self.last_resort && o.reverse == self.last_resort_reverse {
+            Some(if self.key_at_start() {
+                rec.get(key.len()..).unwrap_or(&[])
+            } else {
+                rec
+            })
+        } else {
+            None
+        };
+        if o.numeric {
+            let (scaled, exact) = crate::compare::numeric_fixed(key);
+            let p1 = (scaled as u64) ^ (1 << 63);
+            let p2 = if exact {
+                tail.map_or(0, |t| crate::compare::bytes_prefix(t) >> 1)
+            } else {
+                1 << 63
+            };
+            return flip([p1, p2], o.reverse);
+        }
+        if o.general {
+            let p1 = crate::compare::general_prefix(key);
+            let p2 = tail.map_or(0, crate::compare::bytes_prefix);
+            return flip([p1, p2], o.reverse);
+        }
+        if o.human {
+            return [0, 0];
+        }
+        // Text: V = escape(key) ++ 00 00 ++ tail, where escape doubles NUL as 00 01 so that
+        // the order of V is the order of (key, tail).
+        let mut p = Packer::default();
+        for &b in key {
+            if o.is_ignored(b) {
+                continue;
+            }
+            let b = o.translate(b);
+            if !p.push(b) || (b == 0 && !p.push(1)) {
+                return match tail {
+                    Some(_) => flip(p.finish_counted(), o.reverse),
+                    None => p.finish(o.reverse),
+                };
             }
         }
+        if let Some(t) = tail {
+            if p.push(0) && p.push(0) {
+                p.extend(t);
+            }
+            // Key and tail capture the whole order: mark short summaries complete.
+            return flip(p.finish_counted(), o.reverse);
+        }
+        p.finish(o.reverse)
+    }
+
+    /// Append a byte string whose bytewise order is this order (a normalized key, as
+    /// databases call it): each key encoded so that no encoding is a prefix of another
+    /// (complemented when reversed), then the escaped record for the last resort. Returns
+    /// false for orders it cannot express (human numbers).
+    pub fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
+        for (i, k) in self.keys.iter().enumerate() {
+            let o = &k.opts;
+            let key = self.key(item, i);
+            let start = out.len();
+            if o.human {
+                return false;
+            } else if o.numeric {
+                crate::compare::numeric_normalized(key, out);
+            } else if o.general {
+                out.extend_from_slice(&crate::compare::general_prefix(key).to_be_bytes());
+            } else {
+                for &b in key {
+                    if o.is_ignored(b) {
+                        continue;
+                    }
+                    let b = o.translate(b);
+                    out.push(b);
+                    if b == 0 {
+                        out.push(1);
+                    }
+                }
+                out.extend_from_slice(&[0, 0]);
+            }
+            if o.reverse {
+                complement(&mut out[start..]);
+            }
+        }
+        if self.last_resort {
+            let start = out.len();
+            escape_into(self.record(item), out);
+            if self.last_resort_reverse {
+                complement(&mut out[start..]);
+            }
+        }
+        true
+    }
+
+    /// Whether two items with this same prefix are certainly equal in the order (the
+    /// prefix holds all of what the order compares).
+    #[inline]
+    pub fn prefix_is_total(&self, p: &[u64; 2]) -> bool {
+        let Some(k0) = self.keys.first() else {
+            return false;
+        };
+        let o = &k0.opts;
+        if o.is_numeric() || self.keys.len() != 1 || !self.last_resort || o.reverse != self.last_resort_reverse {
+            return false;
+        }
+        let b = (p[1] & 0xFF) as u8;
+        let b = if o.reverse { !b } else { b };
+        b != 0xFF
     }
 
     /// Compare by keys only.
@@ -291,6 +415,82 @@ impl RecordOrder {
         } else {
             o
         }
+    }
+}
+
+fn complement(b: &mut [u8]) {
+    for x in b {
+        *x = !*x;
+    }
+}
+
+/// `bytes` with NUL written as 00 01, then 00 00: order-preserving and prefix-free.
+fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
+    let mut rest = bytes;
+    while let Some(i) = memchr::memchr(0, rest) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(1);
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.extend_from_slice(&[0, 0]);
+}
+
+fn flip(p: [u64; 2], reverse: bool) -> [u64; 2] {
+    if reverse {
+        [!p[0], !p[1]]
+    } else {
+        p
+    }
+}
+
+/// The first 16 bytes of a byte sequence as two big-endian u64s, zero padded.
+#[derive(Default)]
+struct Packer {
+    buf: [u8; 16],
+    n: usize,
+}
+
+impl Packer {
+    #[inline]
+    fn push(&mut self, b: u8) -> bool {
+        if self.n == 16 {
+            return false;
+        }
+        self.buf[self.n] = b;
+        self.n += 1;
+        true
+    }
+
+    #[inline]
+    fn extend(&mut self, bytes: &[u8]) {
+        let k = bytes.len().min(16 - self.n);
+        self.buf[self.n..self.n + k].copy_from_slice(&bytes[..k]);
+        self.n += k;
+    }
+
+    /// The first 15 bytes and a length byte: the length when it is at most 15 (so equal
+    /// summaries mean equal sequences), 0xFF when longer. Still order-preserving: among
+    /// sequences equal in their first 15 bytes, the shorter is a prefix of the longer.
+    #[inline]
+    fn finish_counted(&self) -> [u64; 2] {
+        let mut c = Packer {
+            buf: self.buf,
+            n: self.n,
+        };
+        c.buf[15] = if self.n <= 15 { self.n as u8 } else { 0xFF };
+        c.finish(false)
+    }
+
+    #[inline]
+    fn finish(&self, reverse: bool) -> [u64; 2] {
+        let hi = u64::from_be_bytes([
+            self.buf[0], self.buf[1], self.buf[2], self.buf[3], self.buf[4], self.buf[5], self.buf[6], self.buf[7],
+        ]);
+        let lo = u64::from_be_bytes([
+            self.buf[8], self.buf[9], self.buf[10], self.buf[11], self.buf[12], self.buf[13], self.buf[14], self.buf[15],
+        ]);
+        flip([hi, lo], reverse)
     }
 }
 

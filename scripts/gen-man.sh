@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Regenerate man/*.1 from the tools' clap definitions (the one source of truth for flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p man
+BATCHKIT_UPDATE_MAN=1 cargo test --quiet --test tests man::man_pages_are_current
+ls -l man/
