@@ -65,8 +65,17 @@ fn closed_pipe_is_quiet_success_without_temp_files() {
     out.read_exact(&mut first).unwrap_or_else(|e| panic!("{e}"));
     drop(out); // like `| head -1`
     let res = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(res.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&res.stderr));
-    assert!(res.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&res.stderr));
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        res.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     assert!(entries(&tmp).is_empty(), "left behind: {:?}", entries(&tmp));
 }
 
@@ -86,7 +95,9 @@ fn signal_mid_sort(sig: i32, expect: i32) {
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
-    stdin.write_all(&lines(50_000, 2)).unwrap_or_else(|e| panic!("{e}"));
+    stdin
+        .write_all(&lines(50_000, 2))
+        .unwrap_or_else(|e| panic!("{e}"));
     // Wait until runs are on disk, so that there is something to clean up.
     let start = Instant::now();
     while entries(&tmp).is_empty() && start.elapsed() < Duration::from_secs(20) {
@@ -99,8 +110,15 @@ fn signal_mid_sort(sig: i32, expect: i32) {
     drop(stdin);
     assert_eq!(res.status.code(), Some(expect), "status {:?}", res.status);
     assert!(!out.exists(), "partial output left at -o");
-    assert!(entries(&tmp).is_empty(), "temp files left: {:?}", entries(&tmp));
-    let staged: Vec<String> = entries(d.path()).into_iter().filter(|n| n.contains("bsort")).collect();
+    assert!(
+        entries(&tmp).is_empty(),
+        "temp files left: {:?}",
+        entries(&tmp)
+    );
+    let staged: Vec<String> = entries(d.path())
+        .into_iter()
+        .filter(|n| n.contains("bsort"))
+        .collect();
     assert!(staged.is_empty(), "staged output left: {staged:?}");
 }
 
@@ -131,7 +149,11 @@ fn spill_write_failure_is_a_clean_error() {
     write(&input, &lines(100_000, 3));
     let out = d.path().join("out");
     let mut cmd = bsort();
-    cmd.args(["-S", "128K", "-T"]).arg(d.path()).arg("-o").arg(&out).arg(&input);
+    cmd.args(["-S", "128K", "-T"])
+        .arg(d.path())
+        .arg("-o")
+        .arg(&out)
+        .arg(&input);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -147,7 +169,10 @@ fn spill_write_failure_is_a_clean_error() {
     let res = cmd.output().unwrap_or_else(|e| panic!("{e}"));
     assert_one_line_error(&res, 1);
     assert!(!out.exists());
-    let left: Vec<String> = entries(d.path()).into_iter().filter(|n| n != "in").collect();
+    let left: Vec<String> = entries(d.path())
+        .into_iter()
+        .filter(|n| n != "in")
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -165,7 +190,9 @@ fn full_spill_disk_is_a_clean_error() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("full_spill_disk_is_a_clean_error: cannot mount tmpfs here; covered by the RLIMIT test");
+        eprintln!(
+            "full_spill_disk_is_a_clean_error: cannot mount tmpfs here; covered by the RLIMIT test"
+        );
         return;
     }
     let input = d.path().join("in");
@@ -204,11 +231,18 @@ fn usage_errors_exit_2_with_one_line() {
         vec!["/nonexistent/file"],
         vec!["--batch-size", "1"],
     ] {
-        let res = bsort().args(&args).arg(&f).output().unwrap_or_else(|e| panic!("{e}"));
+        let res = bsort()
+            .args(&args)
+            .arg(&f)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_one_line_error(&res, 2);
         assert!(res.stdout.is_empty(), "{args:?}");
     }
-    let res = bsort().arg(d.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    let res = bsort()
+        .arg(d.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_one_line_error(&res, 2);
 }
 
@@ -217,7 +251,12 @@ fn output_may_name_an_input() {
     let d = tempdir();
     let f = d.path().join("f");
     write(&f, b"c\na\nb");
-    let res = bsort().arg("-o").arg(&f).arg(&f).output().unwrap_or_else(|e| panic!("{e}"));
+    let res = bsort()
+        .arg("-o")
+        .arg(&f)
+        .arg(&f)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(res.status.success());
     assert_eq!(std::fs::read(&f).unwrap_or_default(), b"a\nb\nc\n");
     assert_eq!(entries(d.path()), vec!["f".to_string()]);
@@ -229,7 +268,12 @@ fn bad_record_leaves_no_partial_output() {
     let f = d.path().join("in.jsonl");
     write(&f, b"{\"a\": 2}\n{\"a\": 1}\n{\"a\": oops}\n");
     let out = d.path().join("out");
-    let res = bsort().args(["-k", "a", "-o"]).arg(&out).arg(&f).output().unwrap_or_else(|e| panic!("{e}"));
+    let res = bsort()
+        .args(["-k", "a", "-o"])
+        .arg(&out)
+        .arg(&f)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_one_line_error(&res, 1);
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("in.jsonl:3"), "{err}");
@@ -244,11 +288,19 @@ fn huge_line_beyond_the_budget_is_a_clear_error() {
     data.extend(std::iter::repeat_n(b'x', 3 << 20));
     data.extend_from_slice(b"\nb\n");
     write(&f, &data);
-    let res = bsort().args(["-S", "1M"]).arg(&f).output().unwrap_or_else(|e| panic!("{e}"));
+    let res = bsort()
+        .args(["-S", "1M"])
+        .arg(&f)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_one_line_error(&res, 1);
     assert!(res.stdout.is_empty());
     // Within a larger budget the same line sorts.
-    let res = bsort().args(["-S", "16M"]).arg(&f).output().unwrap_or_else(|e| panic!("{e}"));
+    let res = bsort()
+        .args(["-S", "16M"])
+        .arg(&f)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(res.status.success());
     assert_eq!(res.stdout.len(), data.len());
     assert!(res.stdout.starts_with(b"a\nb\nxxx"));
@@ -278,7 +330,11 @@ fn memory_stays_within_budget_for_input_ten_times_larger() {
         .stdout(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     assert!(data.len() as u64 >= 10 * budget);
     let peak = peak_rss(&res.stderr);
     assert!(peak <= budget + (64 << 20), "peak RSS {peak} > -S + 64 MiB");
@@ -327,16 +383,27 @@ fn no_panic_on_hostile_bytes() {
         vec!["--format", "csv", "-k", "2"],
         vec!["-z"],
     ] {
-        let res = bsort().args(&flags).arg(&f).output().unwrap_or_else(|e| panic!("{e}"));
+        let res = bsort()
+            .args(&flags)
+            .arg(&f)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
         let err = String::from_utf8_lossy(&res.stderr);
         assert!(!err.contains("panicked"), "{flags:?}: {err}");
-        assert!(res.status.code().is_some_and(|c| c <= 1), "{flags:?}: {:?} {err}", res.status);
+        assert!(
+            res.status.code().is_some_and(|c| c <= 1),
+            "{flags:?}: {:?} {err}",
+            res.status
+        );
     }
 }
 
 #[test]
 fn signal_exit_codes_are_not_core_dumps() {
     // A sanity check of the harness: the child really exits, it is not killed.
-    let res = bsort().arg("--version").output().unwrap_or_else(|e| panic!("{e}"));
+    let res = bsort()
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(res.status.signal().is_none());
 }

@@ -197,7 +197,7 @@ pub fn budget_of(m: &ArgMatches) -> Result<usize> {
 pub fn tmp_of(m: &ArgMatches) -> PathBuf {
     if let Some(t) = m
         .get_many::<String>("temporary-directory")
-        .and_then(|v| v.last())
+        .and_then(|mut v| v.next_back())
     {
         return PathBuf::from(t);
     }

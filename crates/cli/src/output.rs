@@ -7,16 +7,17 @@
 use crate::cleanup;
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 const BUF: usize = 1 << 20;
 
 enum Target {
-    Stdout(BufWriter<RawStdout>),
+    Stdout(Threaded<RawStdout>),
     File {
-        w: BufWriter<File>,
+        w: Threaded<File>,
         tmp: PathBuf,
         path: PathBuf,
         committed: bool,
@@ -60,7 +61,7 @@ impl Output {
 
     pub fn stdout() -> Output {
         Output {
-            target: Target::Stdout(BufWriter::with_capacity(BUF, stdout_file())),
+            target: Target::Stdout(Threaded::new(stdout_file())),
             bytes: 0,
         }
     }
@@ -87,7 +88,7 @@ impl Output {
         cleanup::register(&tmp_path);
         Ok(Output {
             target: Target::File {
-                w: BufWriter::with_capacity(BUF, file),
+                w: Threaded::new(file),
                 tmp: tmp_path,
                 path: path.to_path_buf(),
                 committed: false,
@@ -99,7 +100,9 @@ impl Output {
     /// Flush and, for a file, move it into place.
     pub fn commit(mut self) -> Result<u64> {
         match &mut self.target {
-            Target::Stdout(w) => w.flush().map_err(|e| Error::io("write error", e))?,
+            Target::Stdout(w) => {
+                w.finish().map_err(|e| Error::io("write error", e))?;
+            }
             Target::File {
                 w,
                 tmp,
@@ -107,9 +110,8 @@ impl Output {
                 committed,
             } => {
                 let ctx = || format!("cannot write {}", path.display());
-                w.flush().map_err(|e| Error::io(ctx(), e))?;
-                let f = w.get_ref();
-                set_permissions(f, path).map_err(|e| Error::io(ctx(), e))?;
+                let f = w.finish().map_err(|e| Error::io(ctx(), e))?;
+                set_permissions(&f, path).map_err(|e| Error::io(ctx(), e))?;
                 std::fs::rename(&*tmp, &*path).map_err(|e| Error::io(ctx(), e))?;
                 cleanup::unregister(tmp);
                 *committed = true;
@@ -153,12 +155,8 @@ impl Drop for Output {
 impl Write for Output {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.target {
-            Target::Stdout(w) => w.write(buf)?,
-            Target::File { w, .. } => w.write(buf)?,
-        };
-        self.bytes += n as u64;
-        Ok(n)
+        self.write_all(buf)?;
+        Ok(buf.len())
     }
 
     #[inline]
@@ -172,9 +170,102 @@ impl Write for Output {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.target {
-            Target::Stdout(w) => w.flush(),
-            Target::File { w, .. } => w.flush(),
+        Ok(())
+    }
+}
+
+/// Blocks of output written by a thread of their own, so that the tool's thread goes on
+/// producing while the kernel copies (a pipe or the page cache). Two blocks in flight.
+struct Threaded<W: Write + Send + 'static> {
+    cur: Vec<u8>,
+    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    free: mpsc::Receiver<Vec<u8>>,
+    handle: Option<std::thread::JoinHandle<io::Result<W>>>,
+}
+
+impl<W: Write + Send + 'static> Threaded<W> {
+    fn new(mut w: W) -> Self {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2);
+        let (back, free) = mpsc::sync_channel::<Vec<u8>>(3);
+        let handle = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || {
+                for mut block in rx {
+                    w.write_all(&block)?;
+                    block.clear();
+                    let _ = back.try_send(block);
+                }
+                w.flush()?;
+                Ok(w)
+            });
+        match handle {
+            Ok(h) => Threaded {
+                cur: Vec::with_capacity(BUF),
+                tx: Some(tx),
+                free,
+                handle: Some(h),
+            },
+            // No thread to be had: an unbounded block would break the memory budget, so
+            // fail on first write instead.
+            Err(e) => {
+                let msg = e.to_string();
+                let (_, free) = mpsc::sync_channel(1);
+                Threaded {
+                    cur: Vec::new(),
+                    tx: None,
+                    free,
+                    handle: Some(std::thread::spawn(move || Err(io::Error::other(msg)))),
+                }
+            }
         }
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.cur.extend_from_slice(buf);
+        if self.cur.len() >= BUF {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BUF));
+        let block = std::mem::replace(&mut self.cur, next);
+        let sent = match &self.tx {
+            Some(tx) => tx.send(block).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            // The writer stopped: its error says why.
+            self.tx = None;
+            match self.join() {
+                Err(e) => Err(e),
+                Ok(_) => Err(io::Error::other("the output writer stopped")),
+            }
+        }
+    }
+
+    fn join(&mut self) -> io::Result<W> {
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the output writer failed"))),
+            None => Err(io::Error::other("the output writer already stopped")),
+        }
+    }
+
+    /// Write what is left and wait for the writer; returns the underlying writer.
+    fn finish(&mut self) -> io::Result<W> {
+        if !self.cur.is_empty() {
+            self.send()?;
+        }
+        self.tx = None;
+        self.join()
     }
 }

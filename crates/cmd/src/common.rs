@@ -30,7 +30,7 @@ pub struct Input {
 
 impl Input {
     /// The next record (a CSV record may span lines).
-    pub fn next(&mut self) -> Result<Option<&[u8]>> {
+    pub fn next_record(&mut self) -> Result<Option<&[u8]>> {
         next_record(&mut self.framer, self.csv, &mut self.joined, &self.name)
     }
 
@@ -130,7 +130,7 @@ impl Inputs {
         self.set_csv(matches!(format, Format::Csv(_)));
         let mut first = None;
         for i in &mut self.list {
-            if let Some(h) = i.next()? {
+            if let Some(h) = i.next_record()? {
                 if first.is_none() {
                     first = Some(h.to_vec());
                 }
@@ -265,7 +265,7 @@ impl extsort::Source for RecordSource<'_> {
         };
         let extracts = self.order.format.extracts();
         let name = self.input.name.clone();
-        match self.input.next().map_err(to_sort)? {
+        match self.input.next_record().map_err(to_sort)? {
             None => Ok(false),
             Some(rec) => {
                 if extracts {

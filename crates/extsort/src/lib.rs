@@ -223,10 +223,12 @@ impl Drop for TempSpace {
 }
 
 /// Sorts items pushed into it within the memory budget.
-pub struct Sorter<O: Order> {
+pub struct Sorter<O: Order + 'static> {
     order: Arc<O>,
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Arc<rayon::ThreadPool>,
+    inflight: Option<std::thread::JoinHandle<Result<Spilled>>>,
+    halved: bool,
     buf: Vec<u8>,
     entries: Vec<Entry>,
     chunk_budget: usize,
@@ -235,7 +237,37 @@ pub struct Sorter<O: Order> {
     stats: Stats,
 }
 
-impl<O: Order> Sorter<O> {
+/// What a background spill hands back: its buffers, for reuse, and the run it wrote.
+struct Spilled {
+    buf: Vec<u8>,
+    entries: Vec<Entry>,
+    run: run::Run,
+}
+
+/// Write sorted entries as a run (keeping the first of equal items in unique mode).
+fn write_run<O: Order + ?Sized>(
+    mut w: RunWriter,
+    order: &O,
+    buf: &[u8],
+    entries: &[Entry],
+    unique: bool,
+) -> Result<run::Run> {
+    let mut last: Option<&[u8]> = None;
+    for item in MemSource::new(buf, entries).iter() {
+        if unique {
+            if let Some(l) = last {
+                if order.compare(l, item) == Ordering::Equal {
+                    continue;
+                }
+            }
+            last = Some(item);
+        }
+        w.write(item)?;
+    }
+    w.finish()
+}
+
+impl<O: Order + 'static> Sorter<O> {
     pub fn new(order: O, mut cfg: Config) -> Result<Self> {
         cfg.fan_in = cfg.fan_in.max(2);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -247,7 +279,9 @@ impl<O: Order> Sorter<O> {
             order: Arc::new(order),
             temp: TempSpace::new(&cfg),
             cfg,
-            pool,
+            pool: Arc::new(pool),
+            inflight: None,
+            halved: false,
             buf: Vec::new(),
             entries: Vec::new(),
             chunk_budget,
@@ -289,7 +323,7 @@ impl<O: Order> Sorter<O> {
         if self.used() + hint + ENTRY > self.chunk_budget && !self.entries.is_empty() {
             self.spill().map_err(PushError::Sort)?;
         }
-        if self.entries.len() % 4096 == 0 {
+        if self.entries.len().is_multiple_of(4096) {
             self.cfg.check().map_err(PushError::Sort)?;
         }
         if self.buf.capacity() == 0 {
@@ -341,81 +375,94 @@ impl<O: Order> Sorter<O> {
             advise_huge(self.buf.as_ptr(), self.buf.capacity());
         }
         if self.entries.try_reserve_exact(b / ENTRY).is_ok() {
-            advise_huge(self.entries.as_ptr() as *const u8, self.entries.capacity() * ENTRY);
+            advise_huge(
+                self.entries.as_ptr() as *const u8,
+                self.entries.capacity() * ENTRY,
+            );
         }
     }
 
     /// Sort the buffered entries on the pool.
     fn sort_chunk(&mut self) {
-        let t0 = std::time::Instant::now();
-        self.sort_chunk_inner();
-        trace(format_args!("sorted {} entries in {:?}", self.entries.len(), t0.elapsed()));
-    }
-
-    fn sort_chunk_inner(&mut self) {
-        let order = &*self.order;
-        let buf = &self.buf[..];
-        let tiebreak = self.cfg.stable || self.cfg.unique;
-        let entries = &mut self.entries;
-        self.pool.install(|| {
-            entries.par_iter_mut().with_min_len(4096).for_each(|e| {
-                e.prefix = order.prefix(&buf[e.off as usize..(e.off + e.len) as usize]);
-            });
-            // Two phases: the prefixes alone (no record is touched, so no cache miss), then
-            // each group of equal prefixes by the full order. Most groups have one entry.
-            let t0 = std::time::Instant::now();
-            if entries.len() < 1 << 14 {
-                entries.sort_unstable_by_key(|e| e.prefix);
-            } else {
-                entries.par_sort_unstable_by_key(|e| e.prefix);
-            }
-            trace(format_args!("prefix sort {:?}", t0.elapsed()));
-            let t0 = std::time::Instant::now();
-            entries
-                .par_chunk_by_mut(|a, b| a.prefix == b.prefix)
-                .for_each_init(GroupScratch::default, |scratch, group| {
-                    if group.len() > 1 {
-                        sort_group(group, order, buf, tiebreak, scratch);
-                    }
-                });
-            trace(format_args!("group fix-up {:?}", t0.elapsed()));
-        });
+        sort_entries(
+            &self.pool,
+            &*self.order,
+            &self.buf,
+            &mut self.entries,
+            self.cfg.stable || self.cfg.unique,
+        );
     }
 
     /// Sort the buffer and write it as a run.
+    ///
+    /// The first spill happens with the whole budget in use, so it sorts and writes here.
+    /// From then on two half-budget chunks alternate: one fills while the other is sorted
+    /// and written by a background thread, overlapping reading with sorting.
     fn spill(&mut self) -> Result<()> {
         self.cfg.check()?;
-        self.sort_chunk();
-        let mut w = self.temp.create_run()?;
-        {
-            let src = MemSource::new(&self.buf, &self.entries);
-            let order = &*self.order;
-            let mut last: Option<&[u8]> = None;
-            for item in src.iter() {
-                if self.cfg.unique {
-                    if let Some(l) = last {
-                        if order.compare(l, item) == Ordering::Equal {
-                            continue;
-                        }
-                    }
-                    last = Some(item);
-                }
-                w.write(item)?;
+        let w = self.temp.create_run()?;
+        if !self.halved {
+            self.sort_chunk();
+            let run = write_run(w, &*self.order, &self.buf, &self.entries, self.cfg.unique)?;
+            self.add_run(run);
+            self.buf.clear();
+            self.entries.clear();
+            self.chunk_budget = (self.chunk_budget / 2).max(1);
+            self.buf.shrink_to(self.chunk_budget);
+            self.entries.shrink_to(self.chunk_budget / ENTRY);
+            self.halved = true;
+            return Ok(());
+        }
+        let (mut next_buf, mut next_entries) = self.wait()?.unwrap_or_default();
+        next_buf.clear();
+        next_entries.clear();
+        let buf = std::mem::replace(&mut self.buf, next_buf);
+        let mut entries = std::mem::replace(&mut self.entries, next_entries);
+        let order = Arc::clone(&self.order);
+        let pool = Arc::clone(&self.pool);
+        let tiebreak = self.cfg.stable || self.cfg.unique;
+        let unique = self.cfg.unique;
+        let handle = std::thread::Builder::new()
+            .name("spill".into())
+            .spawn(move || {
+                sort_entries(&pool, &*order, &buf, &mut entries, tiebreak);
+                let run = write_run(w, &*order, &buf, &entries, unique)?;
+                Ok(Spilled { buf, entries, run })
+            })
+            .map_err(|e| Error::io("cannot start a spill thread", e))?;
+        self.inflight = Some(handle);
+        Ok(())
+    }
+
+    /// Wait for the spill in flight, if any; its run joins the list and its buffers return.
+    fn wait(&mut self) -> Result<Option<(Vec<u8>, Vec<Entry>)>> {
+        match self.inflight.take() {
+            None => Ok(None),
+            Some(h) => {
+                let spilled = h.join().map_err(|_| {
+                    Error::io("the spill thread failed", io::Error::other("panic"))
+                })??;
+                self.add_run(spilled.run);
+                Ok(Some((spilled.buf, spilled.entries)))
             }
         }
-        let run = w.finish()?;
+    }
+
+    fn add_run(&mut self, run: run::Run) {
         self.stats.spill_runs += 1;
         self.stats.spill_bytes += run.bytes;
         self.runs.push(run);
-        self.buf.clear();
-        self.entries.clear();
-        Ok(())
     }
 
     /// Sort everything pushed and write it out: `emit` appends an item's output form to a
     /// buffer, `sink` receives the filled buffers in order.
-    pub fn finish(mut self, emit: &dyn Emit, sink: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> Result<Stats> {
+    pub fn finish(
+        mut self,
+        emit: &dyn Emit,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<Stats> {
         self.cfg.check()?;
+        self.wait()?;
         if self.runs.is_empty() {
             self.sort_chunk();
             self.stats.records_out = self.write_sorted(emit, sink)?;
@@ -424,6 +471,7 @@ impl<O: Order> Sorter<O> {
         // Runs exist: the last chunk joins the final merge from memory when fan-in allows.
         if !self.entries.is_empty() && self.runs.len() + 1 > self.cfg.fan_in {
             self.spill()?;
+            self.wait()?;
         }
         self.reduce_runs(self.cfg.fan_in - usize::from(!self.entries.is_empty()))?;
         self.sort_chunk();
@@ -451,7 +499,11 @@ impl<O: Order> Sorter<O> {
     /// Write the sorted in-memory chunk: slices of entries are formatted on all threads
     /// (each reading its records with prefetch, as they lie at random in the buffer) and
     /// written in order.
-    fn write_sorted(&self, emit: &dyn Emit, sink: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> Result<u64> {
+    fn write_sorted(
+        &self,
+        emit: &dyn Emit,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<u64> {
         const SLICE: usize = 1 << 15;
         let n = self.entries.len();
         let threads = self.pool.current_num_threads().max(1);
@@ -482,7 +534,8 @@ impl<O: Order> Sorter<O> {
                                 prefetch(buf, e.off as usize);
                             }
                             let it = item(i);
-                            if unique && i > 0 && order.compare(item(i - 1), it) == Ordering::Equal {
+                            if unique && i > 0 && order.compare(item(i - 1), it) == Ordering::Equal
+                            {
                                 continue;
                             }
                             emit.emit(it, &mut out);
@@ -512,6 +565,43 @@ impl<O: Order> Sorter<O> {
             &mut self.stats,
         )
     }
+}
+
+/// Sort a chunk's entries on the pool: by prefix, then equal-prefix groups by the full
+/// order.
+fn sort_entries<O: Order + ?Sized>(
+    pool: &rayon::ThreadPool,
+    order: &O,
+    buf: &[u8],
+    entries: &mut [Entry],
+    tiebreak: bool,
+) {
+    let t0 = std::time::Instant::now();
+    let n = entries.len();
+    pool.install(|| {
+        entries.par_iter_mut().with_min_len(4096).for_each(|e| {
+            e.prefix = order.prefix(&buf[e.off as usize..(e.off + e.len) as usize]);
+        });
+        // Two phases: the prefixes alone (no record is touched, so no cache miss), then
+        // each group of equal prefixes by the full order. Most groups have one entry.
+        let t0 = std::time::Instant::now();
+        if entries.len() < 1 << 14 {
+            entries.sort_unstable_by_key(|e| e.prefix);
+        } else {
+            entries.par_sort_unstable_by_key(|e| e.prefix);
+        }
+        trace(format_args!("prefix sort {:?}", t0.elapsed()));
+        let t0 = std::time::Instant::now();
+        entries
+            .par_chunk_by_mut(|a, b| a.prefix == b.prefix)
+            .for_each_init(GroupScratch::default, |scratch, group| {
+                if group.len() > 1 {
+                    sort_group(group, order, buf, tiebreak, scratch);
+                }
+            });
+        trace(format_args!("group fix-up {:?}", t0.elapsed()));
+    });
+    trace(format_args!("sorted {n} entries in {:?}", t0.elapsed()));
 }
 
 /// Sort entries whose prefixes are all equal by the full order. Comparing records here
@@ -552,9 +642,13 @@ fn sort_group<O: Order + ?Sized>(
     if ok {
         let key = |k: &(u32, u32, Entry)| &local[k.0 as usize..(k.0 + k.1) as usize];
         keyed.sort_unstable_by(|x, y| {
-            key(x)
-                .cmp(key(y))
-                .then_with(|| if tiebreak { by_input(&x.2, &y.2) } else { Ordering::Equal })
+            key(x).cmp(key(y)).then_with(|| {
+                if tiebreak {
+                    by_input(&x.2, &y.2)
+                } else {
+                    Ordering::Equal
+                }
+            })
         });
         for (slot, k) in group.iter_mut().zip(keyed.iter()) {
             *slot = k.2;
@@ -562,9 +656,13 @@ fn sort_group<O: Order + ?Sized>(
         return;
     }
     group.sort_unstable_by(|x, y| {
-        order
-            .compare(item(x), item(y))
-            .then_with(|| if tiebreak { by_input(x, y) } else { Ordering::Equal })
+        order.compare(item(x), item(y)).then_with(|| {
+            if tiebreak {
+                by_input(x, y)
+            } else {
+                Ordering::Equal
+            }
+        })
     });
 }
 
@@ -716,7 +814,10 @@ fn prefetch(buf: &[u8], off: usize) {
     if let Some(p) = buf.get(off) {
         // SAFETY: prefetching is only a hint; the pointer is in bounds and never dereferenced.
         unsafe {
-            std::arch::x86_64::_mm_prefetch(p as *const u8 as *const i8, std::arch::x86_64::_MM_HINT_T0)
+            std::arch::x86_64::_mm_prefetch(
+                p as *const u8 as *const i8,
+                std::arch::x86_64::_MM_HINT_T0,
+            )
         };
     }
 }

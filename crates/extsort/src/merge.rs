@@ -62,20 +62,26 @@ struct Tree<'s, 'o, O: Order + ?Sized> {
     /// `tree[0]` is the winner; `tree[1..k]` hold the losers of internal nodes.
     tree: Vec<usize>,
     order: &'o O,
+    /// Normalized keys of the current items, made when first needed: an item that ties on
+    /// its prefix meets several others on its way up the tree.
+    norm: Vec<Vec<u8>>,
+    /// 0: not made yet, 1: made, 2: the order has none.
+    norm_state: Vec<u8>,
 }
 
 impl<'s, 'o, O: Order + ?Sized> Tree<'s, 'o, O> {
     /// Whether source `a` comes before source `b`.
     #[inline]
-    fn beats(&self, a: usize, b: usize) -> bool {
+    fn beats(&mut self, a: usize, b: usize) -> bool {
         match (self.live[a], self.live[b]) {
             (false, _) => false,
             (true, false) => true,
             (true, true) => {
-                let o = self.prefix[a].cmp(&self.prefix[b]).then_with(|| {
-                    self.order
-                        .compare(self.sources[a].current(), self.sources[b].current())
-                });
+                let o = match self.prefix[a].cmp(&self.prefix[b]) {
+                    Ordering::Equal if self.order.is_total(&self.prefix[a]) => Ordering::Equal,
+                    Ordering::Equal => self.tie(a, b),
+                    o => o,
+                };
                 match o {
                     Ordering::Less => true,
                     Ordering::Greater => false,
@@ -85,7 +91,28 @@ impl<'s, 'o, O: Order + ?Sized> Tree<'s, 'o, O> {
         }
     }
 
+    /// Compare two current items whose prefixes tie.
+    #[cold]
+    fn tie(&mut self, a: usize, b: usize) -> Ordering {
+        for i in [a, b] {
+            if self.norm_state[i] == 0 {
+                self.norm[i].clear();
+                let ok = self
+                    .order
+                    .normalized(self.sources[i].current(), &mut self.norm[i]);
+                self.norm_state[i] = if ok { 1 } else { 2 };
+            }
+        }
+        if self.norm_state[a] == 1 && self.norm_state[b] == 1 {
+            self.norm[a].cmp(&self.norm[b])
+        } else {
+            self.order
+                .compare(self.sources[a].current(), self.sources[b].current())
+        }
+    }
+
     fn load(&mut self, i: usize) -> Result<()> {
+        self.norm_state[i] = 0;
         self.live[i] = self.sources[i].advance()?;
         if self.live[i] {
             self.prefix[i] = self.order.prefix(self.sources[i].current());
@@ -139,6 +166,8 @@ pub(crate) fn merge_into<O: Order + ?Sized>(
         live: vec![false; k],
         tree: vec![0; k],
         order,
+        norm: vec![Vec::new(); k],
+        norm_state: vec![0; k],
     };
     for i in 0..k {
         t.load(i)?;
@@ -152,7 +181,7 @@ pub(crate) fn merge_into<O: Order + ?Sized>(
         }
         sink(t.sources[w].current())?;
         n += 1;
-        if n % 65536 == 0 {
+        if n.is_multiple_of(65536) {
             cfg.check()?;
         }
         t.load(w)?;
@@ -173,8 +202,24 @@ pub fn merge<O: Order>(
 ) -> Result<Stats> {
     let mut stats = Stats::default();
     let mut temp = TempSpace::new(cfg);
-    let fan = cfg.fan_in.max(2);
     let mut stage = Stage::new(emit, sink);
+    let count = merge_all(order, sources, cfg, &mut stage, &mut temp, &mut stats)?;
+    stats.merge_passes += 1;
+    stats.records_out = count;
+    stage.flush().map_err(|e| Error::io("write error", e))?;
+    Ok(stats)
+}
+
+/// The body of [`merge`]: returns the number of items written.
+fn merge_all<O: Order>(
+    order: &O,
+    sources: Vec<Box<dyn Source + '_>>,
+    cfg: &Config,
+    stage: &mut Stage,
+    temp: &mut TempSpace,
+    stats: &mut Stats,
+) -> Result<u64> {
+    let fan = cfg.fan_in.max(2);
     let mut push = |item: &[u8]| stage.item(item);
     let mut out = Dedup::new(order, cfg.unique, "write error", &mut push);
     if sources.len() <= fan {
@@ -186,33 +231,28 @@ pub fn merge<O: Order>(
         while sources.peek().is_some() {
             let group: Vec<_> = sources.by_ref().take(fan).collect();
             let mut w = temp.create_run()?;
-            let mut write = |item: &[u8]| w.write_io(item);
-            let mut dd = Dedup::new(
-                order,
-                cfg.unique,
-                "cannot write a temporary file",
-                &mut write,
-            );
-            merge_into(order, group, cfg, &mut |item| dd.emit(item))?;
-            drop(dd);
-            drop(write);
+            {
+                let mut write = |item: &[u8]| w.write_io(item);
+                let mut dd = Dedup::new(
+                    order,
+                    cfg.unique,
+                    "cannot write a temporary file",
+                    &mut write,
+                );
+                merge_into(order, group, cfg, &mut |item| dd.emit(item))?;
+            }
             let run = w.finish()?;
             stats.spill_runs += 1;
             stats.spill_bytes += run.bytes;
             runs.push(run);
         }
         stats.merge_passes += 1;
-        reduce(&mut runs, fan, order, cfg, &mut temp, &mut stats)?;
+        reduce(&mut runs, fan, order, cfg, temp, stats)?;
         let mut readers: Vec<Box<dyn Source + '_>> = Vec::with_capacity(runs.len());
         for r in &runs {
             readers.push(Box::new(RunReader::open(r)?));
         }
         merge_into(order, readers, cfg, &mut |item| out.emit(item))?;
     }
-    stats.merge_passes += 1;
-    stats.records_out = out.count;
-    drop(out);
-    drop(push);
-    stage.flush().map_err(|e| Error::io("write error", e))?;
-    Ok(stats)
+    Ok(out.count)
 }

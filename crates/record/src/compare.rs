@@ -288,7 +288,11 @@ pub fn numeric_fixed(key: &[u8]) -> (i64, bool) {
     }
     let exact = d.frac.len() <= 4;
     let mag = iv * 10_000 + f4;
-    let scaled = if d.negative { -mag - i64::from(!exact) } else { mag };
+    let scaled = if d.negative {
+        -mag - i64::from(!exact)
+    } else {
+        mag
+    };
     (scaled, exact)
 }
 

@@ -29,7 +29,7 @@ pub fn open(name: &str) -> io::Result<Box<dyn Read + Send>> {
     if file.metadata()?.is_dir() {
         return Err(io::Error::other("Is a directory"));
     }
-    Ok(wrap_decoder(name, file)?)
+    wrap_decoder(name, file)
 }
 
 /// Wrap a reader in the decoder its name asks for.

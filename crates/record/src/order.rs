@@ -280,15 +280,16 @@ impl RecordOrder {
         };
         let o = &k0.opts;
         let key = self.key(item, 0);
-        let tail: Option<&[u8]> = if self.keys.len() == 1 && self.last_resort && o.reverse == self.last_resort_reverse {
-            Some(if self.key_at_start() {
-                rec.get(key.len()..).unwrap_or(&[])
+        let tail: Option<&[u8]> =
+            if self.keys.len() == 1 && self.last_resort && o.reverse == self.last_resort_reverse {
+                Some(if self.key_at_start() {
+                    rec.get(key.len()..).unwrap_or(&[])
+                } else {
+                    rec
+                })
             } else {
-                rec
-            })
-        } else {
-            None
-        };
+                None
+            };
         if o.numeric {
             let (scaled, exact) = crate::compare::numeric_fixed(key);
             let p1 = (scaled as u64) ^ (1 << 63);
@@ -382,7 +383,11 @@ impl RecordOrder {
             return false;
         };
         let o = &k0.opts;
-        if o.is_numeric() || self.keys.len() != 1 || !self.last_resort || o.reverse != self.last_resort_reverse {
+        if o.is_numeric()
+            || self.keys.len() != 1
+            || !self.last_resort
+            || o.reverse != self.last_resort_reverse
+        {
             return false;
         }
         let b = (p[1] & 0xFF) as u8;
@@ -485,10 +490,24 @@ impl Packer {
     #[inline]
     fn finish(&self, reverse: bool) -> [u64; 2] {
         let hi = u64::from_be_bytes([
-            self.buf[0], self.buf[1], self.buf[2], self.buf[3], self.buf[4], self.buf[5], self.buf[6], self.buf[7],
+            self.buf[0],
+            self.buf[1],
+            self.buf[2],
+            self.buf[3],
+            self.buf[4],
+            self.buf[5],
+            self.buf[6],
+            self.buf[7],
         ]);
         let lo = u64::from_be_bytes([
-            self.buf[8], self.buf[9], self.buf[10], self.buf[11], self.buf[12], self.buf[13], self.buf[14], self.buf[15],
+            self.buf[8],
+            self.buf[9],
+            self.buf[10],
+            self.buf[11],
+            self.buf[12],
+            self.buf[13],
+            self.buf[14],
+            self.buf[15],
         ]);
         flip([hi, lo], reverse)
     }

@@ -1,0 +1,274 @@
+# shellcheck shell=bash disable=SC2034  # globals are read by bench.sh
+# Common machinery for scripts/bench.sh: anchors, data sets, measuring,
+# verification and the result table. Sourced, not run.
+#
+# A case is a function that describes its tools and then calls case_run:
+#
+#   case_begin  ID "what it measures"
+#   case_input  FILE...                             (read once before timing)
+#   case_tool   NAME ROLE CHECK OUT "shell command"   (repeat; run in this order)
+#   case_target RATIO [RSS_LIMIT_MIB]
+#   case_run
+#
+# ROLE   anchor   a reference tool; the fastest anchor is the ratio's denominator
+#        info     a reference tool shown for context (ratio vs anchor, no target)
+#        target   the batchkit tool under test; PASS/MISS against case_target
+# CHECK  ref      this output is the reference (the first anchor, usually GNU)
+#        cmp      must be byte-identical to the reference (cmp)
+#        order:FLAGS  same line count as the reference, and sorted per
+#                 `LC_ALL=C sort -c -s FLAGS` (for engines whose tie order or
+#                 number formatting differ); FLAGS shell-quoted, e.g. from
+#                 "order:$(q -t "$TAB" -k1,1)"
+#        lines    same line count as the reference only
+#        none     no check
+# OUT    the file the command writes (removed before each run). The command is a
+#        shell snippet run by `bash -c`, so it may redirect or pipe; build it
+#        from an argv with `q ARG...` to get the quoting right.
+#
+# Runs alternate over the tools (anchor, ..., target, anchor, ..., target, ...)
+# BENCH_RUNS times; the median wall time and the peak RSS (from /usr/bin/time -v,
+# maximum over runs) are reported.
+
+TAB=$'\t'
+
+note() { printf '>>> %s\n' "$*" >&2; }
+warn() { printf '!!! %s\n' "$*" >&2; NOTES+=("$*"); }
+
+# Shell-quote an argv into one string.
+q() { local out; printf -v out '%q ' "$@"; printf '%s' "${out% }"; }
+
+# Arithmetic helpers (awk is always there).
+fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+median() { tr ' ' '\n' | awk NF | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ---------------------------------------------------------------- anchors
+
+HAVE_TIME=0
+HAVE_VENV=0
+
+# ensure_apt PKG:COMMAND ... — install the Debian packages whose command is
+# missing; `apt-get update` once, only if something is missing.
+ensure_apt() {
+  local missing=() spec pkg cmd
+  for spec in "$@"; do
+    pkg=${spec%%:*} cmd=${spec#*:}
+    command -v "$cmd" >/dev/null 2>&1 || [[ -x $cmd ]] || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  local sudo=()
+  if ((EUID != 0)); then
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); else
+      warn "missing ${missing[*]} and not root (no sudo): those anchors are skipped"; return 0
+    fi
+  fi
+  note "installing Debian packages: ${missing[*]}"
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$BENCH_DIR/apt.log" 2>&1; then
+    warn "apt-get update failed (see $BENCH_DIR/apt.log)"
+  fi
+  local p
+  for p in "${missing[@]}"; do # one by one, so one missing package does not sink the rest
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" \
+      >>"$BENCH_DIR/apt.log" 2>&1 || warn "apt-get install $p failed: anchors that need it are skipped"
+  done
+}
+
+# ensure_venv "pkg==ver" ... — a venv at $BENCH_DIR/venv with exactly these pins.
+ensure_venv() {
+  local venv=$BENCH_DIR/venv py=$BENCH_DIR/venv/bin/python
+  local want; want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+  if [[ -x $py && -f $venv/.pins && $(cat "$venv/.pins") == "$want" ]] && "$py" -c 'import duckdb, polars' 2>/dev/null; then
+    HAVE_VENV=1; return 0
+  fi
+  local python=${BENCH_PYTHON:-python3}
+  note "creating $venv with: $want"
+  rm -rf "$venv"
+  if "$python" -m venv "$venv" >"$BENCH_DIR/pip.log" 2>&1 &&
+    "$venv/bin/pip" install --disable-pip-version-check -q "$@" >>"$BENCH_DIR/pip.log" 2>&1 &&
+    "$py" -c 'import duckdb, polars' >>"$BENCH_DIR/pip.log" 2>&1; then
+    printf '%s' "$want" >"$venv/.pins"
+    HAVE_VENV=1
+  else
+    warn "could not set up the Python venv (see $BENCH_DIR/pip.log): DuckDB and Polars anchors are skipped"
+  fi
+}
+
+# ---------------------------------------------------------------- data
+
+# dataset KIND SIZE_ARG SIZE — generate once, cached by kind, size and the
+# generator's checksum; prints the path.
+dataset() {
+  local kind=$1 flag=$2 size=$3 ext=tsv
+  case $kind in text) ext=txt ;; orders) ext=jsonl ;; esac
+  local sum; sum=$(cksum <"$ROOT/scripts/gen-data.py" | awk '{ printf "%08x", $1 }')
+  local f=$BENCH_DIR/data/$kind-$size-$sum.$ext
+  if [[ ! -s $f ]]; then
+    mkdir -p "$BENCH_DIR/data"
+    rm -f "$BENCH_DIR/data/$kind-$size-"* # stale versions of the generator, partial files
+    note "generating $f"
+    local t0=$EPOCHREALTIME
+    python3 "$ROOT/scripts/gen-data.py" "$kind" "$flag" "$size" "$f.part"
+    mv "$f.part" "$f"
+    note "generated in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+  fi
+  printf '%s\n' "$f"
+}
+
+# ---------------------------------------------------------------- cases
+
+RESULTS=()   # rows: case|tool|median|ratio|rss|target|status
+FAILED=0
+MISSED=0
+NOTES=()
+
+case_begin() {
+  C_ID=$1 C_DESC=$2
+  C_NAMES=() C_ROLES=() C_CHECKS=() C_OUTS=() C_CMDS=()
+  C_RATIO="" C_RSS_LIMIT="" C_REF="" C_REF_LINES="" C_INPUTS=()
+  note "case $C_ID: $C_DESC"
+}
+
+case_input() { C_INPUTS+=("$@"); } # inputs to pre-read into the page cache
+case_tool() { C_NAMES+=("$1") C_ROLES+=("$2") C_CHECKS+=("$3") C_OUTS+=("$4") C_CMDS+=("$5"); }
+case_target() { C_RATIO=$1 C_RSS_LIMIT=${2:-}; }
+
+# run_once I RUN — one timed run of tool I; appends to T_TIMES[I], updates T_RSS[I].
+run_once() {
+  local i=$1 r=$2 name=${C_NAMES[$1]} out=${C_OUTS[$1]}
+  local log=$BENCH_DIR/out/$C_ID.$name.log tf=$BENCH_DIR/out/$C_ID.$name.time
+  rm -f "$out"
+  local t0 t1 rc=0
+  t0=$EPOCHREALTIME
+  if ((HAVE_TIME)); then
+    /usr/bin/time -v -o "$tf" timeout "$BENCH_TIMEOUT" bash -c "${C_CMDS[$i]}" >"$log" 2>&1 || rc=$?
+  else
+    timeout "$BENCH_TIMEOUT" bash -c "${C_CMDS[$i]}" >"$log" 2>&1 || rc=$?
+  fi
+  t1=$EPOCHREALTIME
+  if ((rc != 0)); then
+    T_STATUS[i]="FAIL(exit $rc)"
+    warn "$C_ID/$name run $r exited $rc: ${C_CMDS[$i]}"
+    sed 's/^/    /' "$log" | tail -n 5 >&2
+    return
+  fi
+  local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  T_TIMES[i]+="$secs "
+  if ((HAVE_TIME)); then
+    local kb; kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
+    if [[ -n $kb ]] && ((kb > ${T_RSS[i]:-0})); then T_RSS[i]=$kb; fi
+  fi
+  printf '    %-14s run %d: %8s s  %s MiB\n' "$name" "$r" "$secs" "$(((${T_RSS[i]:-0} + 512) / 1024))" >&2
+  verify "$i" "$r"
+}
+
+# verify I RUN — check tool I's output per its CHECK; sets T_STATUS on failure.
+verify() {
+  local i=$1 r=$2 name=${C_NAMES[$1]} out=${C_OUTS[$1]} check=${C_CHECKS[$1]}
+  [[ $check == none ]] && return
+  if [[ ! -f $out ]]; then
+    T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name: no output file $out"; return
+  fi
+  case $check in
+    ref)
+      C_REF=$out
+      C_REF_LINES=$(wc -l <"$out")
+      return ;;
+  esac
+  if [[ -z $C_REF ]]; then
+    T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name: no reference output to check against (did the anchor fail?)"; return
+  fi
+  case $check in
+    cmp)
+      local diff
+      if ! diff=$(cmp "$out" "$C_REF" 2>&1); then
+        T_STATUS[i]=MISMATCH
+        warn "MISMATCH $C_ID/$name (run $r): output differs from $C_REF: $diff"
+        local ln; ln=$(sed -n 's/.* line \([0-9]*\).*/\1/p' <<<"$diff")
+        if [[ -n $ln ]]; then
+          echo "    $name line $ln: $(sed -n "${ln}{p;q}" "$out" | head -c 200)" >&2
+          echo "    ref  line $ln: $(sed -n "${ln}{p;q}" "$C_REF" | head -c 200)" >&2
+        fi
+      fi ;;
+    order:* | lines)
+      local n; n=$(wc -l <"$out")
+      if [[ $n != "$C_REF_LINES" ]]; then
+        T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): $n lines, reference has $C_REF_LINES"; return
+      fi
+      if [[ $check == order:* ]]; then
+        local flags msg
+        eval "flags=(${check#order:})"
+        if ! msg=$(LC_ALL=C sort -c -s "${flags[@]}" "$out" 2>&1); then
+          T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): not in order (sort -c -s ${check#order:}): $msg"
+        fi
+      fi ;;
+    *) warn "unknown check '$check' for $C_ID/$name" ;;
+  esac
+}
+
+case_run() {
+  local n=${#C_NAMES[@]} i r
+  T_TIMES=() T_RSS=() T_STATUS=()
+  for ((i = 0; i < n; i++)); do T_TIMES[i]="" T_RSS[i]=0 T_STATUS[i]=""; done
+  mkdir -p "$BENCH_DIR/out"
+  # warm the page cache for every input the case reads (fair to the first tool)
+  local f
+  for f in "${C_INPUTS[@]}"; do cat "$f" >/dev/null; done
+  for ((r = 1; r <= BENCH_RUNS; r++)); do
+    for ((i = 0; i < n; i++)); do
+      [[ ${T_STATUS[i]} == FAIL* ]] && continue
+      run_once "$i" "$r"
+    done
+  done
+  # the anchor time: the fastest successful anchor
+  local best="" best_name="" med
+  declare -A MED
+  for ((i = 0; i < n; i++)); do
+    med=$(median <<<"${T_TIMES[i]}")
+    MED[$i]=$med
+    if [[ ${C_ROLES[i]} == anchor && -z ${T_STATUS[i]} && $med != - ]]; then
+      if [[ -z $best ]] || awk -v a="$med" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$med best_name=${C_NAMES[i]}; fi
+    fi
+  done
+  for ((i = 0; i < n; i++)); do
+    local name=${C_NAMES[i]} role=${C_ROLES[i]} ratio=- target=- status=${T_STATUS[i]}
+    local rss_mib=-
+    ((${T_RSS[i]:-0} > 0)) && rss_mib=$(((T_RSS[i] + 512) / 1024))
+    [[ -n $best && ${MED[$i]} != - ]] && ratio=$(fmt_ratio "${MED[$i]}" "$best")
+    if [[ $role == target ]]; then
+      target="<=${C_RATIO}x $best_name"
+      [[ -n $C_RSS_LIMIT ]] && target+=", RSS<=${C_RSS_LIMIT}MiB"
+      if [[ -z $status ]]; then
+        if [[ -z $best ]]; then status="NO-ANCHOR"
+        else
+          status=PASS
+          awk -v a="$ratio" -v b="$C_RATIO" 'BEGIN { exit !(a > b) }' && status=MISS
+          if [[ -n $C_RSS_LIMIT && $rss_mib != - ]] && ((rss_mib > C_RSS_LIMIT)); then
+            [[ $status == PASS ]] && status="MISS(rss)" || status="MISS(+rss)"
+          fi
+          [[ $status == MISS* ]] && MISSED=1
+        fi
+      fi
+    else
+      [[ -z $status ]] && status=ok
+      [[ $role == anchor && $name == "$best_name" ]] && status="ok*"
+    fi
+    [[ $status == FAIL* || $status == MISMATCH ]] && FAILED=1
+    RESULTS+=("$C_ID|$name|${MED[$i]}|$ratio|$rss_mib|$target|$status")
+  done
+  # keep the disk tidy: outputs are large; keep them only on request
+  if [[ ${BENCH_KEEP:-0} != 1 ]]; then
+    for ((i = 0; i < n; i++)); do rm -f "${C_OUTS[i]}"; done
+  fi
+  rm -rf "${BENCH_DIR:?}/tmp"/*
+}
+
+# skip_case ID WHY — record a case that could not run at all.
+skip_case() { RESULTS+=("$1|-|-|-|-|-|SKIPPED: $2"); warn "case $1 skipped: $2"; }
+
+print_table() {
+  local row
+  printf '%-10s %-14s %9s %7s %8s  %-32s %s\n' case tool median_s ratio rss_MiB target status
+  for row in "${RESULTS[@]}"; do
+    IFS='|' read -r c t m ra rs tg st <<<"$row"
+    printf '%-10s %-14s %9s %7s %8s  %-32s %s\n' "$c" "$t" "$m" "$ra" "$rs" "$tg" "$st"
+  done
+}

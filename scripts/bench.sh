@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Benchmarks for batchkit against reference tools ("anchors").
+#
+#   scripts/bench.sh                      # everything, 20M lines, 3 runs
+#   BENCH_LINES=200000 BENCH_RUNS=1 scripts/bench.sh
+#   BENCH_ONLY='sort-(key|num)' scripts/bench.sh
+#
+# Environment:
+#   BENCH_LINES    lines of the kv data set (default 20000000, about 310 MB)
+#   BENCH_RUNS     timed runs per tool, alternating between tools (default 3)
+#   BENCH_ONLY     extended regex on case ids; only matching cases run
+#   BENCH_TIMEOUT  seconds before one run is killed (default 3600)
+#   BENCH_KEEP=1   keep the outputs in .bench/out/ (default: removed per case)
+#   BENCH_STRICT=1 exit 3 when a target is missed (default: exit 0 on misses)
+#   BENCH_BUILD=0  skip `cargo build --release`
+#   BSORT          the bsort binary (default target/release/bsort; setting it
+#                  skips the build)
+#
+# Everything lives in .bench/ (gitignored): data/ (cached by size and the
+# generator's checksum), venv/ (pinned DuckDB and Polars), out/ (outputs, logs,
+# /usr/bin/time reports), tmp/ (spill directory), results-DATE.txt.
+# Exit status: 0 all verified (targets may be missed), 1 a tool failed or an
+# output did not verify, 3 with BENCH_STRICT=1 and a missed target.
+# shellcheck disable=SC2317  # case functions are called indirectly
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BENCH_DIR=$ROOT/.bench
+BENCH_LINES=${BENCH_LINES:-20000000}
+BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_ONLY=${BENCH_ONLY:-}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
+BENCH_STRICT=${BENCH_STRICT:-0}
+DUCKDB_PIN=duckdb==2.0.0
+POLARS_PIN=polars==2.1.0
+
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+
+mkdir -p "$BENCH_DIR/out" "$BENCH_DIR/tmp" "$BENCH_DIR/data"
+export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
+
+# ---------------------------------------------------------------- setup
+
+if [[ -n ${BSORT:-} ]]; then
+  note "using BSORT=$BSORT (no build)"
+elif [[ ${BENCH_BUILD:-1} != 0 ]]; then
+  note "cargo build --release"
+  cargo build --release
+fi
+BSORT=${BSORT:-$ROOT/target/release/bsort}
+[[ -x $BSORT ]] || { echo "bench: $BSORT is not an executable" >&2; exit 1; }
+
+ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time hyperfine:hyperfine
+if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS"; fi
+ensure_venv "$DUCKDB_PIN" "$POLARS_PIN"
+PY=$BENCH_DIR/venv/bin/python
+
+# The DuckDB and Polars anchors, one small script so the commands stay short.
+cat >"$BENCH_DIR/anchors.py" <<'EOF'
+"""anchors.py ENGINE OP IN OUT: sort a key<TAB>value file with DuckDB or Polars.
+OP: key (by field 1, bytewise) or num (by field 2 as a 64-bit integer)."""
+import sys
+
+engine, op, inp, out = sys.argv[1:5]
+num = op == "num"
+if engine == "duckdb":
+    import duckdb
+
+    con = duckdb.connect()
+    vtype = "BIGINT" if num else "VARCHAR"
+    con.execute(
+        f"""COPY (SELECT * FROM read_csv('{inp}', delim='\t', header=false, quote='', escape='',
+                 auto_detect=false, columns={{'key': 'VARCHAR', 'value': '{vtype}'}})
+             ORDER BY {'value' if num else 'key'})
+           TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false)"""
+    )
+elif engine == "polars":
+    import polars as pl
+
+    df = pl.read_csv(
+        inp, separator="\t", has_header=False, quote_char=None,
+        schema={"key": pl.String, "value": pl.Int64 if num else pl.String},
+    )
+    df.sort("value" if num else "key").write_csv(out, separator="\t", include_header=False, quote_style="never")
+else:
+    sys.exit(f"unknown engine {engine}")
+EOF
+
+# add_engines CASE_OP CHECK — the DuckDB and Polars tools for a kv sort case.
+add_engines() {
+  local op=$1 check=$2 e
+  if ((HAVE_VENV)); then
+    for e in duckdb polars; do
+      case_tool "$e" info "$check" "$BENCH_DIR/out/$C_ID.$e.out" "$(q "$PY" "$BENCH_DIR/anchors.py" "$e" "$op" "$KV" "$BENCH_DIR/out/$C_ID.$e.out")"
+    done
+  fi
+}
+
+# ---------------------------------------------------------------- cases
+# One function per case, named case_<id with _ for ->; listed in CASES.
+
+CASES=(sort-key sort-num sort-ext)
+
+case_sort_key() {
+  case_begin sort-key "in-memory sort by key: -t TAB -k1,1 ($BENCH_LINES lines)"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/sort-key
+  case_tool gnu-S2G anchor ref "$o.gnu-S2G.out" "$(q sort -t "$TAB" -k1,1 -S 2G --parallel=2 -o "$o.gnu-S2G.out" "$KV")"
+  case_tool gnu-S100M anchor cmp "$o.gnu-S100M.out" "$(q sort -t "$TAB" -k1,1 -S 100M --parallel=2 -T "$BENCH_DIR/tmp" -o "$o.gnu-S100M.out" "$KV")"
+  add_engines key "order:$(q -t "$TAB" -k1,1)"
+  case_tool bsort target cmp "$o.bsort.out" "$(q "$BSORT" -t "$TAB" -k1,1 -o "$o.bsort.out" "$KV")"
+  case_target 0.5
+  case_run
+}
+
+case_sort_num() {
+  case_begin sort-num "numeric sort: -t TAB -k2,2n ($BENCH_LINES lines)"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/sort-num
+  case_tool gnu-S2G anchor ref "$o.gnu-S2G.out" "$(q sort -t "$TAB" -k2,2n -S 2G --parallel=2 -o "$o.gnu-S2G.out" "$KV")"
+  add_engines num "order:$(q -t "$TAB" -k2,2n)"
+  case_tool bsort target cmp "$o.bsort.out" "$(q "$BSORT" -t "$TAB" -k2,2n -o "$o.bsort.out" "$KV")"
+  case_target 0.25
+  case_run
+}
+
+case_sort_ext() {
+  local bytes kib
+  bytes=$(stat -c %s "$KV")
+  kib=$(((bytes / 10 + 1023) / 1024))
+  case_begin sort-ext "external sort by key, -S ${kib}K (10% of input), --parallel=2"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/sort-ext
+  case_tool gnu anchor ref "$o.gnu.out" "$(q sort -t "$TAB" -k1,1 -S "${kib}K" --parallel=2 -T "$BENCH_DIR/tmp" -o "$o.gnu.out" "$KV")"
+  case_tool bsort target cmp "$o.bsort.out" "$(q "$BSORT" -t "$TAB" -k1,1 -S "${kib}K" --parallel=2 -T "$BENCH_DIR/tmp" -o "$o.bsort.out" "$KV")"
+  case_target 0.6 $(((kib + 1023) / 1024 + 64))
+  case_run
+}
+
+# ---------------------------------------------------------------- main
+
+selected=()
+for c in "${CASES[@]}"; do
+  if [[ -z $BENCH_ONLY || $c =~ $BENCH_ONLY ]]; then selected+=("$c"); fi
+done
+((${#selected[@]})) || { echo "bench: BENCH_ONLY='$BENCH_ONLY' matches no case (${CASES[*]})" >&2; exit 2; }
+
+KV=$(dataset kv --lines "$BENCH_LINES")
+
+for c in "${selected[@]}"; do
+  "case_${c//-/_}"
+done
+
+# ---------------------------------------------------------------- report
+
+stamp=$(date +%Y%m%d-%H%M%S)
+report=$BENCH_DIR/results-$stamp.txt
+{
+  echo "batchkit bench $stamp"
+  if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+    git diff --quiet HEAD -- 2>/dev/null || rev+=" (dirty)"
+  else rev="- (no commit)"; fi
+  echo "commit:   $rev"
+  echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "data:     $KV ($BENCH_LINES lines, $(stat -c %s "$KV") bytes)"
+  echo "bsort:    $BSORT ($("$BSORT" --version 2>/dev/null | head -n 1 || true))"
+  echo "anchors:  $(sort --version | head -n 1)$( ((HAVE_VENV)) && "$PY" -c 'import duckdb, polars; print(f", duckdb {duckdb.__version__}, polars {polars.__version__}")' 2>/dev/null)"
+  echo "runs:     $BENCH_RUNS (median wall seconds; peak RSS = max over runs; ratio = median / fastest anchor (*))"
+  echo
+  print_table
+  if ((${#NOTES[@]})); then
+    echo
+    echo "notes:"
+    printf '  - %s\n' "${NOTES[@]}"
+  fi
+} | tee "$report"
+echo "(written to $report)"
+
+if ((FAILED)); then
+  echo "!!! bench: some tool failed or produced wrong output (see notes above)" >&2
+  exit 1
+fi
+if ((MISSED)) && [[ $BENCH_STRICT == 1 ]]; then exit 3; fi
+exit 0
