@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bsort_features;
 mod bsort_oracle;
 mod faults;
 mod man;

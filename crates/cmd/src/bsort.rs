@@ -165,6 +165,9 @@ fn run(m: &ArgMatches) -> Result<()> {
     let unique = m.get_flag("unique");
     let eol = if m.get_flag("zero") { 0 } else { b'\n' };
     let header = m.get_flag("header");
+    if m.get_flag("check") && m.get_flag("check-quiet") {
+        return Err(Error::Usage("options -c and -C are incompatible".into()));
+    }
     if check && names.len() > 1 {
         return Err(Error::Usage(format!(
             "extra operand '{}' not allowed with -c",

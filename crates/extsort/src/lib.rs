@@ -320,7 +320,7 @@ impl<O: Order + 'static> Sorter<O> {
         hint: usize,
         build: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), PushError<E>> {
-        if self.used() + hint + ENTRY > self.chunk_budget && !self.entries.is_empty() {
+        if self.used() + hint + 1 + ENTRY > self.chunk_budget && !self.entries.is_empty() {
             self.spill().map_err(PushError::Sort)?;
         }
         if self.entries.len().is_multiple_of(4096) {
@@ -350,6 +350,9 @@ impl<O: Order + 'static> Sorter<O> {
                 budget: self.cfg.budget,
             }));
         }
+        // One byte after each item keeps offsets strictly increasing (empty items too), so
+        // that the offset is the input order the stable tiebreak relies on.
+        self.buf.push(0);
         if self.entries.len() == self.entries.capacity() {
             self.entries.reserve(self.entries.len().max(1 << 12));
             advise_huge(

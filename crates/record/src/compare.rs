@@ -68,7 +68,7 @@ impl KeyOpts {
         } else if self.general {
             general_compare(a, b)
         } else if self.human {
-            human_compare(a, b)
+            human_compare_folded(a, b, self.fold)
         } else {
             match self.text_mode() {
                 TextMode::Plain => a.cmp(b),
@@ -499,8 +499,9 @@ fn unit_order(c: Option<&u8>) -> i32 {
     }
 }
 
-/// The signed unit order of a human number; 0 for a zero or absent number.
-fn find_unit_order(s: &[u8]) -> i32 {
+/// The signed unit order of a human number; 0 for a zero or absent number. With `fold`
+/// (`-f`), the unit is read after folding to upper case, as GNU sort folds the key first.
+fn find_unit_order(s: &[u8], fold: bool) -> i32 {
     let negative = s.first() == Some(&b'-');
     let mut i = usize::from(negative);
     let mut nonzero = false;
@@ -515,7 +516,10 @@ fn find_unit_order(s: &[u8]) -> i32 {
         i += 1;
         digits(&mut i);
     }
-    let order = unit_order(s.get(i));
+    let unit = s
+        .get(i)
+        .map(|&c| if fold { c.to_ascii_uppercase() } else { c });
+    let order = unit_order(unit.as_ref());
     if !nonzero {
         0
     } else if negative {
@@ -527,10 +531,15 @@ fn find_unit_order(s: &[u8]) -> i32 {
 
 /// GNU `sort -h`: by the suffix's order first, then by `-n` value.
 pub fn human_compare(a: &[u8], b: &[u8]) -> Ordering {
+    human_compare_folded(a, b, false)
+}
+
+/// `-h`, with `-f` folding the unit letter first.
+pub fn human_compare_folded(a: &[u8], b: &[u8], fold: bool) -> Ordering {
     let a = skip_blanks(a);
     let b = skip_blanks(b);
-    find_unit_order(a)
-        .cmp(&find_unit_order(b))
+    find_unit_order(a, fold)
+        .cmp(&find_unit_order(b, fold))
         .then_with(|| numeric_compare(a, b))
 }
 
