@@ -478,21 +478,29 @@ impl<O: Order + 'static> Sorter<O> {
         }
         self.reduce_runs(self.cfg.fan_in - usize::from(!self.entries.is_empty()))?;
         self.sort_chunk();
-        let order = Arc::clone(&self.order);
-        let mut sources: Vec<Box<dyn Source + '_>> = Vec::with_capacity(self.runs.len() + 1);
-        for r in &self.runs {
-            sources.push(Box::new(RunReader::open(r)?));
-        }
-        if !self.entries.is_empty() {
-            sources.push(Box::new(MemSource::new(&self.buf, &self.entries)));
-        }
+        let order = &*self.order;
+        let cfg = &self.cfg;
+        let (runs, buf, entries) = (&self.runs, &self.buf, &self.entries);
         let mut stage = Stage::new(emit, sink);
-        let count = {
+        // Each run is read, parsed and summarised by a thread of its own, so that the
+        // merging thread only compares and copies.
+        let count = std::thread::scope(|scope| -> Result<u64> {
+            let mut sources: Vec<Box<dyn Source + '_>> = Vec::with_capacity(runs.len() + 1);
+            for r in runs {
+                sources.push(Box::new(run::AsyncRun::start(
+                    scope,
+                    RunReader::open(r)?,
+                    order,
+                )?));
+            }
+            if !entries.is_empty() {
+                sources.push(Box::new(MemSource::new(buf, entries)));
+            }
             let mut push = |item: &[u8]| stage.item(item);
-            let mut out = Dedup::new(&*order, self.cfg.unique, "write error", &mut push);
-            merge_into(&*order, sources, &self.cfg, &mut |item| out.emit(item))?;
-            out.count
-        };
+            let mut out = Dedup::new(order, cfg.unique, "write error", &mut push);
+            merge_into(order, sources, cfg, &mut |item| out.emit(item))?;
+            Ok(out.count)
+        })?;
         stage.flush().map_err(|e| Error::io("write error", e))?;
         self.stats.merge_passes += 1;
         self.stats.records_out = count;

@@ -14,6 +14,10 @@ pub trait Source {
     fn advance(&mut self) -> Result<bool>;
     /// The current item, valid after `advance` returned `true`.
     fn current(&self) -> &[u8];
+    /// The current item's prefix, when the source already knows it.
+    fn prefix(&self) -> Option<crate::Prefix> {
+        None
+    }
 }
 
 /// The sorted entries of an in-memory chunk.
@@ -52,6 +56,13 @@ impl Source for MemSource<'_> {
             Some(e) => &self.buf[e.off as usize..(e.off + e.len) as usize],
             None => &[],
         }
+    }
+
+    #[inline]
+    fn prefix(&self) -> Option<crate::Prefix> {
+        self.entries
+            .get(self.next.wrapping_sub(1))
+            .map(|e| e.prefix)
     }
 }
 
@@ -115,7 +126,11 @@ impl<'s, 'o, O: Order + ?Sized> Tree<'s, 'o, O> {
         self.norm_state[i] = 0;
         self.live[i] = self.sources[i].advance()?;
         if self.live[i] {
-            self.prefix[i] = self.order.prefix(self.sources[i].current());
+            let src = &self.sources[i];
+            self.prefix[i] = match src.prefix() {
+                Some(p) => p,
+                None => self.order.prefix(src.current()),
+            };
         }
         Ok(())
     }

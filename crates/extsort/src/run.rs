@@ -1,10 +1,11 @@
 //! Temporary run files: `len:u32le item` records, optionally zstd-compressed.
 
 use crate::merge::Source;
-use crate::{Error, Result};
+use crate::{Error, Order, Prefix, Result};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
 
 /// Buffer of one run reader; with the merge fan-in it bounds the merge's memory.
 const READ_BUF: usize = 128 << 10;
@@ -180,5 +181,115 @@ impl Source for RunReader {
     #[inline]
     fn current(&self) -> &[u8] {
         &self.item
+    }
+}
+
+/// A block of parsed items: their bytes and (prefix, offset, length) for each.
+#[derive(Default)]
+struct Block {
+    data: Vec<u8>,
+    items: Vec<(Prefix, u32, u32)>,
+}
+
+/// Bytes, and items, per block handed from a run's reader thread to the merge: small,
+/// since the merge may read 64 runs at once within the memory budget's small constant.
+const BLOCK: usize = 32 << 10;
+const BLOCK_ITEMS: usize = 1024;
+
+/// A run read ahead by a thread of its own, which also computes the prefixes: the merge
+/// thread is left with comparing and copying. Memory: three blocks per run.
+pub(crate) struct AsyncRun {
+    rx: mpsc::Receiver<Result<Block>>,
+    recycle: mpsc::SyncSender<Block>,
+    cur: Block,
+    /// Index of the next item in `cur`.
+    next: usize,
+}
+
+impl AsyncRun {
+    pub fn start<'scope, 'env, O: Order + ?Sized>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        mut reader: RunReader,
+        order: &'env O,
+    ) -> Result<AsyncRun> {
+        let (tx, rx) = mpsc::sync_channel::<Result<Block>>(1);
+        let (recycle, spare) = mpsc::sync_channel::<Block>(1);
+        std::thread::Builder::new()
+            .name("run-reader".into())
+            .spawn_scoped(scope, move || loop {
+                let mut block = spare.try_recv().unwrap_or_default();
+                block.data.clear();
+                block.items.clear();
+                let mut end = false;
+                while block.data.len() < BLOCK && block.items.len() < BLOCK_ITEMS {
+                    match reader.advance() {
+                        Ok(true) => {
+                            let item = reader.current();
+                            let off = block.data.len() as u32;
+                            block.data.extend_from_slice(item);
+                            block
+                                .items
+                                .push((order.prefix(item), off, item.len() as u32));
+                        }
+                        Ok(false) => {
+                            end = true;
+                            break;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if (!block.items.is_empty() && tx.send(Ok(block)).is_err()) || end {
+                    return;
+                }
+            })
+            .map_err(|e| Error::io("cannot start a run reader thread", e))?;
+        Ok(AsyncRun {
+            rx,
+            recycle,
+            cur: Block::default(),
+            next: 0,
+        })
+    }
+}
+
+impl Source for AsyncRun {
+    #[inline]
+    fn advance(&mut self) -> Result<bool> {
+        if self.next < self.cur.items.len() {
+            self.next += 1;
+            return Ok(self.next <= self.cur.items.len());
+        }
+        loop {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    let old = std::mem::replace(&mut self.cur, block);
+                    let _ = self.recycle.try_send(old);
+                    self.next = 0;
+                    if !self.cur.items.is_empty() {
+                        self.next = 1;
+                        return Ok(true);
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+                // The reader thread is done: the end of the run.
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    #[inline]
+    fn current(&self) -> &[u8] {
+        match self.cur.items.get(self.next.wrapping_sub(1)) {
+            Some(&(_, off, len)) => &self.cur.data[off as usize..(off + len) as usize],
+            None => &[],
+        }
+    }
+
+    #[inline]
+    fn prefix(&self) -> Option<Prefix> {
+        self.cur.items.get(self.next.wrapping_sub(1)).map(|i| i.0)
     }
 }
