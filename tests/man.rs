@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 fn pages() -> Vec<(&'static str, clap::Command)> {
-    vec![("bsort", cmd::bsort::command())]
+    vec![
+        ("bsort", cmd::bsort::command()),
+        ("bshuffle", cmd::bshuffle::command()),
+        ("bsplit", cmd::bsplit::command()),
+    ]
 }
 
 fn render(cmd: clap::Command) -> Vec<u8> {

@@ -3,7 +3,9 @@
 
 mod util;
 
+mod bshuffle;
 mod bsort_features;
 mod bsort_oracle;
+mod bsplit;
 mod faults;
 mod man;

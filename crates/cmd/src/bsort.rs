@@ -4,8 +4,8 @@
 use crate::common::{self, Inputs};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::{args, Error, Output, Progress, Result, Stats};
-use extsort::{Config, Order, Sorter, Source};
-use record::{CsvScratch, FieldSplit, Format, Key, KeyOpts, RecordOrder};
+use extsort::{Order, Sorter, Source};
+use record::{CsvScratch, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
 use std::time::Instant;
@@ -163,8 +163,6 @@ fn run(m: &ArgMatches) -> Result<()> {
     let check = m.get_flag("check") || m.get_flag("check-quiet");
     let stable = m.get_flag("stable");
     let unique = m.get_flag("unique");
-    let eol = if m.get_flag("zero") { 0 } else { b'\n' };
-    let header = m.get_flag("header");
     if m.get_flag("check") && m.get_flag("check-quiet") {
         return Err(Error::Usage("options -c and -C are incompatible".into()));
     }
@@ -177,39 +175,17 @@ fn run(m: &ArgMatches) -> Result<()> {
     if check && m.contains_id("output") {
         return Err(Error::Usage("options -c and -o are incompatible".into()));
     }
-    let delim = args::delimiter_of(m)?;
-    let format = match args::format_of(m, &names) {
-        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
-        Some("jsonl") => Format::Jsonl,
-        Some(_) => Format::Text(FieldSplit::Char(delim.unwrap_or(b'\t'))),
-        None => match delim {
-            Some(d) => Format::Text(FieldSplit::Char(d)),
-            None => Format::Text(FieldSplit::Blank),
-        },
-    };
-    let specs = args::keys_of(m)?;
-    let budget = args::budget_of(m)?;
-    let threads = args::threads_of(m);
-    let stats_dest = args::stats_of(m);
-    let mut inputs = Inputs::open(&names, eol, budget.max(extsort::RECORD_ALLOWANCE))?;
-    inputs.set_csv(matches!(format, Format::Csv(_)));
-
-    // The header names the columns and is written once, first.
-    let header_rec = if header && format != Format::Jsonl {
-        inputs.read_headers(format)?
-    } else {
-        None
-    };
-    let header_fields = header_rec.as_ref().map(|h| common::split_header(h, format));
-    let header_refs: Option<Vec<&[u8]>> = header_fields
-        .as_ref()
-        .map(|v| v.iter().map(|f| f.as_slice()).collect());
-    let mut keys = Vec::with_capacity(specs.len());
-    for s in &specs {
-        let mut s = s.clone();
-        s.inherit(&global);
-        keys.push(Key::resolve(&s, format, header_refs.as_deref()).map_err(Error::Usage)?);
-    }
+    let common::Setup {
+        format,
+        eol,
+        mut inputs,
+        header: header_rec,
+        keys,
+        budget,
+        threads,
+        stats_dest,
+        key_texts: _,
+    } = common::setup(m, true, global, None)?;
     let order = SortOrder(RecordOrder::new(format, keys, global, stable || unique));
     let mut stats = Stats {
         threads,
@@ -221,26 +197,11 @@ fn run(m: &ArgMatches) -> Result<()> {
         let quiet = m.get_flag("check-quiet");
         let res = check_sorted(&order, &mut inputs, unique, quiet, eol, &mut stats);
         progress.finish();
-        emit_stats(&stats, &stats_dest, started)?;
+        common::emit_stats("bsort", &stats, &stats_dest, started)?;
         return res;
     }
 
-    let nofile = cli::open_file_limit().saturating_sub(16).max(2) as usize;
-    let fan_in = m
-        .get_one::<u32>("batch-size")
-        .map_or(64, |&b| b as usize)
-        .min(nofile);
-    let cfg = Config {
-        budget,
-        tmp_parent: args::tmp_of(m),
-        threads,
-        fan_in,
-        compress: m.get_flag("compress-temp"),
-        stable,
-        unique,
-        cancel: Some(cli::cleanup::cancel_flag()),
-        temp_hook: Some(cli::cleanup::temp_hook),
-    };
+    let cfg = common::sort_config(m, budget, threads, stable, unique);
     let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
     let sort_stats;
     if m.get_flag("merge") {
@@ -296,7 +257,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     extsort::trace(format_args!("all done at {:?}", started.elapsed()));
     stats.records_out = sort_stats.records_out;
     stats.add_sort(&sort_stats);
-    emit_stats(&stats, &stats_dest, started)
+    common::emit_stats("bsort", &stats, &stats_dest, started)
 }
 
 fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> {
@@ -304,15 +265,6 @@ fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> 
         out.write_all(h)
             .and_then(|_| out.write_all(&[eol]))
             .map_err(|e| Error::io("write error", e))?;
-    }
-    Ok(())
-}
-
-fn emit_stats(stats: &Stats, dest: &Option<String>, started: Instant) -> Result<()> {
-    if let Some(d) = dest {
-        stats
-            .emit("bsort", started, d)
-            .map_err(|e| Error::io(format!("cannot write stats to {d}"), e))?;
     }
     Ok(())
 }

@@ -2,8 +2,11 @@
 //! unreadable one is a usage error), frame records (CSV records may span lines), skip and
 //! return headers, and name each record `FILE:LINE` for messages.
 
-use cli::{Error, Progress, Result};
-use record::{CsvScratch, FieldSplit, Format, FrameError, Framer, RecordOrder};
+use clap::ArgMatches;
+use cli::{args, Error, Progress, Result};
+use record::{
+    CsvScratch, FieldSplit, Format, FrameError, Framer, Key, KeyOpts, KeySpec, RecordOrder,
+};
 use std::fmt;
 use std::io::Read;
 
@@ -238,6 +241,7 @@ pub fn sort_error(e: extsort::Error, at: &At) -> Error {
 /// An input as a sorted source for merging (`-m`).
 pub struct RecordSource<'o> {
     input: Input,
+    name: String,
     order: &'o RecordOrder,
     item: Vec<u8>,
     scratch: CsvScratch,
@@ -246,6 +250,7 @@ pub struct RecordSource<'o> {
 impl<'o> RecordSource<'o> {
     pub fn new(input: Input, order: &'o RecordOrder) -> Self {
         RecordSource {
+            name: input.name.clone(),
             input,
             order,
             item: Vec::new(),
@@ -256,27 +261,25 @@ impl<'o> RecordSource<'o> {
 
 impl extsort::Source for RecordSource<'_> {
     fn advance(&mut self) -> extsort::Result<bool> {
-        let to_sort = |e: Error| {
-            let msg = e.message().unwrap_or_default();
-            extsort::Error::io(
-                msg,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "cannot merge"),
-            )
-        };
-        let extracts = self.order.format.extracts();
-        let name = self.input.name.clone();
-        match self.input.next_record().map_err(to_sort)? {
+        let line = self.input.line() + 1;
+        let RecordSource {
+            input,
+            name,
+            order,
+            item,
+            scratch,
+        } = self;
+        let rec = input
+            .next_record()
+            .map_err(|e| extsort::Error::Input(e.message().unwrap_or_default()))?;
+        match rec {
             None => Ok(false),
             Some(rec) => {
-                if extracts {
-                    self.item.clear();
-                    let line = self.input.line();
-                    let rec = self.input.last().to_vec();
-                    self.order
-                        .encode(&rec, &mut self.item, &mut self.scratch)
-                        .map_err(|e| to_sort(Error::Runtime(format!("{name}:{line}: {e}"))))?;
-                } else {
-                    let _ = rec;
+                if order.format.extracts() {
+                    item.clear();
+                    order
+                        .encode(rec, item, scratch)
+                        .map_err(|e| extsort::Error::Input(format!("{name}:{line}: {e}")))?;
                 }
                 Ok(true)
             }
@@ -290,4 +293,132 @@ impl extsort::Source for RecordSource<'_> {
             self.input.last()
         }
     }
+}
+
+/// What every sorting tool works out from its command line before reading records.
+pub struct Setup {
+    pub format: Format,
+    pub eol: u8,
+    pub inputs: Inputs,
+    /// The first input's header record (`--header`).
+    pub header: Option<Vec<u8>>,
+    pub keys: Vec<Key>,
+    /// The `-k` texts as given, for manifests.
+    pub key_texts: Vec<String>,
+    pub budget: usize,
+    pub threads: usize,
+    pub stats_dest: Option<String>,
+}
+
+fn flag(m: &ArgMatches, id: &str) -> bool {
+    m.try_get_one::<bool>(id)
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
+}
+
+/// Resolve format, inputs, header and keys. `blank_default`: without `-t` and `--format`,
+/// split fields on blanks as GNU sort does (bsort); otherwise TSV. `default_key`: the key
+/// when no `-k` is given (`None`: the whole record).
+pub fn setup(
+    m: &ArgMatches,
+    blank_default: bool,
+    global: KeyOpts,
+    default_key: Option<&str>,
+) -> Result<Setup> {
+    let names = args::inputs(m);
+    let eol = if flag(m, "zero") { 0 } else { b'\n' };
+    let delim = args::delimiter_of(m)?;
+    let format = match args::format_of(m, &names) {
+        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
+        Some("jsonl") => Format::Jsonl,
+        Some(_) => Format::Text(FieldSplit::Char(delim.unwrap_or(b'\t'))),
+        None => match (delim, blank_default) {
+            (Some(d), _) => Format::Text(FieldSplit::Char(d)),
+            (None, true) => Format::Text(FieldSplit::Blank),
+            (None, false) => Format::Text(FieldSplit::Char(b'\t')),
+        },
+    };
+    let mut specs = args::keys_of(m)?;
+    let key_texts: Vec<String> = specs.iter().map(|s| s.text.clone()).collect();
+    if specs.is_empty() {
+        if let Some(k) = default_key {
+            specs.push(KeySpec::parse(k).map_err(|e| Error::Usage(e.to_string()))?);
+        }
+    }
+    let budget = args::budget_of(m)?;
+    let threads = args::threads_of(m);
+    let stats_dest = args::stats_of(m);
+    let mut inputs = Inputs::open(&names, eol, budget.max(extsort::RECORD_ALLOWANCE))?;
+    inputs.set_csv(matches!(format, Format::Csv(_)));
+    let header = if flag(m, "header") && format != Format::Jsonl {
+        inputs.read_headers(format)?
+    } else {
+        None
+    };
+    let fields = header.as_ref().map(|h| split_header(h, format));
+    let refs: Option<Vec<&[u8]>> = fields
+        .as_ref()
+        .map(|v| v.iter().map(|f| f.as_slice()).collect());
+    let mut keys = Vec::with_capacity(specs.len());
+    for s in &specs {
+        let mut s = s.clone();
+        s.inherit(&global);
+        keys.push(Key::resolve(&s, format, refs.as_deref()).map_err(Error::Usage)?);
+    }
+    Ok(Setup {
+        format,
+        eol,
+        inputs,
+        header,
+        keys,
+        key_texts,
+        budget,
+        threads,
+        stats_dest,
+    })
+}
+
+/// The external sort's settings from `-S -T -j --batch-size --compress-temp`.
+pub fn sort_config(
+    m: &ArgMatches,
+    budget: usize,
+    threads: usize,
+    stable: bool,
+    unique: bool,
+) -> extsort::Config {
+    let nofile = cli::open_file_limit().saturating_sub(16).max(2) as usize;
+    let fan_in = m
+        .try_get_one::<u32>("batch-size")
+        .ok()
+        .flatten()
+        .map_or(64, |&b| b as usize)
+        .min(nofile);
+    extsort::Config {
+        budget,
+        tmp_parent: args::tmp_of(m),
+        threads,
+        fan_in,
+        compress: flag(m, "compress-temp"),
+        stable,
+        unique,
+        cancel: Some(cli::cleanup::cancel_flag()),
+        temp_hook: Some(cli::cleanup::temp_hook),
+    }
+}
+
+/// Write `--stats` when asked.
+pub fn emit_stats(
+    tool: &str,
+    stats: &cli::Stats,
+    dest: &Option<String>,
+    started: std::time::Instant,
+) -> Result<()> {
+    if let Some(d) = dest {
+        stats
+            .emit(tool, started, d)
+            .map_err(|e| Error::io(format!("cannot write stats to {d}"), e))?;
+    }
+    Ok(())
 }

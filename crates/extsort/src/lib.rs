@@ -61,6 +61,9 @@ pub enum Error {
     TooLarge { len: usize, budget: usize },
     #[error("interrupted")]
     Interrupted,
+    /// A source could not be read (its message says where and why).
+    #[error("{0}")]
+    Input(String),
 }
 
 impl Error {

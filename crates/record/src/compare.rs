@@ -346,17 +346,13 @@ pub fn parse_general(s: &[u8]) -> General {
         _ => false,
     };
     let rest = &s[i..];
-    let lower = |n: usize| -> Vec<u8> {
-        rest.iter()
-            .take(n)
-            .map(|c| c.to_ascii_lowercase())
-            .collect()
-    };
-    if lower(3) == b"inf" {
+    let starts =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    if starts(b"inf") {
         let v = f64::INFINITY;
         return General::Number(if negative { -v } else { v });
     }
-    if lower(3) == b"nan" {
+    if starts(b"nan") {
         return General::NaN;
     }
     if rest.len() >= 2 && rest[0] == b'0' && (rest[1] == b'x' || rest[1] == b'X') {

@@ -202,6 +202,17 @@ impl RecordOrder {
         }
     }
 
+    /// Append the key bytes the partition function hashes: every key's bytes as they stand
+    /// (decoded for CSV and JSON strings), joined by one TAB.
+    pub fn key_bytes(&self, item: &[u8], out: &mut Vec<u8>) {
+        for i in 0..self.keys.len() {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            out.extend_from_slice(self.key(item, i));
+        }
+    }
+
     /// Turn a CSV or JSON record into an item (appended to `out`). TSV records are items
     /// already and are appended unchanged.
     pub fn encode(

@@ -1,0 +1,416 @@
+//! bshuffle: the shuffle-and-sort phase of MapReduce. Records go to
+//! `partition(key) = xxh3_64(key) mod N`, each partition sorted by key and stable, in one
+//! external sort whose items carry their partition number in front.
+
+use crate::common::{self, Setup};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::{args, Error, Output, Progress, Result, Stats};
+use extsort::{Order, Prefix, Sorter};
+use partition::{part_name, partition_of, Cut, DirCommit, PartInfo};
+use record::{CsvScratch, KeyOpts, RecordOrder};
+use serde_json::json;
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+const ABOUT: &str = "Partition records by key hash and sort each partition (MapReduce's shuffle)";
+
+const AFTER_HELP: &str = "\
+Each record goes to partition xxh3_64(key) mod N, where the key is the bytes of the -k
+fields as they stand in the record (decoded for CSV and JSON strings), several keys joined
+by one TAB: the one partition function of every batchkit tool (bsplit --hash, bjoin
+--partitioned) on every host. Within a partition records are sorted by key, stable: equal
+keys keep their input order (inputs in the order given). The default key is field 1, the
+text up to the first TAB (the Hadoop Streaming convention).
+
+Outputs:
+  -o DIR           part-00000 ... part-(N-1) and a _SUCCESS manifest (JSON: how the parts
+                   were cut, the key, the partition function, sortedness, records and bytes
+                   per part); DIR is staged beside itself and appears whole. An existing
+                   non-empty DIR is an error unless --force. With --header, every part starts
+                   with the header.
+  --partition I/N  only partition I (0-based) of N, sorted, to stdout: a reducer's share of
+                   many mappers' outputs
+  (neither)        N must be 1: the whole stream sorted by key to stdout
+
+Memory stays within -S (spilling sorted runs under -T). Standard input is always read to
+the end. --stats adds per-partition records and bytes and the skew (the largest
+partition's share of the bytes).
+
+Examples:
+  bmap --words corpus.txt | bshuffle | breduce count
+  bshuffle -n 8 -o shuffled/ mapper-*.tsv
+  bshuffle --partition 3/8 mapper-*.tsv | breduce sum:2
+  bshuffle -k user_id --header --format csv -n 4 -o by-user/ events.csv";
+
+/// The clap definition: the one source of `--help` and `man/bshuffle.1`.
+pub fn command() -> Command {
+    Command::new("bshuffle")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .after_help(AFTER_HELP)
+        .arg(args::key(
+            "Partition and sort by this key (default: field 1); repeatable",
+        ))
+        .arg(
+            Arg::new("partitions")
+                .short('n')
+                .long("partitions")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u64).range(1..=1_000_000))
+                .help("Number of partitions [default: 1]"),
+        )
+        .arg(
+            Arg::new("output")
+                .short('o')
+                .long("output")
+                .value_name("DIR")
+                .help("Write part files and _SUCCESS to DIR (staged, moved into place whole)"),
+        )
+        .arg(
+            Arg::new("partition")
+                .long("partition")
+                .value_name("I/N")
+                .conflicts_with_all(["output", "partitions"])
+                .help("Write only partition I of N (0-based) to stdout"),
+        )
+        .arg(
+            Arg::new("force")
+                .long("force")
+                .action(ArgAction::SetTrue)
+                .help("Replace an existing non-empty output directory"),
+        )
+        .arg(args::delimiter())
+        .arg(args::format())
+        .arg(args::header())
+        .arg(args::zero())
+        .args(args::resources())
+        .arg(
+            Arg::new("compress-temp")
+                .long("compress-temp")
+                .action(ArgAction::SetTrue)
+                .help("Compress spilled runs (zstd)"),
+        )
+        .args(args::observe())
+        .arg(args::files())
+}
+
+/// The binary's entry point.
+pub fn main() -> ! {
+    cli::main("bshuffle", command(), run)
+}
+
+/// Items are `partition:u32be` then the record's item; ordered by partition, then key.
+struct ShuffleOrder(RecordOrder);
+
+const PART: usize = 4;
+
+#[inline]
+fn split(item: &[u8]) -> (u32, &[u8]) {
+    match item.split_first_chunk::<PART>() {
+        Some((p, rest)) => (u32::from_be_bytes(*p), rest),
+        None => (0, item),
+    }
+}
+
+impl Order for ShuffleOrder {
+    #[inline]
+    fn prefix(&self, item: &[u8]) -> Prefix {
+        let (p, rest) = split(item);
+        let k = self.0.prefix(rest);
+        // (partition, first 12 bytes of the key's summary): truncation keeps it monotone.
+        [
+            (u64::from(p) << 32) | (k[0] >> 32),
+            (k[0] << 32) | (k[1] >> 32),
+        ]
+    }
+
+    #[inline]
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        let (pa, ra) = split(a);
+        let (pb, rb) = split(b);
+        pa.cmp(&pb).then_with(|| self.0.compare(ra, rb))
+    }
+
+    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
+        let (p, rest) = split(item);
+        out.extend_from_slice(&p.to_be_bytes());
+        self.0.normalized(rest, out)
+    }
+}
+
+/// Parse `I/N`.
+fn parse_share(s: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::Usage(format!(
+            "invalid --partition '{s}': expected I/N with 0 <= I < N"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: u64 = i.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Where the sorted stream goes.
+enum Dest {
+    /// Everything (or one partition's share) to stdout.
+    Stdout,
+    /// Part files in a staged directory.
+    Dir(PathBuf, bool),
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    let started = Instant::now();
+    let share = m
+        .get_one::<String>("partition")
+        .map(|s| parse_share(s))
+        .transpose()?;
+    let n = match share {
+        Some((_, n)) => n,
+        None => m.get_one::<u64>("partitions").copied().unwrap_or(1),
+    };
+    let dest = match m.get_one::<String>("output") {
+        Some(d) => Dest::Dir(PathBuf::from(d), m.get_flag("force")),
+        None if share.is_some() || n == 1 => Dest::Stdout,
+        None => {
+            return Err(Error::Usage(format!(
+                "-n {n} needs -o DIR (or --partition I/{n} for one partition on stdout)"
+            )))
+        }
+    };
+    let Setup {
+        format,
+        eol,
+        mut inputs,
+        header,
+        keys,
+        key_texts,
+        budget,
+        threads,
+        stats_dest,
+    } = common::setup(m, false, KeyOpts::default(), Some("1"))?;
+    // Stable: equal keys keep input order, no last-resort comparison.
+    let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
+    let routed = matches!(dest, Dest::Dir(..));
+    let cfg = common::sort_config(m, budget, threads, true, false);
+    // Stage the directory before any work: an existing non-empty DIR fails fast.
+    let commit = match &dest {
+        Dest::Dir(d, force) => Some(
+            DirCommit::begin(d, *force, Some(cli::cleanup::temp_hook))
+                .map_err(|e| Error::Runtime(e.to_string()))?,
+        ),
+        Dest::Stdout => None,
+    };
+    let mut sorter = Sorter::new(ShuffleOrder(order), cfg)?;
+    let ord = sorter.order();
+    let rec_order = &ord.0;
+    let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
+    progress.phase("read", inputs.total_size());
+    let mut scratch = CsvScratch::default();
+    let mut key = Vec::new();
+    let mut stats = Stats {
+        threads,
+        ..Stats::default()
+    };
+    inputs.for_each(&progress, |rec, at| {
+        stats.records_in += 1;
+        let mut item_start = 0;
+        let res = sorter.push_with(rec.len() + PART + 16, |buf| {
+            item_start = buf.len();
+            buf.extend_from_slice(&[0; PART]);
+            rec_order.encode(rec, buf, &mut scratch)?;
+            // The partition is a function of the key bytes as they stand.
+            key.clear();
+            rec_order.key_bytes(&buf[item_start + PART..], &mut key);
+            let p = partition_of(&key, n) as u32;
+            match share {
+                // Not ours: leave nothing in the buffer.
+                Some((i, _)) if u64::from(p) != i => Err(Skip::Other),
+                _ => {
+                    buf[item_start..item_start + PART].copy_from_slice(&p.to_be_bytes());
+                    Ok(())
+                }
+            }
+        });
+        match res {
+            Ok(()) | Err(extsort::PushError::Build(Skip::Other)) => Ok(()),
+            Err(extsort::PushError::Build(Skip::Bad(e))) => {
+                Err(Error::Runtime(format!("{at}: {e}")))
+            }
+            Err(extsort::PushError::Sort(e)) => Err(common::sort_error(e, &at)),
+        }
+    })?;
+    stats.bytes_in = inputs.bytes;
+    progress.phase("merge", None);
+
+    let mut parts: Vec<PartInfo> = (0..n)
+        .map(|i| PartInfo {
+            name: part_name(i, ""),
+            ..PartInfo::default()
+        })
+        .collect();
+    let sort_stats = if let Some(commit) = &commit {
+        let mut writer = PartWriter {
+            dir: commit.path().to_path_buf(),
+            header: header.as_deref(),
+            eol,
+            current: None,
+            parts: &mut parts,
+        };
+        // Each emitted item is framed `partition:u32be len:u32le bytes` so that the sink
+        // can route whole blocks to the part files in order.
+        let emit = |item: &[u8], buf: &mut Vec<u8>| {
+            let (p, rest) = split(item);
+            let rec = rec_order.record(rest);
+            buf.extend_from_slice(&p.to_be_bytes());
+            buf.extend_from_slice(&(rec.len() as u32 + 1).to_le_bytes());
+            buf.extend_from_slice(rec);
+            buf.push(eol);
+        };
+        let s = sorter.finish(&emit, &mut |block| writer.write_block(block))?;
+        writer
+            .finish()
+            .map_err(|e| Error::io("cannot write a part file", e))?;
+        s
+    } else {
+        let mut out = Output::open("bshuffle", None)?;
+        if let Some(h) = &header {
+            out.write_all(h)
+                .and_then(|_| out.write_all(&[eol]))
+                .map_err(|e| Error::io("write error", e))?;
+        }
+        let emit = |item: &[u8], buf: &mut Vec<u8>| {
+            buf.extend_from_slice(rec_order.record(split(item).1));
+            buf.push(eol);
+        };
+        let s = sorter.finish(&emit, &mut |block| out.write_all(block))?;
+        stats.bytes_out = out.commit()?;
+        s
+    };
+    progress.finish();
+    stats.records_out = sort_stats.records_out;
+    stats.add_sort(&sort_stats);
+    if routed {
+        stats.bytes_out = parts.iter().map(|p| p.bytes).sum();
+        let total = stats.bytes_out.max(1);
+        let largest = parts.iter().map(|p| p.bytes).max().unwrap_or(0);
+        stats.extra.insert(
+            "partitions".into(),
+            json!(parts
+                .iter()
+                .map(|p| json!({"records": p.records, "bytes": p.bytes}))
+                .collect::<Vec<_>>()),
+        );
+        stats
+            .extra
+            .insert("skew".into(), json!(largest as f64 / total as f64));
+    }
+    if let Some(commit) = commit {
+        let keys = if key_texts.is_empty() {
+            vec!["1".to_string()]
+        } else {
+            key_texts
+        };
+        let cut = Cut {
+            method: "hash".into(),
+            n,
+            keys: keys.clone(),
+            hashed: true,
+        };
+        let manifest = partition::manifest("bshuffle", &cut, Some(&keys), &parts, json!({}));
+        commit
+            .commit(&manifest)
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+    }
+    common::emit_stats("bshuffle", &stats, &stats_dest, started)
+}
+
+/// Why a record was not pushed.
+#[derive(Debug)]
+enum Skip {
+    /// It belongs to another partition (`--partition`).
+    Other,
+    /// Its key could not be read.
+    Bad(record::KeyReadError),
+}
+
+impl From<record::KeyReadError> for Skip {
+    fn from(e: record::KeyReadError) -> Skip {
+        Skip::Bad(e)
+    }
+}
+
+/// Routes framed items to part files: the stream is sorted by partition, so one file is
+/// open at a time, and every partition gets a file, empty or not.
+struct PartWriter<'a> {
+    dir: PathBuf,
+    header: Option<&'a [u8]>,
+    eol: u8,
+    current: Option<(u32, BufWriter<File>)>,
+    parts: &'a mut [PartInfo],
+}
+
+impl PartWriter<'_> {
+    fn open(&mut self, p: u32) -> std::io::Result<()> {
+        let name = &self.parts[p as usize].name;
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(self.dir.join(name))?);
+        if let Some(h) = self.header {
+            w.write_all(h)?;
+            w.write_all(&[self.eol])?;
+            self.parts[p as usize].bytes += h.len() as u64 + 1;
+        }
+        self.current = Some((p, w));
+        Ok(())
+    }
+
+    /// Close the current part and create every empty one up to `upto` (exclusive).
+    fn advance_to(&mut self, upto: u32) -> std::io::Result<()> {
+        let from = match self.current.take() {
+            Some((p, mut w)) => {
+                w.flush()?;
+                p + 1
+            }
+            None => 0,
+        };
+        for q in from..upto {
+            self.open(q)?;
+            if let Some((_, mut w)) = self.current.take() {
+                w.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_block(&mut self, mut block: &[u8]) -> std::io::Result<()> {
+        while block.len() >= 8 {
+            let p = u32::from_be_bytes([block[0], block[1], block[2], block[3]]);
+            let len = u32::from_le_bytes([block[4], block[5], block[6], block[7]]) as usize;
+            let rec = block
+                .get(8..8 + len)
+                .ok_or_else(|| std::io::Error::other("truncated item"))?;
+            if self.current.as_ref().map(|c| c.0) != Some(p) {
+                self.advance_to(p)?;
+                self.open(p)?;
+            }
+            if let Some((_, w)) = &mut self.current {
+                w.write_all(rec)?;
+            }
+            let info = &mut self.parts[p as usize];
+            info.records += 1;
+            info.bytes += len as u64;
+            block = &block[8 + len..];
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        let n = self.parts.len() as u32;
+        self.advance_to(n)
+    }
+}

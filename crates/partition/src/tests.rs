@@ -1,0 +1,82 @@
+//! The partition function against the reference values in shared/partition-vectors.tsv
+//! (computed with Python's xxhash), and the directory commit.
+
+use super::*;
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{s}: {e}")))
+        .collect()
+}
+
+#[test]
+fn partition_vectors() {
+    // The reference file lives in the workspace's shared/ (beside the clone); a copy is kept
+    // in the repository for clones without it, and must not drift from the original.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let copy = root.join("tests/fixtures/partition/vectors.tsv");
+    let text = fs::read_to_string(&copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display()));
+    if let Ok(reference) = fs::read_to_string(root.join("../shared/partition-vectors.tsv")) {
+        assert_eq!(
+            text, reference,
+            "tests/fixtures/partition/vectors.tsv differs from shared/"
+        );
+    }
+    let mut header: Vec<String> = Vec::new();
+    let mut rows = 0;
+    for line in text.lines() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if header.is_empty() {
+            header = cols.iter().map(|s| s.to_string()).collect();
+            continue;
+        }
+        let key = unhex(cols[0]);
+        let want: u64 = cols[1].parse().unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(hash(&key), want, "xxh3_64 of {}", cols[0]);
+        for (name, v) in header.iter().zip(&cols).skip(2) {
+            let n: u64 = name
+                .trim_start_matches("mod_")
+                .parse()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let p: u64 = v.parse().unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(partition_of(&key, n), p, "partition of {} mod {n}", cols[0]);
+        }
+        rows += 1;
+    }
+    assert!(rows >= 10, "only {rows} vectors read");
+}
+
+#[test]
+fn commit_moves_the_directory_whole() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dest = d.path().join("out");
+    let c = DirCommit::begin(&dest, false, None).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(c.path().join("part-00000"), b"x\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!dest.exists());
+    c.commit(&json!({"ok": true}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(dest.join("_SUCCESS").exists() && dest.join("part-00000").exists());
+    // Non-empty without force: refused, untouched.
+    assert!(matches!(
+        DirCommit::begin(&dest, false, None),
+        Err(DirError::NotEmpty(_))
+    ));
+    // With force: replaced.
+    let c = DirCommit::begin(&dest, true, None).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(c.path().join("part-00001"), b"y\n").unwrap_or_else(|e| panic!("{e}"));
+    c.commit(&json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!dest.join("part-00000").exists() && dest.join("part-00001").exists());
+    // Dropped without commit: nothing left behind.
+    let c =
+        DirCommit::begin(&d.path().join("other"), false, None).unwrap_or_else(|e| panic!("{e}"));
+    drop(c);
+    let left: Vec<_> = fs::read_dir(d.path())
+        .map(|r| r.count())
+        .into_iter()
+        .collect();
+    assert_eq!(left, vec![1]);
+}
