@@ -238,6 +238,9 @@ fn run(m: &ArgMatches) -> Result<()> {
         Mode::By(k) => Some(k.as_str()),
         _ => Some("1"),
     };
+    if by_key.is_some() && m.contains_id("key") {
+        return Err(Error::Usage("--by takes its key itself; drop -k".into()));
+    }
     let Setup {
         format,
         eol,
@@ -248,14 +251,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         budget,
         threads,
         stats_dest,
-    } = if by_key.is_some() {
-        if m.contains_id("key") {
-            return Err(Error::Usage("--by takes its key itself; drop -k".into()));
-        }
-        common::setup(m, false, KeyOpts::default(), key_default)?
-    } else {
-        common::setup(m, false, KeyOpts::default(), key_default)?
-    };
+    } = common::setup(m, false, KeyOpts::default(), key_default)?;
     let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
     let overwrite = m.get_flag("overwrite-partitions");
     let commit = DirCommit::begin(
