@@ -7,7 +7,8 @@
 #   case_begin  ID "what it measures"
 #   case_input  FILE...                             (read once before timing)
 #   case_tool   NAME ROLE CHECK OUT "shell command"   (repeat; run in this order)
-#   case_target RATIO [RSS_LIMIT_MIB]
+#   case_target RATIO [RSS_LIMIT_MIB]               (every target tool)
+#   case_tool_target NAME RATIO [RSS_LIMIT_MIB]     (optional: one target tool)
 #   case_run
 #
 # ROLE   anchor   a reference tool; the fastest anchor is the ratio's denominator
@@ -21,9 +22,26 @@
 #                 "order:$(q -t "$TAB" -k1,1)"
 #        lines    same line count as the reference only
 #        none     no check
-# OUT    the file the command writes (removed before each run). The command is a
-#        shell snippet run by `bash -c`, so it may redirect or pipe; build it
-#        from an argv with `q ARG...` to get the quoting right.
+#        The directory checks compare with the case's first case_input file:
+#        parts:N  OUT is a directory holding exactly part-00000 .. part-(N-1)
+#                 and _SUCCESS; the parts concatenated equal the input (cmp)
+#        files:N  OUT is a directory holding exactly N files (any names, e.g.
+#                 split's xaa ..); concatenated in name order they equal the input
+#        shuffle:N:FLAGS  as parts:N for the names; each part is sorted per
+#                 `LC_ALL=C sort -c -s FLAGS`; the parts' line counts add up to
+#                 the input's; and `sort -m -s FLAGS` of the parts is
+#                 byte-identical to the reference (a stable sort of the input by
+#                 the same key): the same multiset of lines, and equal keys in
+#                 input order (equal keys never straddle two parts)
+# OUT    the file or directory the command writes (removed before each run,
+#        untimed). The command is a shell snippet run by `bash -c`, so it may
+#        redirect or pipe; build it from an argv with `q ARG...` to get the
+#        quoting right.
+# RATIO  R         median <= R x the fastest anchor's median
+#        R@NAME    median <= R x anchor NAME's; several comma-separated
+#                  (`1.0@split,2.0@cat`): all must hold, and the status shows
+#                  each ratio
+#        -         no time target (the ratio is still reported)
 #
 # Runs alternate over the tools (anchor, ..., target, anchor, ..., target, ...)
 # BENCH_RUNS times; the median wall time and the peak RSS (from /usr/bin/time -v,
@@ -122,20 +140,31 @@ NOTES=()
 
 case_begin() {
   C_ID=$1 C_DESC=$2
-  C_NAMES=() C_ROLES=() C_CHECKS=() C_OUTS=() C_CMDS=()
-  C_RATIO="" C_RSS_LIMIT="" C_REF="" C_REF_LINES="" C_INPUTS=()
+  C_NAMES=() C_ROLES=() C_CHECKS=() C_OUTS=() C_CMDS=() C_TRATIO=() C_TRSS=()
+  C_RATIO="" C_RSS_LIMIT="" C_REF="" C_REF_LINES="" C_INPUTS=() C_IN_LINES=""
   note "case $C_ID: $C_DESC"
 }
 
 case_input() { C_INPUTS+=("$@"); } # inputs to pre-read into the page cache
-case_tool() { C_NAMES+=("$1") C_ROLES+=("$2") C_CHECKS+=("$3") C_OUTS+=("$4") C_CMDS+=("$5"); }
+case_tool() {
+  C_NAMES+=("$1") C_ROLES+=("$2") C_CHECKS+=("$3") C_OUTS+=("$4") C_CMDS+=("$5")
+  C_TRATIO+=("") C_TRSS+=("")
+}
 case_target() { C_RATIO=$1 C_RSS_LIMIT=${2:-}; }
+# case_tool_target NAME RATIO [RSS_LIMIT_MIB] — targets for one tool instead of case_target's.
+case_tool_target() {
+  local i
+  for i in "${!C_NAMES[@]}"; do
+    if [[ ${C_NAMES[i]} == "$1" ]]; then C_TRATIO[i]=$2 C_TRSS[i]=${3:-}; return; fi
+  done
+  echo "bench: case_tool_target: no tool '$1' in case $C_ID" >&2; exit 2
+}
 
 # run_once I RUN — one timed run of tool I; appends to T_TIMES[I], updates T_RSS[I].
 run_once() {
   local i=$1 r=$2 name=${C_NAMES[$1]} out=${C_OUTS[$1]}
   local log=$BENCH_DIR/out/$C_ID.$name.log tf=$BENCH_DIR/out/$C_ID.$name.time
-  rm -f "$out"
+  rm -rf -- "$out" # a file, or a directory of parts
   local t0 t1 rc=0
   t0=$EPOCHREALTIME
   if ((HAVE_TIME)); then
@@ -164,7 +193,7 @@ run_once() {
 verify() {
   local i=$1 r=$2 name=${C_NAMES[$1]} out=${C_OUTS[$1]} check=${C_CHECKS[$1]}
   [[ $check == none ]] && return
-  if [[ ! -f $out ]]; then
+  if [[ ! -e $out ]]; then
     T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name: no output file $out"; return
   fi
   case $check in
@@ -173,7 +202,7 @@ verify() {
       C_REF_LINES=$(wc -l <"$out")
       return ;;
   esac
-  if [[ -z $C_REF ]]; then
+  if [[ -z $C_REF && $check =~ ^(cmp|order:.*|lines)$ ]]; then
     T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name: no reference output to check against (did the anchor fail?)"; return
   fi
   case $check in
@@ -200,8 +229,67 @@ verify() {
           T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): not in order (sort -c -s ${check#order:}): $msg"
         fi
       fi ;;
+    parts:* | files:*)
+      check_dir_parts "$i" "$r" "${check%%:*}" "${check#*:}" || return 0
+      local input=${C_INPUTS[0]} diff
+      if ! diff=$(cat "${T_PARTS[@]}" | cmp - "$input" 2>&1); then
+        T_STATUS[i]=MISMATCH
+        warn "MISMATCH $C_ID/$name (run $r): the parts concatenated differ from the input $input: ${diff//$'\n'/ }"
+      fi ;;
+    shuffle:*)
+      local rest=${check#shuffle:} n flags p msg
+      n=${rest%%:*}
+      eval "flags=(${rest#*:})"
+      check_dir_parts "$i" "$r" parts "$n" || return 0
+      for p in "${T_PARTS[@]}"; do
+        if ! msg=$(LC_ALL=C sort -c -s "${flags[@]}" "$p" 2>&1); then
+          T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): ${p##*/} not in order (sort -c -s ${rest#*:}): $msg"; return
+        fi
+      done
+      [[ -n $C_IN_LINES ]] || C_IN_LINES=$(wc -l <"${C_INPUTS[0]}")
+      local total; total=$(cat "${T_PARTS[@]}" | wc -l)
+      if [[ $total != "$C_IN_LINES" ]]; then
+        T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): the parts hold $total lines, the input $C_IN_LINES"; return
+      fi
+      if [[ -z $C_REF ]]; then
+        T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name: no reference output to check against (did the anchor fail?)"; return
+      fi
+      local diff
+      if ! diff=$(LC_ALL=C sort -m -s "${flags[@]}" "${T_PARTS[@]}" | cmp - "$C_REF" 2>&1); then
+        T_STATUS[i]=MISMATCH
+        warn "MISMATCH $C_ID/$name (run $r): the parts merged (sort -m -s ${rest#*:}) differ from $C_REF (lines lost, added or out of stable order): ${diff//$'\n'/ }"
+      fi ;;
     *) warn "unknown check '$check' for $C_ID/$name" ;;
   esac
+}
+
+# check_dir_parts I RUN parts|files N — the directory layout of tool I's output;
+# sets T_PARTS to the part files in order. Returns 1 (after setting T_STATUS) if wrong.
+check_dir_parts() {
+  local i=$1 r=$2 kind=$3 n=$4 name=${C_NAMES[$1]} out=${C_OUTS[$1]} k f got want
+  T_PARTS=()
+  if [[ ! -d $out ]]; then
+    T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): $out is not a directory"; return 1
+  fi
+  got=$(find "$out" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort)
+  if [[ $kind == parts ]]; then
+    want=$({ echo _SUCCESS; for ((k = 0; k < n; k++)); do printf 'part-%05d\n' "$k"; done; } | LC_ALL=C sort)
+    if [[ $got != "$want" ]]; then
+      T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): $out holds [${got//$'\n'/ }], want [${want//$'\n'/ }]"; return 1
+    fi
+    for ((k = 0; k < n; k++)); do T_PARTS+=("$out/$(printf 'part-%05d' "$k")"); done
+  else
+    while IFS= read -r f; do [[ -n $f ]] && T_PARTS+=("$out/$f"); done <<<"$got"
+    if ((${#T_PARTS[@]} != n)); then
+      T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): $out holds ${#T_PARTS[@]} files, want $n: [${got//$'\n'/ }]"; return 1
+    fi
+  fi
+  for f in "${T_PARTS[@]}"; do
+    if [[ ! -f $f ]]; then
+      T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): $f is not a regular file"; return 1
+    fi
+  done
+  return 0
 }
 
 case_run() {
@@ -234,17 +322,45 @@ case_run() {
     ((${T_RSS[i]:-0} > 0)) && rss_mib=$(((T_RSS[i] + 512) / 1024))
     [[ -n $best && ${MED[$i]} != - ]] && ratio=$(fmt_ratio "${MED[$i]}" "$best")
     if [[ $role == target ]]; then
-      target="<=${C_RATIO}x $best_name"
-      [[ -n $C_RSS_LIMIT ]] && target+=", RSS<=${C_RSS_LIMIT}MiB"
+      local tratio=${C_TRATIO[i]:-$C_RATIO} trss=${C_TRSS[i]:-$C_RSS_LIMIT}
+      local spec terms=() details=() miss=0 noanchor=0 absent="" r a amed ar j t
+      local -a specs
+      IFS=, read -ra specs <<<"$tratio"
+      for spec in "${specs[@]}"; do
+        [[ -z $spec || $spec == - ]] && continue
+        if [[ $spec == *@* ]]; then
+          r=${spec%%@*} a=${spec#*@} amed=""
+          for ((j = 0; j < n; j++)); do
+            if [[ ${C_NAMES[j]} == "$a" && -z ${T_STATUS[j]} ]]; then amed=${MED[$j]}; fi
+          done
+          terms+=("<=${r}x $a")
+        else
+          r=$spec a=$best_name amed=$best
+          terms+=("<=${r}x $best_name")
+        fi
+        if [[ -z $amed || $amed == - ]]; then noanchor=1 absent=$a; continue; fi
+        ar=$(fmt_ratio "${MED[$i]}" "$amed")
+        [[ $spec == *@* ]] && details+=("${ar}x $a")
+        awk -v a="$ar" -v b="$r" 'BEGIN { exit !(a > b) }' && miss=1
+      done
+      [[ -n $trss ]] && terms+=("RSS<=${trss}MiB")
+      target=""
+      for t in "${terms[@]}"; do target+="${target:+, }$t"; done
+      [[ -n $target ]] || target=-
       if [[ -z $status ]]; then
-        if [[ -z $best ]]; then status="NO-ANCHOR"
+        if ((noanchor)); then status="NO-ANCHOR${absent:+($absent)}"
         else
           status=PASS
-          awk -v a="$ratio" -v b="$C_RATIO" 'BEGIN { exit !(a > b) }' && status=MISS
-          if [[ -n $C_RSS_LIMIT && $rss_mib != - ]] && ((rss_mib > C_RSS_LIMIT)); then
+          ((miss)) && status=MISS
+          if [[ -n $trss && $rss_mib != - ]] && ((rss_mib > trss)); then
             [[ $status == PASS ]] && status="MISS(rss)" || status="MISS(+rss)"
           fi
           [[ $status == MISS* ]] && MISSED=1
+        fi
+        if ((${#details[@]})); then
+          t=""
+          for ar in "${details[@]}"; do t+="${t:+, }$ar"; done
+          status+=" [$t]"
         fi
       fi
     else
@@ -256,7 +372,7 @@ case_run() {
   done
   # keep the disk tidy: outputs are large; keep them only on request
   if [[ ${BENCH_KEEP:-0} != 1 ]]; then
-    for ((i = 0; i < n; i++)); do rm -f "${C_OUTS[i]}"; done
+    for ((i = 0; i < n; i++)); do rm -rf -- "${C_OUTS[i]}"; done
   fi
   rm -rf "${BENCH_DIR:?}/tmp"/*
 }

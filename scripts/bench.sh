@@ -4,17 +4,23 @@
 #   scripts/bench.sh                      # everything, 20M lines, 3 runs
 #   BENCH_LINES=200000 BENCH_RUNS=1 scripts/bench.sh
 #   BENCH_ONLY='sort-(key|num)' scripts/bench.sh
+#   BENCH_ONLY='split|shuffle' scripts/bench.sh
+#
+# Cases: sort-key sort-num sort-ext (bsort, on kv), split-n4 (bsplit -n 4, on
+# text), shuffle-n4 (bshuffle -n 4, on kv).
 #
 # Environment:
 #   BENCH_LINES    lines of the kv data set (default 20000000, about 310 MB)
+#   BENCH_TEXT_BYTES  bytes of the text data set (default 500000000)
 #   BENCH_RUNS     timed runs per tool, alternating between tools (default 3)
 #   BENCH_ONLY     extended regex on case ids; only matching cases run
 #   BENCH_TIMEOUT  seconds before one run is killed (default 3600)
 #   BENCH_KEEP=1   keep the outputs in .bench/out/ (default: removed per case)
 #   BENCH_STRICT=1 exit 3 when a target is missed (default: exit 0 on misses)
 #   BENCH_BUILD=0  skip `cargo build --release`
-#   BSORT          the bsort binary (default target/release/bsort; setting it
-#                  skips the build)
+#   BSORT, BSPLIT, BSHUFFLE  the binaries (default target/release/NAME); the
+#                  build is skipped when every binary the selected cases use
+#                  is set
 #
 # Everything lives in .bench/ (gitignored): data/ (cached by size and the
 # generator's checksum), venv/ (pinned DuckDB and Polars), out/ (outputs, logs,
@@ -28,6 +34,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BENCH_DIR=$ROOT/.bench
 BENCH_LINES=${BENCH_LINES:-20000000}
+BENCH_TEXT_BYTES=${BENCH_TEXT_BYTES:-500000000}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_ONLY=${BENCH_ONLY:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
@@ -41,20 +48,47 @@ source "$ROOT/scripts/bench-lib.sh"
 mkdir -p "$BENCH_DIR/out" "$BENCH_DIR/tmp" "$BENCH_DIR/data"
 export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
 
+# ---------------------------------------------------------------- selection
+
+CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4)
+
+selected=()
+for c in "${CASES[@]}"; do
+  if [[ -z $BENCH_ONLY || $c =~ $BENCH_ONLY ]]; then selected+=("$c"); fi
+done
+((${#selected[@]})) || { echo "bench: BENCH_ONLY='$BENCH_ONLY' matches no case (${CASES[*]})" >&2; exit 2; }
+
+# the binaries the selected cases use (case sort-* uses bsort, split-* bsplit, ...)
+BINS=()
+for c in "${selected[@]}"; do
+  case $c in sort-*) b=bsort ;; split-*) b=bsplit ;; shuffle-*) b=bshuffle ;; *) continue ;; esac
+  [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b")
+done
+
 # ---------------------------------------------------------------- setup
 
-if [[ -n ${BSORT:-} ]]; then
-  note "using BSORT=$BSORT (no build)"
-elif [[ ${BENCH_BUILD:-1} != 0 ]]; then
+build=0
+for b in "${BINS[@]}"; do
+  var=${b^^}
+  if [[ -n ${!var:-} ]]; then note "using $var=${!var}"; else build=1; fi
+done
+if ((build)) && [[ ${BENCH_BUILD:-1} != 0 ]]; then
   note "cargo build --release"
   cargo build --release
 fi
 BSORT=${BSORT:-$ROOT/target/release/bsort}
-[[ -x $BSORT ]] || { echo "bench: $BSORT is not an executable" >&2; exit 1; }
+BSPLIT=${BSPLIT:-$ROOT/target/release/bsplit}
+BSHUFFLE=${BSHUFFLE:-$ROOT/target/release/bshuffle}
+for b in "${BINS[@]}"; do
+  var=${b^^}
+  [[ -x ${!var} ]] || { echo "bench: $var=${!var} is not an executable" >&2; exit 1; }
+done
 
 ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time hyperfine:hyperfine
 if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS"; fi
-ensure_venv "$DUCKDB_PIN" "$POLARS_PIN"
+if [[ " ${selected[*]} " == *" sort-key "* || " ${selected[*]} " == *" sort-num "* ]]; then
+  ensure_venv "$DUCKDB_PIN" "$POLARS_PIN" # only those cases use DuckDB and Polars
+fi
 PY=$BENCH_DIR/venv/bin/python
 
 # The DuckDB and Polars anchors, one small script so the commands stay short.
@@ -98,12 +132,19 @@ add_engines() {
   fi
 }
 
+# ---------------------------------------------------------------- data
+# Generated (or found in the cache) on first use, so a selection of cases only
+# builds the data sets it reads.
+
+KV="" TEXT=""
+need_kv() { [[ -n $KV ]] || KV=$(dataset kv --lines "$BENCH_LINES"); }
+need_text() { [[ -n $TEXT ]] || TEXT=$(dataset text --bytes "$BENCH_TEXT_BYTES"); }
+
 # ---------------------------------------------------------------- cases
 # One function per case, named case_<id with _ for ->; listed in CASES.
 
-CASES=(sort-key sort-num sort-ext)
-
 case_sort_key() {
+  need_kv
   case_begin sort-key "in-memory sort by key: -t TAB -k1,1 ($BENCH_LINES lines)"
   case_input "$KV"
   local o=$BENCH_DIR/out/sort-key
@@ -116,6 +157,7 @@ case_sort_key() {
 }
 
 case_sort_num() {
+  need_kv
   case_begin sort-num "numeric sort: -t TAB -k2,2n ($BENCH_LINES lines)"
   case_input "$KV"
   local o=$BENCH_DIR/out/sort-num
@@ -127,6 +169,7 @@ case_sort_num() {
 }
 
 case_sort_ext() {
+  need_kv
   local bytes kib
   bytes=$(stat -c %s "$KV")
   kib=$(((bytes / 10 + 1023) / 1024))
@@ -139,15 +182,37 @@ case_sort_ext() {
   case_run
 }
 
+case_split_n4() {
+  need_text
+  case_begin split-n4 "4 chunks at line boundaries: bsplit -n 4 ($(stat -c %s "$TEXT") bytes of text)"
+  case_input "$TEXT"
+  local o=$BENCH_DIR/out/split-n4
+  # split writes into the current directory: an empty one made by the command
+  case_tool split-l4 anchor files:4 "$o.split-l4" "$(q mkdir "$o.split-l4") && cd $(q "$o.split-l4") && $(q split -n l/4 "$TEXT")"
+  case_tool cat anchor none "$o.cat.none" "$(q cat "$TEXT") >/dev/null"
+  case_tool bsplit target parts:4 "$o.bsplit" "$(q "$BSPLIT" -n 4 -o "$o.bsplit" "$TEXT")"
+  case_target 1.0@split-l4,2.0@cat
+  case_run
+}
+
+case_shuffle_n4() {
+  need_kv
+  local bytes kib
+  bytes=$(stat -c %s "$KV")
+  kib=$(((bytes / 10 + 1023) / 1024))
+  case_begin shuffle-n4 "hash-partition into 4, each sorted by field 1 ($BENCH_LINES lines); bshuffle-S: -S ${kib}K (10% of input)"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/shuffle-n4 check
+  check="shuffle:4:$(q -t "$TAB" -k1,1)"
+  case_tool gnu-S2G anchor ref "$o.gnu-S2G.out" "$(q sort -t "$TAB" -k1,1 -s -S 2G --parallel=2 -o "$o.gnu-S2G.out" "$KV")"
+  case_tool bshuffle target "$check" "$o.bshuffle" "$(q "$BSHUFFLE" -n 4 -o "$o.bshuffle" "$KV")"
+  case_tool bshuffle-S target "$check" "$o.bshuffle-S" "$(q "$BSHUFFLE" -n 4 -S "${kib}K" -T "$BENCH_DIR/tmp" -o "$o.bshuffle-S" "$KV")"
+  case_target 0.7
+  case_tool_target bshuffle-S - $(((kib + 1023) / 1024 + 64))
+  case_run
+}
+
 # ---------------------------------------------------------------- main
-
-selected=()
-for c in "${CASES[@]}"; do
-  if [[ -z $BENCH_ONLY || $c =~ $BENCH_ONLY ]]; then selected+=("$c"); fi
-done
-((${#selected[@]})) || { echo "bench: BENCH_ONLY='$BENCH_ONLY' matches no case (${CASES[*]})" >&2; exit 2; }
-
-KV=$(dataset kv --lines "$BENCH_LINES")
 
 for c in "${selected[@]}"; do
   "case_${c//-/_}"
@@ -164,8 +229,12 @@ report=$BENCH_DIR/results-$stamp.txt
   else rev="- (no commit)"; fi
   echo "commit:   $rev"
   echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-  echo "data:     $KV ($BENCH_LINES lines, $(stat -c %s "$KV") bytes)"
-  echo "bsort:    $BSORT ($("$BSORT" --version 2>/dev/null | head -n 1 || true))"
+  [[ -z $KV ]] || echo "data:     $KV ($BENCH_LINES lines, $(stat -c %s "$KV") bytes)"
+  [[ -z $TEXT ]] || echo "data:     $TEXT ($(stat -c %s "$TEXT") bytes)"
+  for b in "${BINS[@]}"; do
+    var=${b^^}
+    printf '%-10s%s (%s)\n' "$b:" "${!var}" "$("${!var}" --version 2>/dev/null | head -n 1 || true)"
+  done
   echo "anchors:  $(sort --version | head -n 1)$( ((HAVE_VENV)) && "$PY" -c 'import duckdb, polars; print(f", duckdb {duckdb.__version__}, polars {polars.__version__}")' 2>/dev/null)"
   echo "runs:     $BENCH_RUNS (median wall seconds; peak RSS = max over runs; ratio = median / fastest anchor (*))"
   echo
