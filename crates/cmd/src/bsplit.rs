@@ -607,13 +607,41 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
     } else {
         None
     };
+    // Parts are copied on all threads, each with a file handle of its own.
+    let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<std::io::Result<(u64, u64)>>>> =
+        ranges.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let stage = commit.path().to_path_buf();
+    let workers = args::threads_of(m).clamp(1, ranges.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(from, to)) = ranges.get(i) else {
+                    break;
+                };
+                let path = stage.join(part_name(i as u64, compress.ext()));
+                let head = if i > 0 { header.as_deref() } else { None };
+                let r = copy_range(name, from, to, &path, head, compress, eol);
+                let failed = r.is_err();
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(r);
+                }
+                if failed {
+                    break;
+                }
+            });
+        }
+    });
     let mut infos = Vec::new();
-    for (i, w) in bounds.windows(2).enumerate() {
+    for (i, slot) in results.into_iter().enumerate() {
         let pname = part_name(i as u64, compress.ext());
-        let path = commit.path().join(&pname);
-        let head = if i > 0 { header.as_deref() } else { None };
-        let (records, bytes) = copy_range(&mut f, w[0], w[1], &path, head, compress, eol)
-            .map_err(|e| Error::io(format!("cannot write {pname}"), e))?;
+        let r = slot.into_inner().ok().flatten();
+        let (records, bytes) = match r {
+            Some(r) => r.map_err(|e| Error::io(format!("cannot write {pname}"), e))?,
+            None => return Err(Error::Runtime(format!("cannot write {pname}"))),
+        };
         infos.push(PartInfo {
             name: pname,
             records,
@@ -674,7 +702,7 @@ fn chunk_bounds(f: &mut File, size: u64, n: u64, eol: u8) -> std::io::Result<Vec
 
 /// Copy bytes [from, to) of `f` to a new part file; returns (records, bytes).
 fn copy_range(
-    f: &mut File,
+    name: &str,
     from: u64,
     to: u64,
     path: &Path,
@@ -682,6 +710,7 @@ fn copy_range(
     compress: Compress,
     eol: u8,
 ) -> std::io::Result<(u64, u64)> {
+    let mut f = File::open(name)?;
     f.seek(SeekFrom::Start(from))?;
     let out = File::create(path)?;
     let mut w: Box<dyn Write> = match compress {
