@@ -610,7 +610,7 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
     // Parts are copied on all threads, each with a file handle of its own.
     let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<std::io::Result<(u64, u64)>>>> =
+    let results: Vec<std::sync::Mutex<Option<CopyResult>>> =
         ranges.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let stage = commit.path().to_path_buf();
     let workers = args::threads_of(m).clamp(1, ranges.len().max(1));
@@ -700,7 +700,10 @@ fn chunk_bounds(f: &mut File, size: u64, n: u64, eol: u8) -> std::io::Result<Vec
     Ok(bounds)
 }
 
-/// Copy bytes [from, to) of `f` to a new part file; returns (records, bytes).
+/// What copying one part gives: (records, bytes).
+type CopyResult = std::io::Result<(u64, u64)>;
+
+/// Copy bytes [from, to) of file `name` to a new part file; returns (records, bytes).
 fn copy_range(
     name: &str,
     from: u64,
@@ -709,7 +712,7 @@ fn copy_range(
     header: Option<&[u8]>,
     compress: Compress,
     eol: u8,
-) -> std::io::Result<(u64, u64)> {
+) -> CopyResult {
     let mut f = File::open(name)?;
     f.seek(SeekFrom::Start(from))?;
     let out = File::create(path)?;
