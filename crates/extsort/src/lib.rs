@@ -232,6 +232,8 @@ pub struct Sorter<O: Order + 'static> {
     pool: Arc<rayon::ThreadPool>,
     inflight: Option<std::thread::JoinHandle<Result<Spilled>>>,
     halved: bool,
+    /// Declared before the buffers it touches, so that it is stopped before they are freed.
+    prefault: Option<Prefault>,
     buf: Vec<u8>,
     entries: Vec<Entry>,
     chunk_budget: usize,
@@ -285,6 +287,7 @@ impl<O: Order + 'static> Sorter<O> {
             pool: Arc::new(pool),
             inflight: None,
             halved: false,
+            prefault: None,
             buf: Vec::new(),
             entries: Vec::new(),
             chunk_budget,
@@ -328,6 +331,9 @@ impl<O: Order + 'static> Sorter<O> {
         }
         if self.entries.len().is_multiple_of(4096) {
             self.cfg.check().map_err(PushError::Sort)?;
+            if let Some(p) = &self.prefault {
+                p.report(self.buf.len(), self.entries.len() * ENTRY);
+            }
         }
         if self.buf.capacity() == 0 {
             self.reserve_all();
@@ -338,6 +344,7 @@ impl<O: Order + 'static> Sorter<O> {
                 .max(off + hint)
                 .max(1 << 16)
                 .min(self.chunk_budget.max(off + hint));
+            self.prefault = None;
             self.buf.reserve_exact(want - off);
             advise_huge(self.buf.as_ptr(), self.buf.capacity());
         }
@@ -357,6 +364,7 @@ impl<O: Order + 'static> Sorter<O> {
         // that the offset is the input order the stable tiebreak relies on.
         self.buf.push(0);
         if self.entries.len() == self.entries.capacity() {
+            self.prefault = None;
             self.entries.reserve(self.entries.len().max(1 << 12));
             advise_huge(
                 self.entries.as_ptr() as *const u8,
@@ -377,19 +385,28 @@ impl<O: Order + 'static> Sorter<O> {
     /// address space is short.
     fn reserve_all(&mut self) {
         let b = self.chunk_budget;
-        if self.buf.try_reserve_exact(b).is_ok() {
-            advise_huge(self.buf.as_ptr(), self.buf.capacity());
-        }
-        if self.entries.try_reserve_exact(b / ENTRY).is_ok() {
-            advise_huge(
-                self.entries.as_ptr() as *const u8,
-                self.entries.capacity() * ENTRY,
-            );
+        let whole = self.buf.try_reserve_exact(b).is_ok()
+            && self.entries.try_reserve_exact(b / ENTRY).is_ok();
+        advise_huge(self.buf.as_ptr(), self.buf.capacity());
+        advise_huge(
+            self.entries.as_ptr() as *const u8,
+            self.entries.capacity() * ENTRY,
+        );
+        if whole && !self.halved {
+            // Both buffers stay where they are until the first sort, which stops this.
+            self.prefault = Prefault::start([
+                (self.buf.as_ptr() as usize, self.buf.capacity()),
+                (
+                    self.entries.as_ptr() as usize,
+                    self.entries.capacity() * ENTRY,
+                ),
+            ]);
         }
     }
 
     /// Sort the buffered entries on the pool.
     fn sort_chunk(&mut self) {
+        self.prefault = None;
         sort_entries(
             &self.pool,
             &*self.order,
@@ -798,7 +815,7 @@ const STAGE: usize = 1 << 20;
 /// fills, and far fewer TLB misses when records are read in sorted (random) order.
 fn advise_huge(ptr: *const u8, len: usize) {
     const HUGE: usize = 2 << 20;
-    if len < 4 * HUGE {
+    if len < 4 * HUGE || std::env::var_os("BATCHKIT_NO_THP").is_some() {
         return;
     }
     let start = (ptr as usize).div_ceil(HUGE) * HUGE;
@@ -818,6 +835,84 @@ pub fn trace(args: std::fmt::Arguments) {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if *ON.get_or_init(|| std::env::var_os("BATCHKIT_TRACE").is_some()) {
         eprintln!("trace: {args}");
+    }
+}
+
+/// Faults pages of the first chunk's buffers in on another thread, a little ahead of the
+/// reader. With huge pages the kernel may compact memory at each fault; that stall is then
+/// taken on the core the single-threaded read leaves idle. MADV_POPULATE_WRITE never changes
+/// the contents, so it may run beside the writer; it runs only while the buffers cannot
+/// move (the guard is dropped, and the thread joined, before any sort or reallocation).
+struct Prefault {
+    used: Arc<[std::sync::atomic::AtomicUsize; 2]>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Prefault {
+    fn start(regions: [(usize, usize); 2]) -> Option<Prefault> {
+        use std::sync::atomic::AtomicUsize;
+        let used = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (u, st) = (Arc::clone(&used), Arc::clone(&stop));
+        let handle = std::thread::Builder::new()
+            .name("prefault".into())
+            .spawn(move || {
+                const STEP: usize = 2 << 20;
+                let mut done = [0usize; 2];
+                while !st.load(AtomicOrdering::Relaxed) {
+                    let mut worked = false;
+                    for (r, &(base, cap)) in regions.iter().enumerate() {
+                        let used = u[r].load(AtomicOrdering::Relaxed);
+                        let ahead = (used / 2).clamp(4 << 20, 128 << 20);
+                        let target = (used + ahead).min(cap);
+                        if done[r] < used {
+                            done[r] = used - used % STEP;
+                        }
+                        if done[r] + STEP <= target {
+                            // SAFETY: the range lies inside a live allocation (see above);
+                            // populating never changes its contents. Failure (old kernels)
+                            // only means no help.
+                            let rc = unsafe {
+                                libc::madvise(
+                                    (base + done[r]) as *mut libc::c_void,
+                                    STEP,
+                                    libc::MADV_POPULATE_WRITE,
+                                )
+                            };
+                            if rc != 0 {
+                                return;
+                            }
+                            done[r] += STEP;
+                            worked = true;
+                        }
+                    }
+                    if !worked {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+            })
+            .ok()?;
+        Some(Prefault {
+            used,
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    #[inline]
+    fn report(&self, buf: usize, entries: usize) {
+        self.used[0].store(buf, AtomicOrdering::Relaxed);
+        self.used[1].store(entries, AtomicOrdering::Relaxed);
+    }
+}
+
+impl Drop for Prefault {
+    fn drop(&mut self) {
+        self.stop.store(true, AtomicOrdering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
     }
 }
 
