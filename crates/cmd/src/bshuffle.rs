@@ -103,7 +103,18 @@ pub fn main() -> ! {
 }
 
 /// Items are `partition:u32be` then the record's item; ordered by partition, then key.
-struct ShuffleOrder(RecordOrder);
+struct ShuffleOrder {
+    order: RecordOrder,
+    /// Whether the record order's summary can follow the partition bytes (text keys).
+    lead: bool,
+}
+
+impl ShuffleOrder {
+    fn new(order: RecordOrder) -> Self {
+        let lead = order.prefix_after(&[], &[0; PART]).is_some();
+        ShuffleOrder { order, lead }
+    }
+}
 
 const PART: usize = 4;
 
@@ -119,7 +130,12 @@ impl Order for ShuffleOrder {
     #[inline]
     fn prefix(&self, item: &[u8]) -> Prefix {
         let (p, rest) = split(item);
-        let k = self.0.prefix(rest);
+        if self.lead {
+            if let Some(s) = self.order.prefix_after(rest, &p.to_be_bytes()) {
+                return s;
+            }
+        }
+        let k = self.order.prefix(rest);
         // (partition, first 12 bytes of the key's summary): truncation keeps it monotone.
         [
             (u64::from(p) << 32) | (k[0] >> 32),
@@ -131,13 +147,19 @@ impl Order for ShuffleOrder {
     fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
         let (pa, ra) = split(a);
         let (pb, rb) = split(b);
-        pa.cmp(&pb).then_with(|| self.0.compare(ra, rb))
+        pa.cmp(&pb).then_with(|| self.order.compare(ra, rb))
+    }
+
+    #[inline]
+    fn is_total(&self, p: &Prefix) -> bool {
+        // Only summaries that follow the partition bytes carry a length byte.
+        self.lead && self.order.prefix_is_total(p)
     }
 
     fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
         let (p, rest) = split(item);
         out.extend_from_slice(&p.to_be_bytes());
-        self.0.normalized(rest, out)
+        self.order.normalized(rest, out)
     }
 }
 
@@ -207,9 +229,9 @@ fn run(m: &ArgMatches) -> Result<()> {
         ),
         Dest::Stdout => None,
     };
-    let mut sorter = Sorter::new(ShuffleOrder(order), cfg)?;
+    let mut sorter = Sorter::new(ShuffleOrder::new(order), cfg)?;
     let ord = sorter.order();
-    let rec_order = &ord.0;
+    let rec_order = &ord.order;
     let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
     progress.phase("read", inputs.total_size());
     let mut scratch = CsvScratch::default();

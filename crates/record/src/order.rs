@@ -283,13 +283,28 @@ impl RecordOrder {
     /// equal keys (frequent: think of a Zipf-distributed key) rarely need the records.
     #[inline]
     pub fn prefix(&self, item: &[u8]) -> [u64; 2] {
+        self.prefix_after(item, &[]).unwrap_or([0, 0])
+    }
+
+    /// The summary of `lead` followed by the item's summary bytes, for orders that sort by
+    /// something first (bshuffle's partition number). `None` where the order's summary is not
+    /// a byte string that can follow `lead` (numbers, reversed keys); never `None` for an
+    /// empty `lead`.
+    #[inline]
+    pub fn prefix_after(&self, item: &[u8], lead: &[u8]) -> Option<[u64; 2]> {
         let rec = self.record(item);
         let Some(k0) = self.keys.first() else {
+            if !lead.is_empty() {
+                return None;
+            }
             let mut p = Packer::default();
             p.extend(rec);
-            return p.finish(self.last_resort_reverse);
+            return Some(p.finish(self.last_resort_reverse));
         };
         let o = &k0.opts;
+        if !lead.is_empty() && (o.is_numeric() || o.reverse) {
+            return None;
+        }
         let key = self.key(item, 0);
         let tail: Option<&[u8]> =
             if self.keys.len() == 1 && self.last_resort && o.reverse == self.last_resort_reverse {
@@ -309,39 +324,56 @@ impl RecordOrder {
             } else {
                 1 << 63
             };
-            return flip([p1, p2], o.reverse);
+            return Some(flip([p1, p2], o.reverse));
         }
         if o.general {
             let p1 = crate::compare::general_prefix(key);
             let p2 = tail.map_or(0, crate::compare::bytes_prefix);
-            return flip([p1, p2], o.reverse);
+            return Some(flip([p1, p2], o.reverse));
         }
         if o.human {
-            return [0, 0];
+            return Some([0, 0]);
         }
-        // Text: V = escape(key) ++ 00 00 ++ tail, where escape doubles NUL as 00 01 so that
-        // the order of V is the order of (key, tail).
+        // Text: V = lead ++ escape(key) ++ 00 00 ++ tail, where escape doubles NUL as 00 01 so
+        // that the order of V is the order of (lead, key, tail). When V holds the whole
+        // comparison, its summary carries V's length (see `counted`).
+        let counted = self.counted();
+        let finish = |p: &Packer| {
+            if counted {
+                flip(p.finish_counted(), o.reverse)
+            } else {
+                p.finish(o.reverse)
+            }
+        };
         let mut p = Packer::default();
+        p.extend(lead);
         for &b in key {
             if o.is_ignored(b) {
                 continue;
             }
             let b = o.translate(b);
             if !p.push(b) || (b == 0 && !p.push(1)) {
-                return match tail {
-                    Some(_) => flip(p.finish_counted(), o.reverse),
-                    None => p.finish(o.reverse),
-                };
+                return Some(finish(&p));
             }
         }
         if let Some(t) = tail {
             if p.push(0) && p.push(0) {
                 p.extend(t);
             }
-            // Key and tail capture the whole order: mark short summaries complete.
-            return flip(p.finish_counted(), o.reverse);
         }
-        p.finish(o.reverse)
+        Some(finish(&p))
+    }
+
+    /// Whether text summaries end in a length byte: when the first key's bytes (and the
+    /// last-resort tail after them, if any) are the whole comparison: one text key, followed
+    /// by the last resort in the same direction or by nothing (stable, unique).
+    fn counted(&self) -> bool {
+        match self.keys.first() {
+            Some(k0) if self.keys.len() == 1 && !k0.opts.is_numeric() => {
+                !self.last_resort || k0.opts.reverse == self.last_resort_reverse
+            }
+            _ => false,
+        }
     }
 
     /// Append a byte string whose bytewise order is this order (a normalized key, as
@@ -390,19 +422,12 @@ impl RecordOrder {
     /// prefix holds all of what the order compares).
     #[inline]
     pub fn prefix_is_total(&self, p: &[u64; 2]) -> bool {
-        let Some(k0) = self.keys.first() else {
-            return false;
-        };
-        let o = &k0.opts;
-        if o.is_numeric()
-            || self.keys.len() != 1
-            || !self.last_resort
-            || o.reverse != self.last_resort_reverse
-        {
+        if !self.counted() {
             return false;
         }
+        let reverse = self.keys.first().is_some_and(|k| k.opts.reverse);
         let b = (p[1] & 0xFF) as u8;
-        let b = if o.reverse { !b } else { b };
+        let b = if reverse { !b } else { b };
         b != 0xFF
     }
 
