@@ -205,10 +205,15 @@ fn run(m: &ArgMatches) -> Result<()> {
     let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
     let sort_stats;
     if m.get_flag("merge") {
+        let merged_bytes = std::cell::Cell::new(0u64);
         // Sources read their inputs lazily; the output is only opened once they all opened.
         let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
         for input in inputs.take_all() {
-            sources.push(Box::new(common::RecordSource::new(input, &order.0)));
+            sources.push(Box::new(common::RecordSource::new(
+                input,
+                &order.0,
+                &merged_bytes,
+            )));
         }
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
@@ -220,7 +225,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         sort_stats = extsort::merge(ord, sources, &cfg, &emit, &mut |block| out.write_all(block))?;
         stats.bytes_out = out.commit()?;
         stats.records_in = sort_stats.records_out;
-        stats.bytes_in = 0;
+        stats.bytes_in = merged_bytes.get();
     } else {
         let mut sorter = Sorter::new(order, cfg)?;
         progress.phase("read", inputs.total_size());

@@ -243,16 +243,19 @@ pub struct RecordSource<'o> {
     input: Input,
     name: String,
     order: &'o RecordOrder,
+    /// Bytes read by every source of a merge, for `--stats`.
+    bytes: &'o std::cell::Cell<u64>,
     item: Vec<u8>,
     scratch: CsvScratch,
 }
 
 impl<'o> RecordSource<'o> {
-    pub fn new(input: Input, order: &'o RecordOrder) -> Self {
+    pub fn new(input: Input, order: &'o RecordOrder, bytes: &'o std::cell::Cell<u64>) -> Self {
         RecordSource {
             name: input.name.clone(),
             input,
             order,
+            bytes,
             item: Vec::new(),
             scratch: CsvScratch::default(),
         }
@@ -268,6 +271,7 @@ impl extsort::Source for RecordSource<'_> {
             order,
             item,
             scratch,
+            bytes,
         } = self;
         let rec = input
             .next_record()
@@ -275,6 +279,8 @@ impl extsort::Source for RecordSource<'_> {
         match rec {
             None => Ok(false),
             Some(rec) => {
+                // With its terminator (one byte more for an unterminated last record).
+                bytes.set(bytes.get() + rec.len() as u64 + 1);
                 if order.format.extracts() {
                     item.clear();
                     order
