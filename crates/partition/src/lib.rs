@@ -45,12 +45,21 @@ pub enum DirError {
     NotEmpty(String),
     #[error("{0} exists and is not a directory")]
     NotADirectory(String),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", short(source))]
     Io {
         context: String,
         #[source]
         source: io::Error,
     },
+}
+
+/// An io::Error's sentence without "(os error N)" and what follows (tempfile adds the path).
+fn short(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> DirError {
