@@ -333,7 +333,32 @@ pub fn setup(
     global: KeyOpts,
     default_key: Option<&str>,
 ) -> Result<Setup> {
-    let names = args::inputs(m);
+    setup_names(m, args::inputs(m), blank_default, global, default_key)
+}
+
+/// [`setup`] for TSV-by-default tools whose inputs are not `FILE...` (breduce's positionals
+/// mix aggregates and files).
+pub fn setup_with_files(
+    m: &ArgMatches,
+    files: &[String],
+    global: KeyOpts,
+    default_key: Option<&str>,
+) -> Result<Setup> {
+    let names = if files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        files.to_vec()
+    };
+    setup_names(m, names, false, global, default_key)
+}
+
+fn setup_names(
+    m: &ArgMatches,
+    names: Vec<String>,
+    blank_default: bool,
+    global: KeyOpts,
+    default_key: Option<&str>,
+) -> Result<Setup> {
     let eol = if flag(m, "zero") { 0 } else { b'\n' };
     let delim = args::delimiter_of(m)?;
     let format = match args::format_of(m, &names) {

@@ -1,0 +1,189 @@
+//! Exact decimals: an i128 mantissa and a scale (digits after the point), so that
+//! `0.10 + 0.20` is `0.30` as money must be. Overflow is an error, never a wrong total.
+
+use std::cmp::Ordering;
+
+/// A number as read from a field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Number {
+    /// An integer or plain decimal: `mant / 10^scale`.
+    Exact { mant: i128, scale: u32 },
+    /// Anything else `f64` reads: exponents, `inf`, `nan`.
+    Float(f64),
+}
+
+/// Largest scale kept (more fraction digits than this make the value a float).
+pub const MAX_SCALE: u32 = 30;
+
+/// Parse a field as a number; `None` when it is not one.
+pub fn parse(s: &[u8]) -> Option<Number> {
+    let t = trim(s);
+    if t.is_empty() {
+        return None;
+    }
+    let (neg, body) = match t[0] {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let int_len = body.iter().take_while(|c| c.is_ascii_digit()).count();
+    let rest = &body[int_len..];
+    let (frac, rest) = match rest.first() {
+        Some(b'.') => {
+            let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            (&rest[1..1 + n], &rest[1 + n..])
+        }
+        _ => (&rest[..0], rest),
+    };
+    if rest.is_empty() && int_len + frac.len() > 0 && frac.len() as u32 <= MAX_SCALE {
+        let mut mant: i128 = 0;
+        for &c in body[..int_len].iter().chain(frac) {
+            mant = mant.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+        }
+        return Some(Number::Exact {
+            mant: if neg { -mant } else { mant },
+            scale: frac.len() as u32,
+        });
+    }
+    let text = std::str::from_utf8(t).ok()?;
+    let lower = text.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    // Rust's f64 parser accepts these spellings; anything else with letters is not a number.
+    let ok = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+        || matches!(body, "inf" | "infinity" | "nan");
+    if !ok {
+        return None;
+    }
+    text.parse::<f64>().ok().map(Number::Float)
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
+fn pow10(n: u32) -> Option<i128> {
+    10i128.checked_pow(n)
+}
+
+/// `mant` at a larger scale, or `None` on overflow.
+pub fn rescale(mant: i128, from: u32, to: u32) -> Option<i128> {
+    mant.checked_mul(pow10(to.checked_sub(from)?)?)
+}
+
+impl Number {
+    pub fn to_f64(&self) -> f64 {
+        match *self {
+            Number::Exact { mant, scale } => mant as f64 / 10f64.powi(scale as i32),
+            Number::Float(f) => f,
+        }
+    }
+
+    /// Numeric order (exact where both are exact and fit, else as floats).
+    pub fn cmp_num(&self, other: &Number) -> Ordering {
+        if let (Number::Exact { mant: a, scale: sa }, Number::Exact { mant: b, scale: sb }) =
+            (self, other)
+        {
+            let s = (*sa).max(*sb);
+            if let (Some(x), Some(y)) = (rescale(*a, *sa, s), rescale(*b, *sb, s)) {
+                return x.cmp(&y);
+            }
+        }
+        self.to_f64().total_cmp(&other.to_f64())
+    }
+}
+
+/// Write `mant / 10^scale` in plain decimal notation with exactly `scale` fraction digits.
+pub fn format_exact(mant: i128, scale: u32, out: &mut Vec<u8>) {
+    let neg = mant < 0;
+    let digits = mant.unsigned_abs().to_string();
+    let scale = scale as usize;
+    if neg {
+        out.push(b'-');
+    }
+    if scale == 0 {
+        out.extend_from_slice(digits.as_bytes());
+        return;
+    }
+    if digits.len() <= scale {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        out.extend_from_slice(digits.as_bytes());
+    } else {
+        let (i, f) = digits.split_at(digits.len() - scale);
+        out.extend_from_slice(i.as_bytes());
+        out.push(b'.');
+        out.extend_from_slice(f.as_bytes());
+    }
+}
+
+/// A float in shortest round-trip form (`nan`, `inf`, `-inf` spelled as datamash does).
+pub fn format_float(v: f64, out: &mut Vec<u8>) {
+    if v.is_nan() {
+        out.extend_from_slice(b"nan");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
+    } else {
+        out.extend_from_slice(format!("{v}").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(m: i128, s: u32) -> String {
+        let mut v = Vec::new();
+        format_exact(m, s, &mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse(b"0.10"), Some(Number::Exact { mant: 10, scale: 2 }));
+        assert_eq!(
+            parse(b"-12"),
+            Some(Number::Exact {
+                mant: -12,
+                scale: 0
+            })
+        );
+        assert_eq!(parse(b" +3.5 "), Some(Number::Exact { mant: 35, scale: 1 }));
+        assert_eq!(parse(b"1e3"), Some(Number::Float(1000.0)));
+        assert!(matches!(parse(b"nan"), Some(Number::Float(f)) if f.is_nan()));
+        for bad in [
+            &b""[..],
+            b"12,5",
+            b"abc",
+            b"1.2.3",
+            b"-",
+            b".",
+            b"0x10",
+            b"1_000",
+        ] {
+            assert_eq!(parse(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse(b"5."), Some(Number::Exact { mant: 5, scale: 0 }));
+        assert_eq!(parse(b".5"), Some(Number::Exact { mant: 5, scale: 1 }));
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(fmt(30, 2), "0.30");
+        assert_eq!(fmt(-5, 3), "-0.005");
+        assert_eq!(fmt(12345, 2), "123.45");
+        assert_eq!(fmt(i128::MAX, 0), i128::MAX.to_string());
+        let mut v = Vec::new();
+        format_float(0.1 + 0.2, &mut v);
+        assert_eq!(v, b"0.30000000000000004");
+    }
+}

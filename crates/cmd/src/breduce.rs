@@ -1,0 +1,514 @@
+//! breduce: group-by aggregation. Streaming mode over key-grouped input in constant memory
+//! per group; `--hash` over unsorted input, groups emitted sorted by key.
+
+use crate::common::{self, At, Setup};
+use agg::{AggError, Spec, State};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::{args, Error, Output, Progress, Result, Stats};
+use extsort::{Order, Prefix, Sorter};
+use record::{CsvScratch, Format, KeyOpts, RecordOrder};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+const ABOUT: &str = "Group records by key and aggregate: streaming over sorted input, or --hash";
+
+const AFTER_HELP: &str = "\
+AGG := count | OP:FIELD, OP one of sum min max mean first last countdistinct distinct collect
+median q<P> (q90: 90th percentile) var stddev pvar pstdev; GNU datamash's names work too
+(countunique unique collapse svar sstdev). FIELD is a field number, a column name with
+--header, or a JSON path for JSON lines. Arguments that are not AGGs are input files (write
+./count for a file named like an aggregate).
+
+Output: one record per group: the key field(s), then one column per AGG (TSV).
+Integers and plain decimals are summed exactly at the group's largest scale (0.10 + 0.20 =
+0.30), up to 38 digits (beyond: an error, never a wrong total); other numbers (exponents,
+inf, nan) as 64-bit floats printed in shortest round-trip form. min/max compare numerically
+and print the value as it stands; median of an even count is the mean of the two middle
+values; q<P> interpolates linearly between closest ranks; var/stddev are the sample forms
+(nan for one value), pvar/pstdev the population ones; distinct lists unique values sorted
+bytewise and collect all values in input order, both joined by ','.
+
+Default mode streams key-grouped input (as bsort or bshuffle write it) and stops at a key
+that goes backwards: `breduce: FILE:LINE: input is not sorted by key; sort it with bsort or
+use --hash`. --hash accepts unsorted input and emits groups sorted by key.
+
+The default key is field 1, the text up to the first TAB (Hadoop Streaming): a line with no
+TAB is a key with an empty value, and so is `key<TAB>`. Empty input gives empty output and
+status 0; standard input is always read to the end. A value that is not a number where one
+is needed stops breduce with `breduce: FILE:LINE: field N is \"...\": not a number`, status 1,
+and no -o file.
+
+Examples:
+  bmap --words corpus.txt | bshuffle | breduce count
+  breduce --hash sum:2 count orders.tsv
+  bsort -t $'\\t' -k1,1 sales.tsv | breduce sum:3 mean:3 max:3
+  breduce --header -k region --hash sum:amount q90:amount sales.tsv";
+
+/// The clap definition: the one source of `--help` and `man/breduce.1`.
+pub fn command() -> Command {
+    Command::new("breduce")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .after_help(AFTER_HELP)
+        .arg(args::key(
+            "Group by this key (default: field 1); repeatable",
+        ))
+        .arg(
+            Arg::new("hash")
+                .long("hash")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "Accept unsorted input: aggregate in a hash table, emit groups sorted by key",
+                ),
+        )
+        .arg(args::delimiter())
+        .arg(args::format())
+        .arg(args::header())
+        .arg(args::zero())
+        .arg(args::output())
+        .args(args::resources())
+        .args(args::observe())
+        .arg(
+            Arg::new("aggs")
+                .value_name("AGG|FILE")
+                .num_args(1..)
+                .required(true)
+                .action(ArgAction::Append)
+                .help("Aggregates (count, sum:2, q90:price, ...) then input files"),
+        )
+}
+
+/// The binary's entry point.
+pub fn main() -> ! {
+    cli::main("breduce", command(), run)
+}
+
+/// The order of spilled partial states: the group's key as the record order sees it, then
+/// its key bytes. Items: `item_len:u32 item key_len:u32 key states...`.
+struct SpillOrder(RecordOrder);
+
+fn spill_parts(item: &[u8]) -> (&[u8], &[u8]) {
+    let mut r = agg::partial::Reader { buf: item };
+    let it = r.bytes().unwrap_or(&[]);
+    let key = r.bytes().unwrap_or(&[]);
+    (it, key)
+}
+
+impl Order for SpillOrder {
+    fn prefix(&self, item: &[u8]) -> Prefix {
+        self.0.prefix(spill_parts(item).0)
+    }
+
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        let (ia, ka) = spill_parts(a);
+        let (ib, kb) = spill_parts(b);
+        self.0.compare_keys(ia, ib).then_with(|| ka.cmp(kb))
+    }
+}
+
+fn encode_spill(buf: &mut Vec<u8>, item: &[u8], key: &[u8], states: &[State]) {
+    buf.extend_from_slice(&(item.len() as u32).to_le_bytes());
+    buf.extend_from_slice(item);
+    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    buf.extend_from_slice(key);
+    for s in states {
+        s.encode(buf);
+    }
+}
+
+fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<State>)> {
+    let corrupt = |_| Error::Runtime("a spilled partial state is corrupt".into());
+    let mut r = agg::partial::Reader { buf: item };
+    r.bytes().map_err(corrupt)?;
+    let key = r.bytes().map_err(corrupt)?.to_vec();
+    let mut states = Vec::with_capacity(specs.len());
+    for s in specs {
+        states.push(State::decode(s.op, &mut r).map_err(corrupt)?);
+    }
+    Ok((key, states))
+}
+
+/// A group in the hash table: its first record's item (for ordering) and its states.
+type Group = (Vec<u8>, Vec<State>);
+
+/// Where an aggregate's value comes from.
+enum Source {
+    None,
+    Field(usize),
+    Path(Vec<String>),
+}
+
+/// The aggregates of one run and how to read their values.
+struct Aggs {
+    specs: Vec<Spec>,
+    sources: Vec<Source>,
+    format: Format,
+    scratch: CsvScratch,
+}
+
+impl Aggs {
+    fn new_states(&self) -> Vec<State> {
+        self.specs.iter().map(|s| State::new(s.op)).collect()
+    }
+
+    /// Feed one record to a group's states; returns about how many bytes the states grew.
+    fn update(&mut self, states: &mut [State], rec: &[u8], at: &At) -> Result<usize> {
+        let mut grew = 0;
+        let csv_fields = match self.format {
+            Format::Csv(d) => {
+                self.scratch
+                    .parse(rec, d)
+                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+                Some(self.scratch.fields())
+            }
+            _ => None,
+        };
+        for (i, st) in states.iter_mut().enumerate() {
+            let value: std::borrow::Cow<[u8]> = match &self.sources[i] {
+                Source::None => std::borrow::Cow::Borrowed(&[]),
+                Source::Field(f) => match (&csv_fields, self.format) {
+                    (Some(fields), _) => {
+                        std::borrow::Cow::Borrowed(fields.get(*f).copied().unwrap_or(&[]))
+                    }
+                    (None, Format::Text(record::FieldSplit::Char(t))) => {
+                        std::borrow::Cow::Borrowed(record::fields::nth_field(rec, t, *f))
+                    }
+                    _ => std::borrow::Cow::Borrowed(
+                        record::Span::field(*f).extract(rec, record::FieldSplit::Blank),
+                    ),
+                },
+                Source::Path(p) => record::json::lookup(rec, p)
+                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?
+                    .unwrap_or(std::borrow::Cow::Borrowed(&[])),
+            };
+            if matches!(
+                self.specs[i].op,
+                agg::Op::Distinct
+                    | agg::Op::CountDistinct
+                    | agg::Op::Collect
+                    | agg::Op::Median
+                    | agg::Op::Quantile(_)
+            ) {
+                grew += value.len() + 32;
+            }
+            st.update(&value).map_err(|e| match e {
+                AggError::NotNumber => Error::Runtime(format!(
+                    "{at}: field {} is \"{}\": not a number",
+                    self.specs[i].field.as_deref().unwrap_or("?"),
+                    String::from_utf8_lossy(&value)
+                )),
+                e => Error::Runtime(format!("{at}: {e}")),
+            })?;
+        }
+        Ok(grew)
+    }
+
+    /// Write a group: its key bytes, then each aggregate.
+    fn write(&self, key: &[u8], states: &mut [State], eol: u8, out: &mut Vec<u8>) -> Result<()> {
+        out.extend_from_slice(key);
+        for (i, st) in states.iter_mut().enumerate() {
+            out.push(b'\t');
+            st.finish(self.specs[i].op, out).map_err(|e| {
+                Error::Runtime(format!(
+                    "group '{}': {}: {e}",
+                    String::from_utf8_lossy(key),
+                    self.specs[i].text
+                ))
+            })?;
+        }
+        out.push(eol);
+        Ok(())
+    }
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    let started = Instant::now();
+    // Positionals: AGGs, then files.
+    let mut specs = Vec::new();
+    let mut files = Vec::new();
+    for a in m.get_many::<String>("aggs").into_iter().flatten() {
+        match Spec::parse(a) {
+            Some(s) if files.is_empty() => specs.push(s),
+            _ => files.push(a.clone()),
+        }
+    }
+    if specs.is_empty() {
+        return Err(Error::Usage(format!(
+            "no aggregate given ('{}' is not one: count, sum:FIELD, ...)",
+            files.first().map_or("", String::as_str)
+        )));
+    }
+    let Setup {
+        format,
+        eol,
+        mut inputs,
+        header,
+        keys,
+        key_texts: _,
+        budget,
+        threads,
+        stats_dest,
+    } = common::setup_with_files(m, &files, KeyOpts::default(), Some("1"))?;
+    let header_fields = header.as_ref().map(|h| common::split_header(h, format));
+    let mut sources = Vec::with_capacity(specs.len());
+    let mut names = Vec::with_capacity(specs.len());
+    for s in &specs {
+        let (src, name) = match &s.field {
+            None => (Source::None, String::new()),
+            Some(f) if format == Format::Jsonl => (
+                Source::Path(f.split('.').map(str::to_string).collect()),
+                f.clone(),
+            ),
+            Some(f) => match f.parse::<usize>() {
+                Ok(0) => {
+                    return Err(Error::Usage(format!(
+                        "{}: field numbers start at 1",
+                        s.text
+                    )))
+                }
+                Ok(n) => {
+                    let name = header_fields
+                        .as_ref()
+                        .and_then(|h| h.get(n - 1))
+                        .map_or_else(|| f.clone(), |b| String::from_utf8_lossy(b).into_owned());
+                    (Source::Field(n - 1), name)
+                }
+                Err(_) => {
+                    let idx = header_fields
+                        .as_ref()
+                        .and_then(|h| h.iter().position(|c| c == f.as_bytes()))
+                        .ok_or_else(|| {
+                            Error::Usage(format!(
+                                "{}: no column named '{f}' (names need --header)",
+                                s.text
+                            ))
+                        })?;
+                    (Source::Field(idx), f.clone())
+                }
+            },
+        };
+        sources.push(src);
+        names.push(name);
+    }
+    let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
+    let mut aggs = Aggs {
+        specs,
+        sources,
+        format,
+        scratch: CsvScratch::default(),
+    };
+    let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
+    let mut stats = Stats {
+        threads,
+        ..Stats::default()
+    };
+    let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut item = Vec::new();
+    let mut key = Vec::new();
+    let mut scratch = CsvScratch::default();
+    let mut out = Output::open("breduce", out_path.as_deref())?;
+    if let Some(h) = &header {
+        let mut line = Vec::new();
+        let hf = common::split_header(h, format);
+        for (i, k) in order.keys.iter().enumerate() {
+            if i > 0 {
+                line.push(b'\t');
+            }
+            if let record::KeySource::Span(s) = &k.source {
+                line.extend_from_slice(hf.get(s.sword).map_or(&b"key"[..], |v| v.as_slice()));
+            }
+        }
+        for (s, n) in aggs.specs.iter().zip(&names) {
+            line.push(b'\t');
+            line.extend_from_slice(s.column_name(n).as_bytes());
+        }
+        line.push(eol);
+        out.write_all(&line)
+            .map_err(|e| Error::io("write error", e))?;
+    }
+    if m.get_flag("hash") {
+        // Groups live in a hash table within half the budget; when it fills, their partial
+        // states are spilled, sorted by key, through extsort (the other half) and merged back
+        // at the end, so any number of groups fits.
+        let mut groups: HashMap<Vec<u8>, Group> = HashMap::new();
+        let mut used = 0usize;
+        let limit = (budget / 2).max(1);
+        let mut sorter: Option<Sorter<SpillOrder>> = None;
+        let cfg = common::sort_config(m, budget / 2, threads, true, false);
+        let spill = |groups: &mut HashMap<Vec<u8>, Group>,
+                     sorter: &mut Option<Sorter<SpillOrder>>|
+         -> Result<()> {
+            if sorter.is_none() {
+                *sorter = Some(Sorter::new(SpillOrder(order.clone()), cfg.clone())?);
+            }
+            if let Some(s) = sorter {
+                for (k, (it, states)) in groups.drain() {
+                    s.push_with(it.len() + k.len() + 64, |buf| {
+                        encode_spill(buf, &it, &k, &states);
+                        Ok::<(), std::convert::Infallible>(())
+                    })
+                    .map_err(|e| match e {
+                        extsort::PushError::Sort(e) => Error::from(e),
+                        extsort::PushError::Build(never) => match never {},
+                    })?;
+                }
+            }
+            Ok(())
+        };
+        inputs.for_each(&progress, |rec, at| {
+            stats.records_in += 1;
+            item.clear();
+            order
+                .encode(rec, &mut item, &mut scratch)
+                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+            key.clear();
+            order.key_bytes(&item, &mut key);
+            if !groups.contains_key(key.as_slice()) {
+                used += key.len() * 2 + item.len() + 64 * aggs.specs.len() + 96;
+                groups.insert(key.clone(), (item.clone(), aggs.new_states()));
+            }
+            if let Some(entry) = groups.get_mut(key.as_slice()) {
+                used += aggs.update(&mut entry.1, rec, &at)?;
+            }
+            if used > limit {
+                spill(&mut groups, &mut sorter)?;
+                used = 0;
+            }
+            Ok(())
+        })?;
+        if sorter.is_some() {
+            spill(&mut groups, &mut sorter)?;
+        }
+        if let Some(s) = sorter.take() {
+            // Partial states come back sorted by key, earlier spills first: fold equal keys.
+            let emit = |it: &[u8], b: &mut Vec<u8>| {
+                b.extend_from_slice(&(it.len() as u32).to_le_bytes());
+                b.extend_from_slice(it);
+            };
+            let mut current: Option<(Vec<u8>, Vec<State>)> = None;
+            let mut failed: Option<Error> = None;
+            let mut sink = |mut block: &[u8]| -> std::io::Result<()> {
+                while block.len() >= 4 {
+                    let n = u32::from_le_bytes([block[0], block[1], block[2], block[3]]) as usize;
+                    let it = block.get(4..4 + n).unwrap_or(&[]);
+                    block = block.get(4 + n..).unwrap_or(&[]);
+                    let res =
+                        decode_spill(it, &aggs.specs).and_then(|(k, states)| match &mut current {
+                            Some((ck, cs)) if *ck == k => {
+                                for (a, b) in cs.iter_mut().zip(states) {
+                                    a.merge(b);
+                                }
+                                Ok(())
+                            }
+                            _ => {
+                                if let Some((ck, mut cs)) = current.replace((k, states)) {
+                                    aggs.write(&ck, &mut cs, eol, &mut buf)?;
+                                    stats.records_out += 1;
+                                }
+                                if buf.len() >= 1 << 16 {
+                                    out.write_all(&buf)
+                                        .map_err(|e| Error::io("write error", e))?;
+                                    buf.clear();
+                                }
+                                Ok(())
+                            }
+                        });
+                    if let Err(e) = res {
+                        failed = Some(e);
+                        return Err(std::io::Error::other("stopped"));
+                    }
+                }
+                Ok(())
+            };
+            let sort_stats = s.finish(&emit, &mut sink);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let sort_stats = sort_stats?;
+            stats.add_sort(&sort_stats);
+            if let Some((ck, mut cs)) = current.take() {
+                aggs.write(&ck, &mut cs, eol, &mut buf)?;
+                stats.records_out += 1;
+            }
+        }
+        // Whatever never spilled, sorted by key.
+        let mut sorted: Vec<(Vec<u8>, Group)> = groups.into_iter().collect();
+        sorted.sort_by(|a, b| {
+            order
+                .compare_keys(&a.1 .0, &b.1 .0)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        for (k, (_, mut states)) in sorted {
+            aggs.write(&k, &mut states, eol, &mut buf)?;
+            stats.records_out += 1;
+            if buf.len() >= 1 << 16 {
+                out.write_all(&buf)
+                    .map_err(|e| Error::io("write error", e))?;
+                buf.clear();
+            }
+        }
+    } else {
+        // The current group: its first record's item (for key comparisons) and states.
+        let mut group: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
+        let mut failed = None;
+        inputs.for_each(&progress, |rec, at| {
+            stats.records_in += 1;
+            if failed.is_some() {
+                // Keep reading to the end (the Hadoop Streaming contract), ignoring the rest.
+                return Ok(());
+            }
+            item.clear();
+            order
+                .encode(rec, &mut item, &mut scratch)
+                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+            let same = match &group {
+                Some((first, _, _)) => match order.compare_keys(first, &item) {
+                    Ordering::Equal => true,
+                    Ordering::Less => false,
+                    Ordering::Greater => {
+                        failed = Some(Error::Runtime(format!(
+                            "{at}: input is not sorted by key; sort it with bsort or use --hash"
+                        )));
+                        return Ok(());
+                    }
+                },
+                None => false,
+            };
+            if !same {
+                if let Some((_, k, mut states)) = group.take() {
+                    aggs.write(&k, &mut states, eol, &mut buf)?;
+                    stats.records_out += 1;
+                    if buf.len() >= 1 << 16 {
+                        out.write_all(&buf)
+                            .map_err(|e| Error::io("write error", e))?;
+                        buf.clear();
+                    }
+                }
+                key.clear();
+                order.key_bytes(&item, &mut key);
+                group = Some((item.clone(), key.clone(), aggs.new_states()));
+            }
+            if let Some((_, _, states)) = &mut group {
+                aggs.update(states, rec, &at)?;
+            }
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if let Some((_, k, mut states)) = group.take() {
+            aggs.write(&k, &mut states, eol, &mut buf)?;
+            stats.records_out += 1;
+        }
+    }
+    out.write_all(&buf)
+        .map_err(|e| Error::io("write error", e))?;
+    stats.bytes_in = inputs.bytes;
+    stats.bytes_out = out.commit()?;
+    progress.finish();
+    let _ = budget;
+    common::emit_stats("breduce", &stats, &stats_dest, started)
+}
