@@ -134,25 +134,54 @@ pub struct Sum {
     overflow: bool,
 }
 
+/// Sums stay below 10^38 (SPEC: no overflow short of 38 digits).
+const LIMIT: u128 = 10u128.pow(38);
+
 impl Sum {
+    /// The exact part as a float (where a float or an overflow ends exactness).
+    fn exact_f64(&self) -> f64 {
+        Number::Exact {
+            mant: self.mant,
+            scale: self.scale,
+        }
+        .to_f64()
+    }
+
+    /// Leave exact arithmetic: from now on the sum is a float.
+    fn to_float(&mut self) {
+        if !self.inexact && !self.overflow {
+            self.float = self.exact_f64();
+        }
+    }
+
+    #[inline]
     fn add(&mut self, n: Number) {
-        self.float += n.to_f64();
         match n {
             Number::Exact { mant, scale } if !self.inexact && !self.overflow => {
-                let s = self.scale.max(scale);
-                let total = rescale(self.mant, self.scale, s)
-                    .zip(rescale(mant, scale, s))
-                    .and_then(|(a, b)| a.checked_add(b));
+                let total = if scale == self.scale {
+                    self.mant.checked_add(mant)
+                } else {
+                    let s = self.scale.max(scale);
+                    rescale(self.mant, self.scale, s)
+                        .zip(rescale(mant, scale, s))
+                        .and_then(|(a, b)| a.checked_add(b))
+                        .inspect(|_| self.scale = s)
+                };
                 match total {
-                    Some(t) if t.unsigned_abs() < 10u128.pow(38) => {
-                        self.mant = t;
-                        self.scale = s;
+                    Some(t) if t.unsigned_abs() < LIMIT => self.mant = t,
+                    _ => {
+                        self.to_float();
+                        self.float += n.to_f64();
+                        self.overflow = true;
                     }
-                    _ => self.overflow = true,
                 }
             }
-            Number::Exact { .. } => {}
-            Number::Float(_) => self.inexact = true,
+            Number::Exact { .. } => self.float += n.to_f64(),
+            Number::Float(f) => {
+                self.to_float();
+                self.inexact = true;
+                self.float += f;
+            }
         }
     }
 
@@ -732,22 +761,29 @@ pub mod partial {
 
     impl Sum {
         fn merge(&mut self, b: &Sum) {
-            self.float += b.float;
-            self.inexact |= b.inexact;
-            self.overflow |= b.overflow;
-            if !self.inexact && !self.overflow {
+            let exact = |s: &Sum| !s.inexact && !s.overflow;
+            if exact(self) && exact(b) {
                 let s = self.scale.max(b.scale);
                 let total = rescale(self.mant, self.scale, s)
                     .zip(rescale(b.mant, b.scale, s))
                     .and_then(|(x, y)| x.checked_add(y));
                 match total {
-                    Some(t) if t.unsigned_abs() < 10u128.pow(38) => {
+                    Some(t) if t.unsigned_abs() < LIMIT => {
                         self.mant = t;
                         self.scale = s;
                     }
-                    _ => self.overflow = true,
+                    _ => {
+                        self.float = self.exact_f64() + b.exact_f64();
+                        self.overflow = true;
+                    }
                 }
+                return;
             }
+            let other = if exact(b) { b.exact_f64() } else { b.float };
+            self.to_float();
+            self.float += other;
+            self.inexact |= b.inexact;
+            self.overflow |= b.overflow;
         }
     }
 
