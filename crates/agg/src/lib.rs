@@ -148,7 +148,7 @@ impl Sum {
     }
 
     /// Leave exact arithmetic: from now on the sum is a float.
-    fn to_float(&mut self) {
+    fn leave_exact(&mut self) {
         if !self.inexact && !self.overflow {
             self.float = self.exact_f64();
         }
@@ -170,7 +170,7 @@ impl Sum {
                 match total {
                     Some(t) if t.unsigned_abs() < LIMIT => self.mant = t,
                     _ => {
-                        self.to_float();
+                        self.leave_exact();
                         self.float += n.to_f64();
                         self.overflow = true;
                     }
@@ -178,7 +178,7 @@ impl Sum {
             }
             Number::Exact { .. } => self.float += n.to_f64(),
             Number::Float(f) => {
-                self.to_float();
+                self.leave_exact();
                 self.inexact = true;
                 self.float += f;
             }
@@ -780,7 +780,7 @@ pub mod partial {
                 return;
             }
             let other = if exact(b) { b.exact_f64() } else { b.float };
-            self.to_float();
+            self.leave_exact();
             self.float += other;
             self.inexact |= b.inexact;
             self.overflow |= b.overflow;
