@@ -3,6 +3,7 @@
 
 mod util;
 
+mod breduce;
 mod bshuffle;
 mod bsort_features;
 mod bsort_oracle;

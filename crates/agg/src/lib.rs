@@ -3,6 +3,9 @@
 //! is not a number where one is needed, or a sum that overflows 38 digits, is an error value.
 
 pub mod decimal;
+pub mod wide;
+
+use wide::Wide;
 
 use decimal::{format_exact, format_float, rescale, Number};
 use std::collections::BTreeSet;
@@ -217,6 +220,10 @@ pub enum State {
         n: u64,
         mean: f64,
         m2: f64,
+        /// Exact sums of x and x², while every value is an exact decimal: the variance is
+        /// then computed from them, the same whatever order partial states merge in.
+        sx: Sum,
+        sxx: Squares,
     },
 }
 
@@ -240,6 +247,8 @@ impl State {
             Op::Collect => State::Collect(Vec::new(), false),
             Op::Median | Op::Quantile(_) => State::Values(Vec::new()),
             Op::Var | Op::Stddev | Op::PVar | Op::PStddev => State::Moments {
+                sx: Sum::default(),
+                sxx: Squares::default(),
                 n: 0,
                 mean: 0.0,
                 m2: 0.0,
@@ -297,8 +306,20 @@ impl State {
                 *any = true;
             }
             State::Values(v) => v.push(num(value)?),
-            State::Moments { n, mean, m2 } => {
-                let x = num(value)?.to_f64();
+            State::Moments {
+                n,
+                mean,
+                m2,
+                sx,
+                sxx,
+            } => {
+                let v = num(value)?;
+                sx.add(v);
+                match v {
+                    Number::Exact { mant, scale } => sxx.add(Wide::product(mant, mant), scale * 2),
+                    Number::Float(_) => sxx.broken = true,
+                }
+                let x = v.to_f64();
                 *n += 1;
                 let d = x - *mean;
                 *mean += d / *n as f64;
@@ -371,11 +392,15 @@ impl State {
                     }
                 }
             }
-            State::Moments { n, m2, .. } => {
-                let (n, m2) = (*n as f64, *m2);
-                let var = match op {
-                    Op::PVar | Op::PStddev => m2 / n,
-                    _ => m2 / (n - 1.0),
+            State::Moments { n, m2, sx, sxx, .. } => {
+                let pop = matches!(op, Op::PVar | Op::PStddev);
+                let (nf, m2) = (*n as f64, *m2);
+                let denom = if pop { nf * nf } else { nf * (nf - 1.0) };
+                let var = match exact_numerator(*n, sx, sxx) {
+                    // n·Σx² − (Σx)², exact, over n² or n(n−1), at scale S.
+                    Some((num, scale)) => num / denom / 10f64.powi(scale as i32),
+                    None if pop => m2 / nf,
+                    None => m2 / (nf - 1.0),
                 };
                 let v = match op {
                     Op::Stddev | Op::PStddev => var.sqrt(),
@@ -387,6 +412,54 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// An exact sum of squares (at the largest scale seen), until a float or an overflow.
+#[derive(Clone, Debug, Default)]
+pub struct Squares {
+    sum: Wide,
+    scale: u32,
+    broken: bool,
+}
+
+impl Squares {
+    fn add(&mut self, w: Wide, scale: u32) {
+        if self.broken {
+            return;
+        }
+        let s = self.scale.max(scale);
+        let sum = self
+            .sum
+            .scale_up(s - self.scale)
+            .zip(w.scale_up(s - scale))
+            .and_then(|(a, b)| a.add(&b));
+        match sum {
+            Some(v) => {
+                self.sum = v;
+                self.scale = s;
+            }
+            None => self.broken = true,
+        }
+    }
+
+    fn merge(&mut self, b: &Squares) {
+        if b.broken {
+            self.broken = true;
+        }
+        self.add(b.sum, b.scale);
+    }
+}
+
+/// `n·Σx² − (Σx)²` as an f64 and its scale, when both sums are exact: computed exactly,
+/// rounded once, so the variance does not depend on the order values were combined in.
+fn exact_numerator(n: u64, sx: &Sum, sxx: &Squares) -> Option<(f64, u32)> {
+    if sx.inexact || sx.overflow || sxx.broken || n == 0 {
+        return None;
+    }
+    let scale = (sx.scale * 2).max(sxx.scale);
+    let square = Wide::product(sx.mant, sx.mant).scale_up(scale - sx.scale * 2)?;
+    let scaled = sxx.sum.scale_up(scale - sxx.scale)?.mul_small(n)?;
+    Some((scaled.sub(&square)?.to_f64(), scale))
 }
 
 fn write_number(n: Number, out: &mut Vec<u8>) {
@@ -518,6 +591,14 @@ pub mod partial {
         }
     }
 
+    fn put_squares(out: &mut Vec<u8>, s: &Squares) {
+        out.push(u8::from(s.sum.neg) | u8::from(s.broken) << 1);
+        for l in s.sum.mag {
+            out.extend_from_slice(&l.to_le_bytes());
+        }
+        put_u32(out, s.scale);
+    }
+
     fn put_sum(out: &mut Vec<u8>, s: &Sum) {
         out.extend_from_slice(&s.mant.to_le_bytes());
         put_u32(out, s.scale);
@@ -577,6 +658,22 @@ pub mod partial {
                 _ => Number::Float(self.f64()?),
             })
         }
+        fn squares(&mut self) -> Result<Squares, Corrupt> {
+            let f = self.u8()?;
+            let mut mag = [0u64; 4];
+            for l in &mut mag {
+                *l = self.u64()?;
+            }
+            Ok(Squares {
+                sum: Wide {
+                    neg: f & 1 != 0,
+                    mag,
+                },
+                scale: self.u32()?,
+                broken: f & 2 != 0,
+            })
+        }
+
         fn sum(&mut self) -> Result<Sum, Corrupt> {
             let mant = self.i128()?;
             let scale = self.u32()?;
@@ -640,7 +737,15 @@ pub mod partial {
                         put_number(out, n);
                     }
                 }
-                State::Moments { n, mean, m2 } => {
+                State::Moments {
+                    n,
+                    mean,
+                    m2,
+                    sx,
+                    sxx,
+                } => {
+                    put_sum(out, sx);
+                    put_squares(out, sxx);
                     out.extend_from_slice(&n.to_le_bytes());
                     out.extend_from_slice(&mean.to_le_bytes());
                     out.extend_from_slice(&m2.to_le_bytes());
@@ -695,11 +800,17 @@ pub mod partial {
                     }
                     State::Values(v)
                 }
-                State::Moments { .. } => State::Moments {
-                    n: r.u64()?,
-                    mean: r.f64()?,
-                    m2: r.f64()?,
-                },
+                State::Moments { .. } => {
+                    let sx = r.sum()?;
+                    let sxx = r.squares()?;
+                    State::Moments {
+                        n: r.u64()?,
+                        mean: r.f64()?,
+                        m2: r.f64()?,
+                        sx,
+                        sxx,
+                    }
+                }
             })
         }
 
@@ -739,13 +850,23 @@ pub mod partial {
                 }
                 (State::Values(a), State::Values(b)) => a.extend(b),
                 (
-                    State::Moments { n, mean, m2 },
+                    State::Moments {
+                        n,
+                        mean,
+                        m2,
+                        sx,
+                        sxx,
+                    },
                     State::Moments {
                         n: nb,
                         mean: mb,
                         m2: m2b,
+                        sx: bx,
+                        sxx: bxx,
                     },
                 ) if nb > 0 => {
+                    sx.merge(&bx);
+                    sxx.merge(&bxx);
                     let na = *n as f64;
                     let nbf = nb as f64;
                     let total = na + nbf;
