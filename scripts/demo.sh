@@ -28,4 +28,14 @@ cat "$OUT/sort.stats"
 echo "== the ten largest values (bsort -t TAB -k2,2nr -k1,1)"
 bsort -t $'\t' -k2,2nr -k1,1 --stats "$KV" | head -10
 
+echo "== group by key: bshuffle -n 4 -o DIR, then breduce sum:2 count on each part"
+rm -rf "$OUT/shuffled"
+bshuffle -n 4 -o "$OUT/shuffled" --stats="$OUT/shuffle.stats" "$KV"
+for part in "$OUT"/shuffled/part-*; do breduce sum:2 count "$part"; done > "$OUT/by-key-totals.tsv"
+breduce --hash sum:2 count "$KV" | bsort -t $'\t' -k1,1 | cmp - <(bsort -t $'\t' -k1,1 "$OUT/by-key-totals.tsv")
+echo "   shuffle + streaming reduce == hash reduce; skew:"
+grep -o '"skew":[0-9.]*' "$OUT/shuffle.stats"
+echo "   the five largest totals:"
+bsort -t $'\t' -k2,2nr -k1,1 "$OUT/by-key-totals.tsv" | head -5
+
 echo "== demo done"
