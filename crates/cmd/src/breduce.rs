@@ -460,12 +460,18 @@ fn run(m: &ArgMatches) -> Result<()> {
                 // Keep reading to the end (the Hadoop Streaming contract), ignoring the rest.
                 return Ok(());
             }
-            item.clear();
-            order
-                .encode(rec, &mut item, &mut scratch)
-                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+            // A TSV record is its own item: no copy per record.
+            let it: &[u8] = if order.format.extracts() {
+                item.clear();
+                order
+                    .encode(rec, &mut item, &mut scratch)
+                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+                &item
+            } else {
+                rec
+            };
             let same = match &group {
-                Some((first, _, _)) => match order.compare_keys(first, &item) {
+                Some((first, _, _)) => match order.compare_keys(first, it) {
                     Ordering::Equal => true,
                     Ordering::Less => false,
                     Ordering::Greater => {
@@ -488,8 +494,8 @@ fn run(m: &ArgMatches) -> Result<()> {
                     }
                 }
                 key.clear();
-                order.key_bytes(&item, &mut key);
-                group = Some((item.clone(), key.clone(), aggs.new_states()));
+                order.key_bytes(it, &mut key);
+                group = Some((it.to_vec(), key.clone(), aggs.new_states()));
             }
             if let Some((_, _, states)) = &mut group {
                 aggs.update(states, rec, &at)?;
