@@ -6,9 +6,9 @@ use agg::{AggError, Spec, State};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
+use hashbrown::HashMap;
 use record::{CsvScratch, Format, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
 
@@ -360,19 +360,24 @@ fn run(m: &ArgMatches) -> Result<()> {
         };
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
-            item.clear();
-            order
-                .encode(rec, &mut item, &mut scratch)
-                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+            // A TSV record is its own item: no copy per record.
+            let it: &[u8] = if order.format.extracts() {
+                item.clear();
+                order
+                    .encode(rec, &mut item, &mut scratch)
+                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+                &item
+            } else {
+                rec
+            };
             key.clear();
-            order.key_bytes(&item, &mut key);
-            if !groups.contains_key(key.as_slice()) {
-                used += key.len() * 2 + item.len() + 64 * aggs.specs.len() + 96;
-                groups.insert(key.clone(), (item.clone(), aggs.new_states()));
-            }
-            if let Some(entry) = groups.get_mut(key.as_slice()) {
-                used += aggs.update(&mut entry.1, rec, &at)?;
-            }
+            order.key_bytes(it, &mut key);
+            // One hash per record; the key is copied only for a new group.
+            let entry = groups.entry_ref(key.as_slice()).or_insert_with(|| {
+                used += key.len() * 2 + it.len() + 64 * aggs.specs.len() + 96;
+                (it.to_vec(), aggs.new_states())
+            });
+            used += aggs.update(&mut entry.1, rec, &at)?;
             if used > limit {
                 spill(&mut groups, &mut sorter)?;
                 used = 0;
