@@ -50,7 +50,7 @@ export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
 
 # ---------------------------------------------------------------- selection
 
-CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4)
+CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4 reduce-stream reduce-hash)
 
 selected=()
 for c in "${CASES[@]}"; do
@@ -61,7 +61,7 @@ done
 # the binaries the selected cases use (case sort-* uses bsort, split-* bsplit, ...)
 BINS=()
 for c in "${selected[@]}"; do
-  case $c in sort-*) b=bsort ;; split-*) b=bsplit ;; shuffle-*) b=bshuffle ;; *) continue ;; esac
+  case $c in sort-*) b=bsort ;; split-*) b=bsplit ;; shuffle-*) b=bshuffle ;; reduce-*) b=breduce ;; *) continue ;; esac
   [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b")
 done
 
@@ -78,6 +78,7 @@ if ((build)) && [[ ${BENCH_BUILD:-1} != 0 ]]; then
 fi
 BSORT=${BSORT:-$ROOT/target/release/bsort}
 BSPLIT=${BSPLIT:-$ROOT/target/release/bsplit}
+BREDUCE=${BREDUCE:-$ROOT/target/release/breduce}
 BSHUFFLE=${BSHUFFLE:-$ROOT/target/release/bshuffle}
 for b in "${BINS[@]}"; do
   var=${b^^}
@@ -192,6 +193,39 @@ case_split_n4() {
   case_tool cat anchor none "$o.cat.none" "$(q cat "$TEXT") >/dev/null"
   case_tool bsplit target parts:4 "$o.bsplit" "$(q "$BSPLIT" -n 4 -o "$o.bsplit" "$TEXT")"
   case_target 1.0@split-l4,2.0@cat
+  case_run
+}
+
+# The kv file sorted by key (stable), for streaming reducers; cached beside it.
+need_kv_sorted() {
+  need_kv
+  [[ -n ${KVS:-} ]] && return
+  KVS=${KV%.tsv}-sorted.tsv
+  [[ -s $KVS ]] || sort -t "$TAB" -k1,1 -s -S 2G --parallel=2 -o "$KVS" "$KV"
+}
+
+case_reduce_stream() {
+  need_kv_sorted
+  case_begin reduce-stream "streaming group-by over key-sorted input: sum:2 count ($BENCH_LINES lines)"
+  case_input "$KVS"
+  local o=$BENCH_DIR/out/reduce-stream
+  # --format %.0f: by default datamash rounds sums to 14 significant digits; breduce is exact.
+  case_tool datamash anchor ref "$o.datamash.out" "$(q datamash --format '%.0f' -g1 sum 2 count 2) <$(q "$KVS") >$(q "$o.datamash.out")"
+  case_tool breduce target cmp "$o.breduce.out" "$(q "$BREDUCE" sum:2 count -o "$o.breduce.out" "$KVS")"
+  case_target 0.3
+  case_run
+}
+
+# mawk's table comes out unordered and breduce's sorted, so outputs are not compared here:
+# tests/breduce.rs checks --hash against an exact reference and against streaming mode.
+case_reduce_hash() {
+  need_kv
+  case_begin reduce-hash "hash group-by over unsorted input: sum:2 count ($BENCH_LINES lines)"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/reduce-hash
+  case_tool mawk anchor none "$o.mawk.out" "$(q mawk -F "$TAB" '{s[$1]+=$2; c[$1]++} END {for (k in s) print k "\t" s[k] "\t" c[k]}' "$KV") >$(q "$o.mawk.out")"
+  case_tool breduce target none "$o.breduce.out" "$(q "$BREDUCE" --hash sum:2 count -o "$o.breduce.out" "$KV")"
+  case_target 0.5
   case_run
 }
 
