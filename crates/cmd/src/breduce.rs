@@ -130,6 +130,43 @@ fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<State>)> {
     Ok((key, states))
 }
 
+/// The record's item: a TSV record is its own (no copy per record); CSV and JSON records
+/// are encoded into `item`.
+fn item_of<'a>(
+    order: &RecordOrder,
+    rec: &'a [u8],
+    item: &'a mut Vec<u8>,
+    scratch: &mut CsvScratch,
+    at: &At,
+) -> Result<&'a [u8]> {
+    if !order.format.extracts() {
+        return Ok(rec);
+    }
+    item.clear();
+    order
+        .encode(rec, item, scratch)
+        .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+    Ok(item)
+}
+
+/// Writes finished groups to the (buffered) output and counts them.
+struct GroupWriter {
+    out: Output,
+    line: Vec<u8>,
+    groups: u64,
+}
+
+impl GroupWriter {
+    fn group(&mut self, aggs: &Aggs, key: &[u8], states: &mut [State], eol: u8) -> Result<()> {
+        self.line.clear();
+        aggs.write(key, states, eol, &mut self.line)?;
+        self.groups += 1;
+        self.out
+            .write_all(&self.line)
+            .map_err(|e| Error::io("write error", e))
+    }
+}
+
 /// A group in the hash table: its first record's item (for ordering) and its states.
 type Group = (Vec<u8>, Vec<State>);
 
@@ -305,11 +342,14 @@ fn run(m: &ArgMatches) -> Result<()> {
         ..Stats::default()
     };
     let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut item = Vec::new();
     let mut key = Vec::new();
     let mut scratch = CsvScratch::default();
-    let mut out = Output::open("breduce", out_path.as_deref())?;
+    let mut out = GroupWriter {
+        out: Output::open("breduce", out_path.as_deref())?,
+        line: Vec::new(),
+        groups: 0,
+    };
     if let Some(h) = &header {
         let mut line = Vec::new();
         let hf = common::split_header(h, format);
@@ -326,7 +366,8 @@ fn run(m: &ArgMatches) -> Result<()> {
             line.extend_from_slice(s.column_name(n).as_bytes());
         }
         line.push(eol);
-        out.write_all(&line)
+        out.out
+            .write_all(&line)
             .map_err(|e| Error::io("write error", e))?;
     }
     if m.get_flag("hash") {
@@ -360,16 +401,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         };
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
-            // A TSV record is its own item: no copy per record.
-            let it: &[u8] = if order.format.extracts() {
-                item.clear();
-                order
-                    .encode(rec, &mut item, &mut scratch)
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
-                &item
-            } else {
-                rec
-            };
+            let it = item_of(&order, rec, &mut item, &mut scratch, &at)?;
             key.clear();
             order.key_bytes(it, &mut key);
             // One hash per record; the key is copied only for a new group.
@@ -408,18 +440,10 @@ fn run(m: &ArgMatches) -> Result<()> {
                                 }
                                 Ok(())
                             }
-                            _ => {
-                                if let Some((ck, mut cs)) = current.replace((k, states)) {
-                                    aggs.write(&ck, &mut cs, eol, &mut buf)?;
-                                    stats.records_out += 1;
-                                }
-                                if buf.len() >= 1 << 16 {
-                                    out.write_all(&buf)
-                                        .map_err(|e| Error::io("write error", e))?;
-                                    buf.clear();
-                                }
-                                Ok(())
-                            }
+                            _ => match current.replace((k, states)) {
+                                Some((ck, mut cs)) => out.group(&aggs, &ck, &mut cs, eol),
+                                None => Ok(()),
+                            },
                         });
                     if let Err(e) = res {
                         failed = Some(e);
@@ -435,8 +459,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             let sort_stats = sort_stats?;
             stats.add_sort(&sort_stats);
             if let Some((ck, mut cs)) = current.take() {
-                aggs.write(&ck, &mut cs, eol, &mut buf)?;
-                stats.records_out += 1;
+                out.group(&aggs, &ck, &mut cs, eol)?;
             }
         }
         // Whatever never spilled, sorted by key.
@@ -447,13 +470,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 .then_with(|| a.0.cmp(&b.0))
         });
         for (k, (_, mut states)) in sorted {
-            aggs.write(&k, &mut states, eol, &mut buf)?;
-            stats.records_out += 1;
-            if buf.len() >= 1 << 16 {
-                out.write_all(&buf)
-                    .map_err(|e| Error::io("write error", e))?;
-                buf.clear();
-            }
+            out.group(&aggs, &k, &mut states, eol)?;
         }
     } else {
         // The current group: its first record's item (for key comparisons) and states.
@@ -465,16 +482,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 // Keep reading to the end (the Hadoop Streaming contract), ignoring the rest.
                 return Ok(());
             }
-            // A TSV record is its own item: no copy per record.
-            let it: &[u8] = if order.format.extracts() {
-                item.clear();
-                order
-                    .encode(rec, &mut item, &mut scratch)
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
-                &item
-            } else {
-                rec
-            };
+            let it = item_of(&order, rec, &mut item, &mut scratch, &at)?;
             let same = match &group {
                 Some((first, _, _)) => match order.compare_keys(first, it) {
                     Ordering::Equal => true,
@@ -490,13 +498,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             };
             if !same {
                 if let Some((_, k, mut states)) = group.take() {
-                    aggs.write(&k, &mut states, eol, &mut buf)?;
-                    stats.records_out += 1;
-                    if buf.len() >= 1 << 16 {
-                        out.write_all(&buf)
-                            .map_err(|e| Error::io("write error", e))?;
-                        buf.clear();
-                    }
+                    out.group(&aggs, &k, &mut states, eol)?;
                 }
                 key.clear();
                 order.key_bytes(it, &mut key);
@@ -511,15 +513,12 @@ fn run(m: &ArgMatches) -> Result<()> {
             return Err(e);
         }
         if let Some((_, k, mut states)) = group.take() {
-            aggs.write(&k, &mut states, eol, &mut buf)?;
-            stats.records_out += 1;
+            out.group(&aggs, &k, &mut states, eol)?;
         }
     }
-    out.write_all(&buf)
-        .map_err(|e| Error::io("write error", e))?;
     stats.bytes_in = inputs.bytes;
-    stats.bytes_out = out.commit()?;
+    stats.records_out = out.groups;
+    stats.bytes_out = out.out.commit()?;
     progress.finish();
-    let _ = budget;
     common::emit_stats("breduce", &stats, &stats_dest, started)
 }
