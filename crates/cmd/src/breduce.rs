@@ -130,25 +130,6 @@ fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<State>)> {
     Ok((key, states))
 }
 
-/// The record's item: a TSV record is its own (no copy per record); CSV and JSON records
-/// are encoded into `item`.
-fn item_of<'a>(
-    order: &RecordOrder,
-    rec: &'a [u8],
-    item: &'a mut Vec<u8>,
-    scratch: &mut CsvScratch,
-    at: &At,
-) -> Result<&'a [u8]> {
-    if !order.format.extracts() {
-        return Ok(rec);
-    }
-    item.clear();
-    order
-        .encode(rec, item, scratch)
-        .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
-    Ok(item)
-}
-
 /// Writes finished groups to the (buffered) output and counts them.
 struct GroupWriter {
     out: Output,
@@ -401,7 +382,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         };
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
-            let it = item_of(&order, rec, &mut item, &mut scratch, &at)?;
+            let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
             key.clear();
             order.key_bytes(it, &mut key);
             // One hash per record; the key is copied only for a new group.
@@ -482,7 +463,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 // Keep reading to the end (the Hadoop Streaming contract), ignoring the rest.
                 return Ok(());
             }
-            let it = item_of(&order, rec, &mut item, &mut scratch, &at)?;
+            let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
             let same = match &group {
                 Some((first, _, _)) => match order.compare_keys(first, it) {
                     Ordering::Equal => true,

@@ -344,13 +344,9 @@ fn run(m: &ArgMatches) -> Result<()> {
             let names = args::inputs(m);
             let splits = range_splits(&order, &names, eol, format, header.is_some(), n, budget)?;
             inputs.for_each(&progress, |rec, at| {
-                item.clear();
-                order
-                    .encode(rec, &mut item, &mut scratch)
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+                let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
                 // Part = how many split points are <= the key: equal keys stay together.
-                let p =
-                    splits.partition_point(|s| order.compare_keys(s, &item) != Ordering::Greater);
+                let p = splits.partition_point(|s| order.compare_keys(s, it) != Ordering::Greater);
                 write_rec(&mut parts, p, rec)
             })?;
             n_parts = n;
@@ -438,12 +434,9 @@ fn key_of(
     scratch: &mut CsvScratch,
     at: &At,
 ) -> Result<()> {
-    item.clear();
-    order
-        .encode(rec, item, scratch)
-        .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+    let it = common::item_of(order, rec, item, scratch, at)?;
     key.clear();
-    order.key_bytes(item, key);
+    order.key_bytes(it, key);
     Ok(())
 }
 

@@ -208,6 +208,25 @@ impl Inputs {
     }
 }
 
+/// The record's item: a TSV record is its own (no copy per record); CSV and JSON records
+/// are encoded into `item`.
+pub fn item_of<'a>(
+    order: &RecordOrder,
+    rec: &'a [u8],
+    item: &'a mut Vec<u8>,
+    scratch: &mut CsvScratch,
+    at: &At,
+) -> Result<&'a [u8]> {
+    if !order.format.extracts() {
+        return Ok(rec);
+    }
+    item.clear();
+    order
+        .encode(rec, item, scratch)
+        .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+    Ok(item)
+}
+
 /// The column names of a header record.
 pub fn split_header(h: &[u8], format: Format) -> Vec<Vec<u8>> {
     match format {
