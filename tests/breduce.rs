@@ -1717,3 +1717,261 @@ fn fields_by_name_with_header() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// --partial / --merge, and bad records
+
+/// The random cases with only combinable aggregates (median and quantiles have no partial
+/// form), and their reference outputs.
+fn combinable_cases(dir: &Dir, base: u64) -> (Vec<RandomCase>, Vec<Vec<u8>>, Vec<Vec<Row>>) {
+    let mut cases = random_cases(base, 24);
+    for c in &mut cases {
+        c.aggs
+            .retain(|a| !a.starts_with("median") && !a.starts_with('q'));
+        if c.aggs.is_empty() {
+            c.aggs.push("count".into());
+        }
+    }
+    let inputs: Vec<Vec<u8>> = cases.iter().map(|c| to_input(&c.records)).collect();
+    let batch: Vec<(&[usize], &[String], &[u8])> = cases
+        .iter()
+        .zip(&inputs)
+        .map(|(c, i)| (&c.keys[..], &c.aggs[..], &i[..]))
+        .collect();
+    let expected = reference(dir, &batch);
+    (cases, inputs, expected)
+}
+
+/// Cut `input` into `n` chunks at line boundaries chosen by `rng`.
+fn chunks(input: &[u8], n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+    let lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
+    let mut cuts: Vec<usize> = (0..n - 1).map(|_| rng.range(0, lines.len())).collect();
+    cuts.push(0);
+    cuts.push(lines.len());
+    cuts.sort_unstable();
+    cuts.windows(2)
+        .map(|w| lines[w[0]..w[1]].concat())
+        .collect()
+}
+
+/// `breduce --partial A` over chunks of the input (as mappers would), the partial lines
+/// concatenated, then `breduce --merge A`: equal to the reference of `breduce A`, for
+/// hash and streaming merges, with and without spilling.
+#[test]
+fn partial_then_merge_equals_direct() {
+    let dir = Dir::new();
+    let (cases, inputs, expected) = combinable_cases(&dir, 0xb4ed_2001);
+    let mut failures = Failures::new("breduce --partial | breduce --merge vs the reference");
+    for ((c, input), exp) in cases.iter().zip(&inputs).zip(&expected) {
+        let mut rng = Rng::new(c.seed);
+        let mut partials = Vec::new();
+        for chunk in chunks(input, rng.range(1, 4), &mut rng) {
+            partials.extend(ok(
+                &dir,
+                &hash_args(c, &["--partial"])
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+                &chunk,
+            ));
+        }
+        for extra in [&["--merge"][..], &["--merge", "-S", "1K"][..]] {
+            let merge = Run::new(
+                format!("--hash {extra:?} of chunks' partials, seed {:#x}", c.seed),
+                &hash_args(c, extra),
+                &partials,
+            );
+            failures.check(merge.check(&dir, exp).map(drop));
+        }
+        // Streaming both ways over sorted input.
+        let sorted = to_input(&sorted_by(&c.records, &c.keys));
+        let mut args = key_args(&c.keys);
+        args.push("--partial".into());
+        args.extend(c.aggs.iter().cloned());
+        let partial = ok(
+            &dir,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            &sorted,
+        );
+        let mut args = key_args(&c.keys);
+        args.push("--merge".into());
+        args.extend(c.aggs.iter().cloned());
+        let merge = Run::new(
+            format!("streaming --partial | --merge, seed {:#x}", c.seed),
+            &args,
+            &partial,
+        );
+        failures.check(merge.check(&dir, exp).map(drop));
+    }
+    failures.finish();
+}
+
+/// Values and keys holding TABs, commas, newlines and backslashes (CSV quoted fields)
+/// survive partial states: `--partial | --merge` prints what the direct run prints.
+#[test]
+fn partial_states_survive_tabs_commas_and_newlines() {
+    let dir = Dir::new();
+    let input: &[u8] = b"\"k\tey\",\"a,b\"\n\"k\tey\",\"c\\d\"\n\"x\ny\",\"line\none\"\n\"x\ny\",\"\"\n\"x\ny\",\"a,b\"\nz,\"=\"\n";
+    let aggs = [
+        "count",
+        "collect:2",
+        "distinct:2",
+        "countdistinct:2",
+        "first:2",
+        "last:2",
+    ];
+    for mode in [&[][..], &["--hash"][..]] {
+        let mut direct: Vec<&str> = vec!["--format", "csv"];
+        direct.extend(mode);
+        direct.extend(aggs);
+        let want = ok(&dir, &direct, input);
+        assert!(want.windows(3).any(|w| w == b"a,b"), "{}", escape(&want));
+        let mut partial = direct.clone();
+        partial.insert(2, "--partial");
+        let lines = ok(&dir, &partial, input);
+        assert_eq!(
+            lines.iter().filter(|&&c| c == b'\n').count(),
+            3,
+            "one partial line per group: {}",
+            escape(&lines)
+        );
+        let mut merge = direct.clone();
+        merge.insert(2, "--merge");
+        assert_prints(&dir, &merge, &lines, &want);
+    }
+}
+
+#[test]
+fn median_and_quantiles_cannot_be_partial() {
+    let dir = Dir::new();
+    for flag in ["--partial", "--merge"] {
+        for agg in ["median:2", "q90:2"] {
+            let out = dir.run(breduce(), [flag, "count", agg], b"a\t1\n");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.code() == Some(2) && err.starts_with("breduce: ") && err.contains(agg),
+                "{flag} {agg}: status {:?}, stderr {err}",
+                out.status.code()
+            );
+        }
+    }
+}
+
+/// A partial line that is not one (wrong column count, a bad state) stops --merge with
+/// FILE:LINE, or is skipped with --skip-bad.
+#[test]
+fn merge_rejects_malformed_partial_lines() {
+    let dir = Dir::new();
+    for (input, line) in [
+        (&b"a\t1\t2\nb\t3\n"[..], 2),
+        (&b"a\t1\t2\nb\tx\t2\n"[..], 2),
+        (&b"a\t1\t2\nb\t1\t2\nc\t-1\t2\n"[..], 3),
+    ] {
+        for mode in [&[][..], &["--hash"][..]] {
+            let mut args: Vec<String> = mode.iter().map(|s| s.to_string()).collect();
+            args.extend(["--merge", "count", "sum:2"].map(String::from));
+            let run = Run::new("malformed partial line", &args, input);
+            check_bad_number(&run, &dir, line, None).unwrap_or_else(|e| panic!("{e}"));
+            args.insert(0, "--skip-bad".into());
+            let out = dir.run(breduce(), &args, input);
+            assert_eq!(out.status.code(), Some(0), "{}", escape(&out.stderr));
+            assert!(escape(&out.stderr).contains("skipped 1 bad record"));
+            assert!(!out.stdout.is_empty());
+        }
+    }
+}
+
+/// `--skip-bad` leaves out exactly the bad records (equal to the reference over the good
+/// ones), reports their count, and `--bad-records FILE` holds them untouched.
+#[test]
+fn skip_bad_equals_the_reference_without_the_bad_records() {
+    let dir = Dir::new();
+    let (cases, _, _) = combinable_cases(&dir, 0xb4ed_3001);
+    let mut goods = Vec::new();
+    let mut bads = Vec::new();
+    let mut mixed = Vec::new();
+    for c in &cases {
+        let mut rng = Rng::new(c.seed ^ 0xbad);
+        let (mut good, mut bad, mut all) = (Vec::new(), Vec::new(), Vec::new());
+        for r in sorted_by(&c.records, &c.keys) {
+            let line = to_input(std::slice::from_ref(&r));
+            if rng.chance(1, 6) {
+                // The same key with a value that is not a number in field 3.
+                let mut b = r.clone();
+                if b.len() < 3 {
+                    b.resize(3, Vec::new());
+                }
+                b[2] = b"12,5".to_vec();
+                let bl = to_input(&[b]);
+                bad.extend_from_slice(&bl);
+                all.extend_from_slice(&bl);
+            }
+            good.extend_from_slice(&line);
+            all.extend_from_slice(&line);
+        }
+        goods.push(good);
+        bads.push(bad);
+        mixed.push(all);
+    }
+    let batch: Vec<(&[usize], &[String], &[u8])> = cases
+        .iter()
+        .zip(&goods)
+        .map(|(c, i)| (&c.keys[..], &c.aggs[..], &i[..]))
+        .collect();
+    let expected = reference(&dir, &batch);
+    let mut failures = Failures::new("breduce --skip-bad vs the reference over good records");
+    for (((c, all), bad), exp) in cases.iter().zip(&mixed).zip(&bads).zip(&expected) {
+        let numeric = c.aggs.iter().any(|a| {
+            a.ends_with(":3")
+                && ![
+                    "first", "last", "count", "distinct", "unique", "collect", "collapse",
+                ]
+                .iter()
+                .any(|t| a.starts_with(t))
+        });
+        let nbad = bad.iter().filter(|&&b| b == b'\n').count();
+        for mode in [&[][..], &["--hash"][..], &["--hash", "-S", "1K"][..]] {
+            let mut args = key_args(&c.keys);
+            args.extend(mode.iter().map(|s| s.to_string()));
+            args.extend(["--skip-bad", "--bad-records", "bad.tsv"].map(String::from));
+            args.extend(c.aggs.iter().cloned());
+            let run = Run::new(
+                format!("--skip-bad {mode:?}, seed {:#x}", c.seed),
+                &args,
+                all,
+            );
+            let (out, _) = run.run_in(&dir, &["bad.tsv"]);
+            let mut problems = String::new();
+            if !numeric {
+                // Nothing needs a number: nothing is bad.
+                if dir.read("bad.tsv") != b"" {
+                    problems.push_str("bad.tsv should be empty\n");
+                }
+            } else {
+                if dir.read("bad.tsv") != *bad {
+                    let _ = writeln!(
+                        problems,
+                        "bad.tsv differs from the bad records: {}",
+                        escape(&dir.read("bad.tsv"))
+                    );
+                }
+                if nbad > 0
+                    && !String::from_utf8_lossy(&out.stderr)
+                        .contains(&format!("skipped {nbad} bad record"))
+                {
+                    problems.push_str("stderr should report the count\n");
+                }
+                if let Err(e) = compare_rows(exp, &out.stdout) {
+                    problems.push_str(&e);
+                }
+            }
+            if out.status.code() != Some(0) {
+                problems.push_str("expected status 0\n");
+            }
+            if !problems.is_empty() {
+                failures.check(Err(run.report(&out, &problems)));
+            }
+        }
+    }
+    failures.finish();
+}

@@ -4,6 +4,7 @@
 //! and its `run` function and turns the outcome into an exit status.
 
 pub mod args;
+pub mod bad;
 pub mod cleanup;
 pub mod error;
 pub mod output;

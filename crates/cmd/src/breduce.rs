@@ -1,9 +1,11 @@
 //! breduce: group-by aggregation. Streaming mode over key-grouped input in constant memory
 //! per group; `--hash` over unsorted input, groups emitted sorted by key.
 
+use crate::aggs::{self, Aggs};
 use crate::common::{self, At, Setup};
-use agg::{AggError, Spec, State};
+use agg::{Spec, State};
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
 use hashbrown::HashMap;
@@ -38,13 +40,25 @@ The default key is field 1, the text up to the first TAB (Hadoop Streaming): a l
 TAB is a key with an empty value, and so is `key<TAB>`. Empty input gives empty output and
 status 0; standard input is always read to the end. A value that is not a number where one
 is needed stops breduce with `breduce: FILE:LINE: field N is \"...\": not a number`, status 1,
-and no -o file.
+and no -o file; with --skip-bad such records are left out whole (no aggregate sees them),
+counted on stderr and in --stats, and --bad-records FILE keeps them untouched.
+
+Two-phase aggregation: --partial writes one partial line per group, the key(s) then one
+state per AGG (a count, an exact sum such as 100.00, `=value` for first/last/min/max, lists
+with their values' TABs, newlines, commas and backslashes escaped), and --merge reads such
+lines (from several mappers, or bshuffle --combine) and finishes them: `breduce --partial A
+| breduce --merge A` equals `breduce A`. Give --merge the same -k and AGGs (the AGGs' fields
+are not read again); --merge input is always TSV and is sorted by key unless --hash.
+median and quantiles need every value and cannot be partial (a usage error).
 
 Examples:
   bmap --words corpus.txt | bshuffle | breduce count
   breduce --hash sum:2 count orders.tsv
   bsort -t $'\\t' -k1,1 sales.tsv | breduce sum:3 mean:3 max:3
-  breduce --header -k region --hash sum:amount q90:amount sales.tsv";
+  breduce --header -k region --hash sum:amount q90:amount sales.tsv
+  breduce --hash --partial sum:2 count day1.tsv > p1; breduce --hash --partial sum:2 count day2.tsv > p2
+  cat p1 p2 | breduce --hash --merge sum:2 count
+  bshuffle --combine sum:2 --combine count in.tsv | breduce --merge sum:2 count";
 
 /// The clap definition: the one source of `--help` and `man/breduce.1`.
 pub fn command() -> Command {
@@ -63,11 +77,25 @@ pub fn command() -> Command {
                     "Accept unsorted input: aggregate in a hash table, emit groups sorted by key",
                 ),
         )
+        .arg(
+            Arg::new("partial")
+                .long("partial")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("merge")
+                .help("Write partial states (for breduce --merge) instead of results"),
+        )
+        .arg(
+            Arg::new("merge")
+                .long("merge")
+                .action(ArgAction::SetTrue)
+                .help("Read partial states (from --partial or bshuffle --combine) and finish them"),
+        )
         .arg(args::delimiter())
         .arg(args::format())
         .arg(args::header())
         .arg(args::zero())
         .arg(args::output())
+        .args(cli::bad::args())
         .args(args::resources())
         .args(args::observe())
         .arg(
@@ -118,29 +146,38 @@ fn encode_spill(buf: &mut Vec<u8>, item: &[u8], key: &[u8], states: &[State]) {
     }
 }
 
-fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<State>)> {
+/// A spilled group: its item, its key bytes and its states.
+fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<u8>, Vec<State>)> {
     let corrupt = |_| Error::Runtime("a spilled partial state is corrupt".into());
     let mut r = agg::partial::Reader { buf: item };
-    r.bytes().map_err(corrupt)?;
+    let it = r.bytes().map_err(corrupt)?.to_vec();
     let key = r.bytes().map_err(corrupt)?.to_vec();
     let mut states = Vec::with_capacity(specs.len());
     for s in specs {
         states.push(State::decode(s.op, &mut r).map_err(corrupt)?);
     }
-    Ok((key, states))
+    Ok((it, key, states))
 }
 
-/// Writes finished groups to the (buffered) output and counts them.
+/// Writes groups' lines to the (buffered) output and counts them.
 struct GroupWriter {
     out: Output,
     line: Vec<u8>,
     groups: u64,
+    what: aggs::Output,
+    eol: u8,
 }
 
 impl GroupWriter {
-    fn group(&mut self, aggs: &Aggs, key: &[u8], states: &mut [State], eol: u8) -> Result<()> {
+    fn group(
+        &mut self,
+        aggs: &Aggs,
+        order: &RecordOrder,
+        item: &[u8],
+        states: &mut [State],
+    ) -> Result<()> {
         self.line.clear();
-        aggs.write(key, states, eol, &mut self.line)?;
+        aggs.write(order, item, states, self.what, self.eol, &mut self.line)?;
         self.groups += 1;
         self.out
             .write_all(&self.line)
@@ -150,96 +187,6 @@ impl GroupWriter {
 
 /// A group in the hash table: its first record's item (for ordering) and its states.
 type Group = (Vec<u8>, Vec<State>);
-
-/// Where an aggregate's value comes from.
-enum Source {
-    None,
-    Field(usize),
-    Path(Vec<String>),
-}
-
-/// The aggregates of one run and how to read their values.
-struct Aggs {
-    specs: Vec<Spec>,
-    sources: Vec<Source>,
-    format: Format,
-    scratch: CsvScratch,
-}
-
-impl Aggs {
-    fn new_states(&self) -> Vec<State> {
-        self.specs.iter().map(|s| State::new(s.op)).collect()
-    }
-
-    /// Feed one record to a group's states; returns about how many bytes the states grew.
-    fn update(&mut self, states: &mut [State], rec: &[u8], at: &At) -> Result<usize> {
-        let mut grew = 0;
-        let csv_fields = match self.format {
-            Format::Csv(d) => {
-                self.scratch
-                    .parse(rec, d)
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
-                Some(self.scratch.fields())
-            }
-            _ => None,
-        };
-        for (i, st) in states.iter_mut().enumerate() {
-            let value: std::borrow::Cow<[u8]> = match &self.sources[i] {
-                Source::None => std::borrow::Cow::Borrowed(&[]),
-                Source::Field(f) => match (&csv_fields, self.format) {
-                    (Some(fields), _) => {
-                        std::borrow::Cow::Borrowed(fields.get(*f).copied().unwrap_or(&[]))
-                    }
-                    (None, Format::Text(record::FieldSplit::Char(t))) => {
-                        std::borrow::Cow::Borrowed(record::fields::nth_field(rec, t, *f))
-                    }
-                    _ => std::borrow::Cow::Borrowed(
-                        record::Span::field(*f).extract(rec, record::FieldSplit::Blank),
-                    ),
-                },
-                Source::Path(p) => record::json::lookup(rec, p)
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?
-                    .unwrap_or(std::borrow::Cow::Borrowed(&[])),
-            };
-            if matches!(
-                self.specs[i].op,
-                agg::Op::Distinct
-                    | agg::Op::CountDistinct
-                    | agg::Op::Collect
-                    | agg::Op::Median
-                    | agg::Op::Quantile(_)
-            ) {
-                grew += value.len() + 32;
-            }
-            st.update(&value).map_err(|e| match e {
-                AggError::NotNumber => Error::Runtime(format!(
-                    "{at}: field {} is \"{}\": not a number",
-                    self.specs[i].field.as_deref().unwrap_or("?"),
-                    String::from_utf8_lossy(&value)
-                )),
-                e => Error::Runtime(format!("{at}: {e}")),
-            })?;
-        }
-        Ok(grew)
-    }
-
-    /// Write a group: its key bytes, then each aggregate.
-    fn write(&self, key: &[u8], states: &mut [State], eol: u8, out: &mut Vec<u8>) -> Result<()> {
-        out.extend_from_slice(key);
-        for (i, st) in states.iter_mut().enumerate() {
-            out.push(b'\t');
-            st.finish(self.specs[i].op, out).map_err(|e| {
-                Error::Runtime(format!(
-                    "group '{}': {}: {e}",
-                    String::from_utf8_lossy(key),
-                    self.specs[i].text
-                ))
-            })?;
-        }
-        out.push(eol);
-        Ok(())
-    }
-}
 
 fn run(m: &ArgMatches) -> Result<()> {
     let started = Instant::now();
@@ -258,6 +205,16 @@ fn run(m: &ArgMatches) -> Result<()> {
             files.first().map_or("", String::as_str)
         )));
     }
+    let merge = m.get_flag("merge");
+    let what = if m.get_flag("partial") {
+        aggs::require_combinable(&specs, "--partial")?;
+        aggs::Output::Partial
+    } else {
+        aggs::Output::Final
+    };
+    if merge {
+        aggs::require_combinable(&specs, "--merge")?;
+    }
     let Setup {
         format,
         eol,
@@ -268,55 +225,25 @@ fn run(m: &ArgMatches) -> Result<()> {
         budget,
         threads,
         stats_dest,
-    } = common::setup_with_files(m, &files, KeyOpts::default(), Some("1"))?;
-    let header_fields = header.as_ref().map(|h| common::split_header(h, format));
-    let mut sources = Vec::with_capacity(specs.len());
-    let mut names = Vec::with_capacity(specs.len());
-    for s in &specs {
-        let (src, name) = match &s.field {
-            None => (Source::None, String::new()),
-            Some(f) if format == Format::Jsonl => (
-                Source::Path(f.split('.').map(str::to_string).collect()),
-                f.clone(),
-            ),
-            Some(f) => match f.parse::<usize>() {
-                Ok(0) => {
-                    return Err(Error::Usage(format!(
-                        "{}: field numbers start at 1",
-                        s.text
-                    )))
-                }
-                Ok(n) => {
-                    let name = header_fields
-                        .as_ref()
-                        .and_then(|h| h.get(n - 1))
-                        .map_or_else(|| f.clone(), |b| String::from_utf8_lossy(b).into_owned());
-                    (Source::Field(n - 1), name)
-                }
-                Err(_) => {
-                    let idx = header_fields
-                        .as_ref()
-                        .and_then(|h| h.iter().position(|c| c == f.as_bytes()))
-                        .ok_or_else(|| {
-                            Error::Usage(format!(
-                                "{}: no column named '{f}' (names need --header)",
-                                s.text
-                            ))
-                        })?;
-                    (Source::Field(idx), f.clone())
-                }
-            },
+    } = common::setup_with_files(m, &files, KeyOpts::default(), Some("1"), merge)?;
+    let header_fields = header.as_ref().map(|h| {
+        let read_as = if merge {
+            Format::Text(record::FieldSplit::Char(b'\t'))
+        } else {
+            format
         };
-        sources.push(src);
-        names.push(name);
-    }
-    let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
-    let mut aggs = Aggs {
-        specs,
-        sources,
-        format,
-        scratch: CsvScratch::default(),
+        common::split_header(h, read_as)
+    });
+    // --merge reads partial lines: items built from their key columns, compared as the
+    // keys were (same -k flags), whatever the original format.
+    let order = if merge {
+        RecordOrder::new(Format::Jsonl, keys, KeyOpts::default(), true)
+    } else {
+        RecordOrder::new(format, keys, KeyOpts::default(), true)
     };
+    let mut aggs = Aggs::new(specs, format, header_fields.as_deref(), merge)?;
+    let mut bad = BadRecords::new("breduce", m, eol)?;
+    let skipping = bad.skipping();
     let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
     let mut stats = Stats {
         threads,
@@ -330,27 +257,61 @@ fn run(m: &ArgMatches) -> Result<()> {
         out: Output::open("breduce", out_path.as_deref())?,
         line: Vec::new(),
         groups: 0,
+        what,
+        eol,
     };
-    if let Some(h) = &header {
-        let mut line = Vec::new();
-        let hf = common::split_header(h, format);
-        for (i, k) in order.keys.iter().enumerate() {
-            if i > 0 {
-                line.push(b'\t');
-            }
-            if let record::KeySource::Span(s) = &k.source {
-                line.extend_from_slice(hf.get(s.sword).map_or(&b"key"[..], |v| v.as_slice()));
-            }
-        }
-        for (s, n) in aggs.specs.iter().zip(&names) {
-            line.push(b'\t');
-            line.extend_from_slice(s.column_name(n).as_bytes());
-        }
-        line.push(eol);
+    if let (Some(h), Some(fields)) = (&header, &header_fields) {
+        let line = if merge {
+            // The partial lines' header already names the output columns.
+            let mut l = h.clone();
+            l.push(eol);
+            l
+        } else {
+            aggs.header(&order, fields, eol)
+        };
         out.out
             .write_all(&line)
             .map_err(|e| Error::io("write error", e))?;
     }
+    // One record's item and, for --merge, its states; a bad record is an error here.
+    let mut read =
+        |rec: &[u8], at: &At, item: &mut Vec<u8>, aggs: &mut Aggs| -> Result<Option<Vec<State>>> {
+            if merge {
+                aggs.partial_item(&order, rec, item, at)?;
+                return aggs.partial_states(rec, at).map(Some);
+            }
+            let it = common::item_of(&order, rec, item, &mut scratch, at)?;
+            if !order.format.extracts() {
+                // A TSV record is its own item (nothing copied); an empty `item` says so.
+                debug_assert!(std::ptr::eq(it, rec));
+                item.clear();
+            }
+            if skipping {
+                aggs.check(rec, at)?;
+            }
+            Ok(None)
+        };
+    // Feed a record (or a partial line's states) to a group.
+    let feed = |aggs: &mut Aggs,
+                states: &mut [State],
+                rec: &[u8],
+                partial: Option<Vec<State>>,
+                at: &At|
+     -> Result<usize> {
+        match partial {
+            Some(p) => {
+                let mut grew = 0;
+                for (a, b) in states.iter_mut().zip(p) {
+                    if matches!(b, State::Set(_) | State::Collect(..)) {
+                        grew += 64;
+                    }
+                    a.merge(b);
+                }
+                Ok(grew)
+            }
+            None => aggs.update(states, rec, at),
+        }
+    };
     if m.get_flag("hash") {
         // Groups live in a hash table within half the budget; when it fills, their partial
         // states are spilled, sorted by key, through extsort (the other half) and merged back
@@ -382,7 +343,14 @@ fn run(m: &ArgMatches) -> Result<()> {
         };
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
-            let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
+            let partial = match read(rec, &at, &mut item, &mut aggs) {
+                Ok(p) => p,
+                Err(e) => {
+                    bad.check(Err(e), rec)?;
+                    return Ok(());
+                }
+            };
+            let it: &[u8] = if item.is_empty() { rec } else { &item };
             key.clear();
             order.key_bytes(it, &mut key);
             // One hash per record; the key is copied only for a new group.
@@ -390,7 +358,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 used += key.len() * 2 + it.len() + 64 * aggs.specs.len() + 96;
                 (it.to_vec(), aggs.new_states())
             });
-            used += aggs.update(&mut entry.1, rec, &at)?;
+            used += feed(&mut aggs, &mut entry.1, rec, partial, &at)?;
             if used > limit {
                 spill(&mut groups, &mut sorter)?;
                 used = 0;
@@ -406,7 +374,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 b.extend_from_slice(&(it.len() as u32).to_le_bytes());
                 b.extend_from_slice(it);
             };
-            let mut current: Option<(Vec<u8>, Vec<State>)> = None;
+            let mut current: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
             let mut failed: Option<Error> = None;
             let mut sink = |mut block: &[u8]| -> std::io::Result<()> {
                 while block.len() >= 4 {
@@ -414,18 +382,20 @@ fn run(m: &ArgMatches) -> Result<()> {
                     let it = block.get(4..4 + n).unwrap_or(&[]);
                     block = block.get(4 + n..).unwrap_or(&[]);
                     let res =
-                        decode_spill(it, &aggs.specs).and_then(|(k, states)| match &mut current {
-                            Some((ck, cs)) if *ck == k => {
-                                for (a, b) in cs.iter_mut().zip(states) {
-                                    a.merge(b);
+                        decode_spill(it, &aggs.specs).and_then(
+                            |(it, k, states)| match &mut current {
+                                Some((_, ck, cs)) if *ck == k => {
+                                    for (a, b) in cs.iter_mut().zip(states) {
+                                        a.merge(b);
+                                    }
+                                    Ok(())
                                 }
-                                Ok(())
-                            }
-                            _ => match current.replace((k, states)) {
-                                Some((ck, mut cs)) => out.group(&aggs, &ck, &mut cs, eol),
-                                None => Ok(()),
+                                _ => match current.replace((it, k, states)) {
+                                    Some((ci, _, mut cs)) => out.group(&aggs, &order, &ci, &mut cs),
+                                    None => Ok(()),
+                                },
                             },
-                        });
+                        );
                     if let Err(e) = res {
                         failed = Some(e);
                         return Err(std::io::Error::other("stopped"));
@@ -439,8 +409,8 @@ fn run(m: &ArgMatches) -> Result<()> {
             }
             let sort_stats = sort_stats?;
             stats.add_sort(&sort_stats);
-            if let Some((ck, mut cs)) = current.take() {
-                out.group(&aggs, &ck, &mut cs, eol)?;
+            if let Some((ci, _, mut cs)) = current.take() {
+                out.group(&aggs, &order, &ci, &mut cs)?;
             }
         }
         // Whatever never spilled, sorted by key.
@@ -450,12 +420,12 @@ fn run(m: &ArgMatches) -> Result<()> {
                 .compare_keys(&a.1 .0, &b.1 .0)
                 .then_with(|| a.0.cmp(&b.0))
         });
-        for (k, (_, mut states)) in sorted {
-            out.group(&aggs, &k, &mut states, eol)?;
+        for (_, (it, mut states)) in sorted {
+            out.group(&aggs, &order, &it, &mut states)?;
         }
     } else {
         // The current group: its first record's item (for key comparisons) and states.
-        let mut group: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
+        let mut group: Option<(Vec<u8>, Vec<State>)> = None;
         let mut failed = None;
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
@@ -463,9 +433,16 @@ fn run(m: &ArgMatches) -> Result<()> {
                 // Keep reading to the end (the Hadoop Streaming contract), ignoring the rest.
                 return Ok(());
             }
-            let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
+            let partial = match read(rec, &at, &mut item, &mut aggs) {
+                Ok(p) => p,
+                Err(e) => {
+                    bad.check(Err(e), rec)?;
+                    return Ok(());
+                }
+            };
+            let it: &[u8] = if item.is_empty() { rec } else { &item };
             let same = match &group {
-                Some((first, _, _)) => match order.compare_keys(first, it) {
+                Some((first, _)) => match order.compare_keys(first, it) {
                     Ordering::Equal => true,
                     Ordering::Less => false,
                     Ordering::Greater => {
@@ -478,27 +455,26 @@ fn run(m: &ArgMatches) -> Result<()> {
                 None => false,
             };
             if !same {
-                if let Some((_, k, mut states)) = group.take() {
-                    out.group(&aggs, &k, &mut states, eol)?;
+                if let Some((first, mut states)) = group.take() {
+                    out.group(&aggs, &order, &first, &mut states)?;
                 }
-                key.clear();
-                order.key_bytes(it, &mut key);
-                group = Some((it.to_vec(), key.clone(), aggs.new_states()));
+                group = Some((it.to_vec(), aggs.new_states()));
             }
-            if let Some((_, _, states)) = &mut group {
-                aggs.update(states, rec, &at)?;
+            if let Some((_, states)) = &mut group {
+                feed(&mut aggs, states, rec, partial, &at)?;
             }
             Ok(())
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        if let Some((_, k, mut states)) = group.take() {
-            out.group(&aggs, &k, &mut states, eol)?;
+        if let Some((first, mut states)) = group.take() {
+            out.group(&aggs, &order, &first, &mut states)?;
         }
     }
     stats.bytes_in = inputs.bytes;
     stats.records_out = out.groups;
+    stats.bad_records = bad.finish()?;
     stats.bytes_out = out.out.commit()?;
     progress.finish();
     common::emit_stats("breduce", &stats, &stats_dest, started)

@@ -352,23 +352,35 @@ pub fn setup(
     global: KeyOpts,
     default_key: Option<&str>,
 ) -> Result<Setup> {
-    setup_names(m, args::inputs(m), blank_default, global, default_key)
+    setup_names(
+        m,
+        args::inputs(m),
+        blank_default,
+        global,
+        default_key,
+        false,
+    )
 }
 
 /// [`setup`] for TSV-by-default tools whose inputs are not `FILE...` (breduce's positionals
 /// mix aggregates and files).
+///
+/// `partial_input`: the records are partial lines (breduce --merge), always TSV: keys are
+/// still resolved for the declared format (JSON paths stay paths), names against the TSV
+/// header.
 pub fn setup_with_files(
     m: &ArgMatches,
     files: &[String],
     global: KeyOpts,
     default_key: Option<&str>,
+    partial_input: bool,
 ) -> Result<Setup> {
     let names = if files.is_empty() {
         vec!["-".to_string()]
     } else {
         files.to_vec()
     };
-    setup_names(m, names, false, global, default_key)
+    setup_names(m, names, false, global, default_key, partial_input)
 }
 
 fn setup_names(
@@ -377,6 +389,7 @@ fn setup_names(
     blank_default: bool,
     global: KeyOpts,
     default_key: Option<&str>,
+    partial_input: bool,
 ) -> Result<Setup> {
     let eol = if flag(m, "zero") { 0 } else { b'\n' };
     let delim = args::delimiter_of(m)?;
@@ -401,13 +414,18 @@ fn setup_names(
     let threads = args::threads_of(m);
     let stats_dest = args::stats_of(m);
     let mut inputs = Inputs::open(&names, eol, budget.max(extsort::RECORD_ALLOWANCE))?;
-    inputs.set_csv(matches!(format, Format::Csv(_)));
-    let header = if flag(m, "header") && format != Format::Jsonl {
-        inputs.read_headers(format)?
+    let read_as = if partial_input {
+        Format::Text(FieldSplit::Char(b'\t'))
+    } else {
+        format
+    };
+    inputs.set_csv(matches!(read_as, Format::Csv(_)));
+    let header = if flag(m, "header") && read_as != Format::Jsonl {
+        inputs.read_headers(read_as)?
     } else {
         None
     };
-    let fields = header.as_ref().map(|h| split_header(h, format));
+    let fields = header.as_ref().map(|h| split_header(h, read_as));
     let refs: Option<Vec<&[u8]>> = fields
         .as_ref()
         .map(|v| v.iter().map(|f| f.as_slice()).collect());

@@ -184,8 +184,9 @@ impl RecordOrder {
         }
     }
 
+    /// The `i`-th key of an item, as it compares (decoded for CSV and JSON strings).
     #[inline]
-    fn key<'a>(&self, item: &'a [u8], i: usize) -> &'a [u8] {
+    pub fn key<'a>(&self, item: &'a [u8], i: usize) -> &'a [u8] {
         match self.format {
             Format::Text(split) => match &self.keys[i].source {
                 KeySource::Span(s) => s.extract(item, split),
@@ -549,6 +550,17 @@ impl Packer {
     }
 }
 
+/// Append one part of an item built by the caller (for an order whose format extracts):
+/// first the record, then each key, each written by `fill` (breduce --merge reads keys from
+/// partial lines itself).
+pub fn push_item_part(out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    fill(out);
+    let n = (out.len() - at - 4).min(u32::MAX as usize) as u32;
+    out[at..at + 4].copy_from_slice(&n.to_le_bytes());
+}
+
 fn push_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n.min(u32::MAX as usize) as u32).to_le_bytes());
 }
@@ -613,6 +625,15 @@ impl CsvScratch {
         let _ = nout;
         self.n = nends;
         Ok(())
+    }
+
+    /// Field `i` (0-based) of the last record parsed; empty past the last field.
+    pub fn field(&self, i: usize) -> &[u8] {
+        if i >= self.n {
+            return &[];
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.out.get(start..self.ends[i]).unwrap_or(&[])
     }
 
     /// The fields of the last record parsed.

@@ -1,0 +1,433 @@
+//! Text partial states, for `breduce --partial`, `bshuffle --combine` and `breduce --merge`:
+//! one token per aggregate with no TAB, CR or newline in it, so that a partial line is a
+//! TSV record `KEY... STATE...` that every tool can sort, shuffle and read back.
+//!
+//! Values inside states (first/last/min/max texts, distinct members, collected lists) are
+//! escaped with backslashes: `\\`, `\t`, `\n`, `\r`, and `\,` inside lists. The tokens are
+//! readable on purpose (a sum is its decimal, a count its number):
+//!
+//! | aggregate            | token                                                    |
+//! |----------------------|----------------------------------------------------------|
+//! | count                | `N`                                                      |
+//! | sum                  | exact `DECIMAL` (scale kept: `100.00`), `~FLOAT`, or `!FLOAT` (overflowed) |
+//! | mean                 | `SUM/N`                                                  |
+//! | min, max, first, last | empty for no value, else `=` and the value              |
+//! | countdistinct, distinct | each member followed by `,`                           |
+//! | collect              | empty for no value, else `=` and the joined list         |
+//! | var, stddev, ...     | `N;MEAN;M2;SUM;SQUARES`                                   |
+//!
+//! median and quantiles need every value and have no partial form.
+
+use super::{decimal, Op, Squares, State, Sum, Wide};
+use std::collections::BTreeSet;
+
+/// Whether `op` has a partial form (median and quantiles do not).
+pub fn combinable(op: Op) -> bool {
+    !matches!(op, Op::Median | Op::Quantile(_))
+}
+
+/// A token that does not decode.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("not a partial state of {0}: \"{1}\"")]
+pub struct BadState(pub &'static str, pub String);
+
+/// Append `v` escaped: backslash, TAB, LF, CR, and (when `comma`) commas.
+pub fn escape(v: &[u8], comma: bool, out: &mut Vec<u8>) {
+    for &c in v {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b',' if comma => out.extend_from_slice(b"\\,"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Undo [`escape`] on `v`, appending to `out`; stops at an unescaped `,` when `list`,
+/// returning the bytes consumed.
+pub fn unescape(v: &[u8], list: bool, out: &mut Vec<u8>) -> usize {
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'\\' if i + 1 < v.len() => {
+                out.push(match v[i + 1] {
+                    b't' => b'\t',
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    c => c,
+                });
+                i += 2;
+            }
+            b',' if list => return i,
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    i
+}
+
+fn put_float(f: f64, out: &mut Vec<u8>) {
+    // `{:e}` is Rust's shortest round-trip form with an exponent: 1e300, 1.5e0, inf, NaN.
+    out.extend_from_slice(format!("{f:e}").as_bytes());
+}
+
+fn put_sum(s: &Sum, out: &mut Vec<u8>) {
+    if s.inexact || s.overflow {
+        out.push(if s.inexact { b'~' } else { b'!' });
+        put_float(s.float, out);
+    } else {
+        decimal::format_exact(s.mant, s.scale, out);
+    }
+}
+
+fn put_squares(s: &Squares, out: &mut Vec<u8>) {
+    if s.broken {
+        out.push(b'x');
+        return;
+    }
+    if s.sum.neg {
+        out.push(b'-');
+    }
+    for (i, l) in s.sum.mag.iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        out.extend_from_slice(format!("{l:x}").as_bytes());
+    }
+    out.extend_from_slice(format!("@{}", s.scale).as_bytes());
+}
+
+fn put_value(v: Option<&[u8]>, out: &mut Vec<u8>) {
+    if let Some(v) = v {
+        out.push(b'=');
+        escape(v, false, out);
+    }
+}
+
+impl State {
+    /// Append this state's text token (see the module's table). median and quantiles have
+    /// none: callers refuse them first ([`combinable`]); here they write their count.
+    pub fn encode_text(&self, out: &mut Vec<u8>) {
+        match self {
+            State::Count(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            State::Sum(s) => put_sum(s, out),
+            State::Mean(s, n) => {
+                put_sum(s, out);
+                out.extend_from_slice(format!("/{n}").as_bytes());
+            }
+            State::Best { best, .. } => put_value(best.as_ref().map(|(_, t)| t.as_slice()), out),
+            State::First(v) | State::Last(v) => put_value(v.as_deref(), out),
+            State::Collect(v, any) => put_value(any.then_some(v.as_slice()), out),
+            State::Set(s) => {
+                for v in s {
+                    escape(v, true, out);
+                    out.push(b',');
+                }
+            }
+            State::Values(v) => out.extend_from_slice(v.len().to_string().as_bytes()),
+            State::Moments {
+                n,
+                mean,
+                m2,
+                sx,
+                sxx,
+            } => {
+                out.extend_from_slice(n.to_string().as_bytes());
+                out.push(b';');
+                put_float(*mean, out);
+                out.push(b';');
+                put_float(*m2, out);
+                out.push(b';');
+                put_sum(sx, out);
+                out.push(b';');
+                put_squares(sxx, out);
+            }
+        }
+    }
+
+    /// Read a state of `op` from its text token.
+    pub fn decode_text(op: Op, t: &[u8]) -> Result<State, BadState> {
+        let name = op_name(op);
+        let bad = || BadState(name, String::from_utf8_lossy(t).into_owned());
+        let value = |t: &[u8]| -> Result<Option<Vec<u8>>, BadState> {
+            match t.split_first() {
+                None => Ok(None),
+                Some((b'=', v)) => {
+                    let mut out = Vec::with_capacity(v.len());
+                    unescape(v, false, &mut out);
+                    Ok(Some(out))
+                }
+                Some(_) => Err(bad()),
+            }
+        };
+        Ok(match State::new(op) {
+            State::Count(_) => State::Count(parse_u64(t).ok_or_else(bad)?),
+            State::Sum(_) => State::Sum(parse_sum(t).ok_or_else(bad)?),
+            State::Mean(..) => {
+                let slash = t.iter().rposition(|&c| c == b'/').ok_or_else(bad)?;
+                let s = parse_sum(&t[..slash]).ok_or_else(bad)?;
+                State::Mean(s, parse_u64(&t[slash + 1..]).ok_or_else(bad)?)
+            }
+            State::Best { max, .. } => {
+                let best = match value(t)? {
+                    None => None,
+                    Some(v) => {
+                        let n = decimal::parse(&v).ok_or_else(bad)?;
+                        Some((n, v))
+                    }
+                };
+                State::Best { best, max }
+            }
+            State::First(_) => State::First(value(t)?),
+            State::Last(_) => State::Last(value(t)?),
+            State::Collect(..) => match value(t)? {
+                None => State::Collect(Vec::new(), false),
+                Some(v) => State::Collect(v, true),
+            },
+            State::Set(_) => {
+                let mut set = BTreeSet::new();
+                let mut rest = t;
+                while !rest.is_empty() {
+                    let mut v = Vec::new();
+                    let used = unescape(rest, true, &mut v);
+                    if rest.get(used) != Some(&b',') {
+                        return Err(bad());
+                    }
+                    rest = &rest[used + 1..];
+                    set.insert(v);
+                }
+                State::Set(set)
+            }
+            State::Values(_) => return Err(bad()),
+            State::Moments { .. } => {
+                let parts: Vec<&[u8]> = t.split(|&c| c == b';').collect();
+                let [n, mean, m2, sx, sxx] = parts[..] else {
+                    return Err(bad());
+                };
+                State::Moments {
+                    n: parse_u64(n).ok_or_else(bad)?,
+                    mean: parse_f64(mean).ok_or_else(bad)?,
+                    m2: parse_f64(m2).ok_or_else(bad)?,
+                    sx: parse_sum(sx).ok_or_else(bad)?,
+                    sxx: parse_squares(sxx).ok_or_else(bad)?,
+                }
+            }
+        })
+    }
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Count => "count",
+        Op::Sum => "sum",
+        Op::Min => "min",
+        Op::Max => "max",
+        Op::Mean => "mean",
+        Op::First => "first",
+        Op::Last => "last",
+        Op::CountDistinct => "countdistinct",
+        Op::Distinct => "distinct",
+        Op::Collect => "collect",
+        Op::Median => "median",
+        Op::Quantile(_) => "a quantile",
+        Op::Var => "var",
+        Op::Stddev => "stddev",
+        Op::PVar => "pvar",
+        Op::PStddev => "pstdev",
+    }
+}
+
+fn parse_u64(t: &[u8]) -> Option<u64> {
+    if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(t).ok()?.parse().ok()
+}
+
+fn parse_f64(t: &[u8]) -> Option<f64> {
+    std::str::from_utf8(t).ok()?.parse().ok()
+}
+
+fn parse_sum(t: &[u8]) -> Option<Sum> {
+    let mut s = Sum::default();
+    match t.split_first()? {
+        (b'~', f) => {
+            s.float = parse_f64(f)?;
+            s.inexact = true;
+        }
+        (b'!', f) => {
+            s.float = parse_f64(f)?;
+            s.overflow = true;
+        }
+        _ => match decimal::parse(t)? {
+            decimal::Number::Exact { mant, scale }
+                if t.iter().all(|c| !c.is_ascii_whitespace()) =>
+            {
+                s.mant = mant;
+                s.scale = scale;
+            }
+            _ => return None,
+        },
+    }
+    Some(s)
+}
+
+fn parse_squares(t: &[u8]) -> Option<Squares> {
+    if t == b"x" {
+        return Some(Squares {
+            broken: true,
+            ..Squares::default()
+        });
+    }
+    let (neg, t) = match t.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, t),
+    };
+    let at = t.iter().position(|&c| c == b'@')?;
+    let scale = std::str::from_utf8(&t[at + 1..]).ok()?.parse().ok()?;
+    let mut mag = [0u64; 4];
+    let mut limbs = t[..at].split(|&c| c == b'.');
+    for l in &mut mag {
+        *l = u64::from_str_radix(std::str::from_utf8(limbs.next()?).ok()?, 16).ok()?;
+    }
+    if limbs.next().is_some() {
+        return None;
+    }
+    Some(Squares {
+        sum: Wide { neg, mag },
+        scale,
+        broken: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AggError, Spec};
+
+    const VALUES: [&[u8]; 12] = [
+        b"3",
+        b"0.10",
+        b"-2.5",
+        b"7",
+        b"7",
+        b"1e1",
+        b"0.20",
+        b"4",
+        b"a\tb,c\\d\ne",
+        b"",
+        b",",
+        b"=x",
+    ];
+
+    #[test]
+    fn split_encode_decode_merge_equals_whole() {
+        for spec in [
+            "count",
+            "sum:1",
+            "min:1",
+            "max:1",
+            "mean:1",
+            "first:1",
+            "last:1",
+            "countdistinct:1",
+            "distinct:1",
+            "collect:1",
+            "var:1",
+            "stddev:1",
+            "pvar:1",
+            "pstdev:1",
+        ] {
+            let s = Spec::parse(spec).unwrap_or_else(|| panic!("{spec}"));
+            let values: Vec<&[u8]> = if s.op.numeric() {
+                VALUES[..8].to_vec()
+            } else {
+                VALUES.to_vec()
+            };
+            let mut whole = State::new(s.op);
+            for v in &values {
+                whole.update(v).unwrap_or_else(|e| panic!("{e}"));
+            }
+            for cut in 0..=values.len() {
+                let mut a = State::new(s.op);
+                let mut b = State::new(s.op);
+                for v in &values[..cut] {
+                    a.update(v).unwrap_or_else(|e| panic!("{e}"));
+                }
+                for v in &values[cut..] {
+                    b.update(v).unwrap_or_else(|e| panic!("{e}"));
+                }
+                let (mut ta, mut tb) = (Vec::new(), Vec::new());
+                a.encode_text(&mut ta);
+                b.encode_text(&mut tb);
+                for t in [&ta, &tb] {
+                    assert!(
+                        !t.iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r')),
+                        "{spec}: {t:?}"
+                    );
+                }
+                let mut a2 = State::decode_text(s.op, &ta).unwrap_or_else(|e| panic!("{e}"));
+                let b2 = State::decode_text(s.op, &tb).unwrap_or_else(|e| panic!("{e}"));
+                a2.merge(b2);
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                whole
+                    .clone()
+                    .finish(s.op, &mut x)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                a2.finish(s.op, &mut y).unwrap_or_else(|e| panic!("{e}"));
+                let (x, y) = (String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
+                // Floating aggregates (mean, variances over floats) may differ in the last bits.
+                let close = x == y
+                    || matches!((x.parse::<f64>(), y.parse::<f64>()),
+                        (Ok(p), Ok(q)) if (p - q).abs() <= 1e-9 * p.abs().max(1.0));
+                assert!(close, "{spec} cut {cut}: {x} != {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_sums_keep_their_scale_and_overflow_survives() {
+        let mut s = State::new(Op::Sum);
+        for _ in 0..1000 {
+            s.update(b"0.10").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut t = Vec::new();
+        s.encode_text(&mut t);
+        assert_eq!(t, b"100.00");
+        let big = State::decode_text(Op::Sum, b"99999999999999999999999999999999999999")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut merged = big.clone();
+        merged.merge(big);
+        let mut t = Vec::new();
+        merged.encode_text(&mut t);
+        assert!(t.starts_with(b"!"), "{}", String::from_utf8_lossy(&t));
+        let mut again = State::decode_text(Op::Sum, &t).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            again.finish(Op::Sum, &mut Vec::new()),
+            Err(AggError::Overflow)
+        );
+    }
+
+    #[test]
+    fn bad_tokens_are_errors() {
+        for (op, t) in [
+            (Op::Count, &b"x"[..]),
+            (Op::Count, b"-1"),
+            (Op::Sum, b"1e5"),
+            (Op::Sum, b""),
+            (Op::Mean, b"3"),
+            (Op::Min, b"3"),
+            (Op::Min, b"=abc"),
+            (Op::Distinct, b"a"),
+            (Op::Var, b"1;2;3"),
+            (Op::Var, b"1;2;3;4;5@0"),
+            (Op::Median, b"1"),
+        ] {
+            assert!(State::decode_text(op, t).is_err(), "{op:?} {t:?}");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Aggregates over records, shared by breduce and `bshuffle --combine`: where each
+//! aggregate's value comes from in a record (field, column name, JSON path), feeding groups'
+//! states, and reading and writing partial lines.
+//!
+//! A partial line is TSV: the group's key(s), escaped (`\\`, `\t`, `\n`, `\r`), then one
+//! text state per aggregate ([`agg::text`]). breduce `--partial` and `bshuffle --combine`
+//! write them; `breduce --merge` reads them.
+
+use crate::common::At;
+use agg::{AggError, Op, Spec, State};
+use cli::{Error, Result};
+use record::{CsvScratch, FieldSplit, Format, RecordOrder};
+use std::borrow::Cow;
+
+/// Where an aggregate's value comes from.
+enum Source {
+    None,
+    Field(usize),
+    Path(Vec<String>),
+}
+
+/// What a group's line holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Finished results (the default).
+    Final,
+    /// Partial states, for `breduce --merge`.
+    Partial,
+}
+
+/// The aggregates of one run and how to read their values.
+pub struct Aggs {
+    pub specs: Vec<Spec>,
+    /// Output column names (`count`, `sum_amount`, ...), for `--header`.
+    pub names: Vec<String>,
+    sources: Vec<Source>,
+    format: Format,
+    scratch: CsvScratch,
+    /// Column ranges of the partial line being merged.
+    cols: Vec<(usize, usize)>,
+}
+
+/// Parse `AGG`s given as option values (bshuffle's `--combine`), refusing what is not one.
+pub fn parse_specs<'a>(texts: impl Iterator<Item = &'a String>) -> Result<Vec<Spec>> {
+    texts
+        .map(|t| {
+            Spec::parse(t).ok_or_else(|| {
+                Error::Usage(format!(
+                    "'{t}' is not an aggregate (count, sum:FIELD, mean:FIELD, ...)"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Partial states exist for every aggregate but median and quantiles.
+pub fn require_combinable(specs: &[Spec], flag: &str) -> Result<()> {
+    match specs.iter().find(|s| !agg::text::combinable(s.op)) {
+        Some(s) => Err(Error::Usage(format!(
+            "{} cannot be combined ({flag}): median and quantiles need every value in one place",
+            s.text
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Aggs {
+    /// Resolve each aggregate's field for `format` (numbers, names with a header, JSON
+    /// paths). `partial_input`: values come from partial lines by position instead.
+    pub fn new(
+        specs: Vec<Spec>,
+        format: Format,
+        header: Option<&[Vec<u8>]>,
+        partial_input: bool,
+    ) -> Result<Aggs> {
+        let mut sources = Vec::with_capacity(specs.len());
+        let mut names = Vec::with_capacity(specs.len());
+        for s in &specs {
+            let (src, name) = match &s.field {
+                None => (Source::None, String::new()),
+                Some(f) if partial_input => (Source::None, f.clone()),
+                Some(f) if format == Format::Jsonl => (
+                    Source::Path(f.split('.').map(str::to_string).collect()),
+                    f.clone(),
+                ),
+                Some(f) => match f.parse::<usize>() {
+                    Ok(0) => {
+                        return Err(Error::Usage(format!(
+                            "{}: field numbers start at 1",
+                            s.text
+                        )))
+                    }
+                    Ok(n) => {
+                        let name = header
+                            .and_then(|h| h.get(n - 1))
+                            .map_or_else(|| f.clone(), |b| String::from_utf8_lossy(b).into_owned());
+                        (Source::Field(n - 1), name)
+                    }
+                    Err(_) => {
+                        let idx = header
+                            .and_then(|h| h.iter().position(|c| c == f.as_bytes()))
+                            .ok_or_else(|| {
+                                Error::Usage(format!(
+                                    "{}: no column named '{f}' (names need --header)",
+                                    s.text
+                                ))
+                            })?;
+                        (Source::Field(idx), f.clone())
+                    }
+                },
+            };
+            sources.push(src);
+            names.push(s.column_name(&name));
+        }
+        Ok(Aggs {
+            specs,
+            names,
+            sources,
+            format,
+            scratch: CsvScratch::default(),
+            cols: Vec::new(),
+        })
+    }
+
+    pub fn new_states(&self) -> Vec<State> {
+        self.specs.iter().map(|s| State::new(s.op)).collect()
+    }
+
+    /// Each aggregate's value in `rec`, handed to `f` with the aggregate's index.
+    fn each_value(
+        &mut self,
+        rec: &[u8],
+        at: &At,
+        mut f: impl FnMut(usize, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        if let Format::Csv(d) = self.format {
+            self.scratch
+                .parse(rec, d)
+                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+        }
+        for i in 0..self.sources.len() {
+            let value: Cow<[u8]> = match &self.sources[i] {
+                Source::None => Cow::Borrowed(&[]),
+                Source::Field(n) => Cow::Borrowed(match self.format {
+                    Format::Csv(_) => self.scratch.field(*n),
+                    Format::Text(FieldSplit::Char(t)) => record::fields::nth_field(rec, t, *n),
+                    _ => record::Span::field(*n).extract(rec, FieldSplit::Blank),
+                }),
+                Source::Path(p) => record::json::lookup(rec, p)
+                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?
+                    .unwrap_or(Cow::Borrowed(&[])),
+            };
+            f(i, &value)?;
+        }
+        Ok(())
+    }
+
+    fn value_error(&self, i: usize, value: &[u8], e: AggError, at: &At) -> Error {
+        match e {
+            AggError::NotNumber => Error::Runtime(format!(
+                "{at}: field {} is \"{}\": not a number",
+                self.specs[i].field.as_deref().unwrap_or("?"),
+                String::from_utf8_lossy(value)
+            )),
+            e => Error::Runtime(format!("{at}: {e}")),
+        }
+    }
+
+    /// Whether `rec` can be fed without an error, so that a record skipped as bad
+    /// (`--skip-bad`) leaves no trace in any state.
+    pub fn check(&mut self, rec: &[u8], at: &At) -> Result<()> {
+        let specs = std::mem::take(&mut self.specs);
+        let mut bad = None;
+        let res = self.each_value(rec, at, |i, v| {
+            if specs[i].op.numeric() && bad.is_none() && agg::decimal::parse(v).is_none() {
+                bad = Some((i, v.to_vec()));
+            }
+            Ok(())
+        });
+        self.specs = specs;
+        res?;
+        match bad {
+            Some((i, v)) => Err(self.value_error(i, &v, AggError::NotNumber, at)),
+            None => Ok(()),
+        }
+    }
+
+    /// Feed one record to a group's states; returns about how many bytes the states grew.
+    pub fn update(&mut self, states: &mut [State], rec: &[u8], at: &At) -> Result<usize> {
+        let mut grew = 0;
+        let mut failed = None;
+        let specs = std::mem::take(&mut self.specs);
+        let res = self.each_value(rec, at, |i, v| {
+            if matches!(
+                specs[i].op,
+                Op::Distinct | Op::CountDistinct | Op::Collect | Op::Median | Op::Quantile(_)
+            ) {
+                grew += v.len() + 32;
+            }
+            if let Err(e) = states[i].update(v) {
+                failed = Some((i, v.to_vec(), e));
+                return Err(Error::Exit(1));
+            }
+            Ok(())
+        });
+        self.specs = specs;
+        match (res, failed) {
+            (_, Some((i, v, e))) => Err(self.value_error(i, &v, e, at)),
+            (Err(e), None) => Err(e),
+            (Ok(()), None) => Ok(grew),
+        }
+    }
+
+    /// A partial line as an item of `order` (an order whose format extracts): the line, then
+    /// its first `order.keys.len()` columns unescaped as the keys. Checks the column count.
+    pub fn partial_item(
+        &mut self,
+        order: &RecordOrder,
+        line: &[u8],
+        item: &mut Vec<u8>,
+        at: &At,
+    ) -> Result<()> {
+        self.cols.clear();
+        let mut start = 0;
+        for t in memchr::memchr_iter(b'\t', line) {
+            self.cols.push((start, t));
+            start = t + 1;
+        }
+        self.cols.push((start, line.len()));
+        let (k, a) = (order.keys.len(), self.specs.len());
+        if self.cols.len() != k + a {
+            return Err(Error::Runtime(format!(
+                "{at}: a partial line has {} columns, not {k} key{} and {a} state{} (written by --partial or bshuffle --combine with the same -k and aggregates?)",
+                self.cols.len(),
+                if k == 1 { "" } else { "s" },
+                if a == 1 { "" } else { "s" },
+            )));
+        }
+        item.clear();
+        record::order::push_item_part(item, |b| b.extend_from_slice(line));
+        for &(s, e) in &self.cols[..k] {
+            record::order::push_item_part(item, |b| {
+                agg::text::unescape(&line[s..e], false, b);
+            });
+        }
+        Ok(())
+    }
+
+    /// Decode the states of the partial line last given to [`Aggs::partial_item`].
+    pub fn partial_states(&self, line: &[u8], at: &At) -> Result<Vec<State>> {
+        let k = self.cols.len() - self.specs.len();
+        self.specs
+            .iter()
+            .zip(&self.cols[k..])
+            .map(|(s, &(a, b))| {
+                State::decode_text(s.op, &line[a..b])
+                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Append a group's line: its key(s), then each aggregate, finished or partial.
+    pub fn write(
+        &self,
+        order: &RecordOrder,
+        item: &[u8],
+        states: &mut [State],
+        what: Output,
+        eol: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for i in 0..order.keys.len() {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            match what {
+                Output::Final => out.extend_from_slice(order.key(item, i)),
+                Output::Partial => agg::text::escape(order.key(item, i), false, out),
+            }
+        }
+        for (i, st) in states.iter_mut().enumerate() {
+            out.push(b'\t');
+            match what {
+                Output::Partial => st.encode_text(out),
+                Output::Final => st.finish(self.specs[i].op, out).map_err(|e| {
+                    let mut key = Vec::new();
+                    order.key_bytes(item, &mut key);
+                    Error::Runtime(format!(
+                        "group '{}': {}: {e}",
+                        String::from_utf8_lossy(&key),
+                        self.specs[i].text
+                    ))
+                })?,
+            }
+        }
+        out.push(eol);
+        Ok(())
+    }
+
+    /// The header line: key column names, then each aggregate's column name.
+    pub fn header(&self, order: &RecordOrder, fields: &[Vec<u8>], eol: u8) -> Vec<u8> {
+        let mut line = Vec::new();
+        for (i, k) in order.keys.iter().enumerate() {
+            if i > 0 {
+                line.push(b'\t');
+            }
+            match &k.source {
+                record::KeySource::Span(s) => line
+                    .extend_from_slice(fields.get(s.sword).map_or(&b"key"[..], |v| v.as_slice())),
+                record::KeySource::Path(p) => line.extend_from_slice(p.join(".").as_bytes()),
+            }
+        }
+        for n in &self.names {
+            line.push(b'\t');
+            line.extend_from_slice(n.as_bytes());
+        }
+        line.push(eol);
+        line
+    }
+}
