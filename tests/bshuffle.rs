@@ -260,3 +260,196 @@ fn hadoop_streaming_contract() {
     assert!(ok(&[], b"").is_empty());
     assert_eq!(ok(&[], b"b\na\t\na\n"), b"a\t\na\nb\n");
 }
+
+fn run_bin(bin: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let out = crate::util::run(crate::util::bin_path(bin), args, stdin);
+    assert!(
+        out.status.success(),
+        "{bin} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Zipf-like `key<TAB>decimal<TAB>word` lines: few hot keys, many rare ones.
+fn numeric_input(rng: &mut Rng, lines: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..lines {
+        let k = if rng.chance(3, 4) {
+            rng.range(0, 5)
+        } else {
+            rng.range(0, 300)
+        };
+        let v = format!(
+            "{}.{:02}",
+            rng.range(0, 1000) as i64 - 500,
+            rng.range(0, 99)
+        );
+        let w = ["x", "y,z", "", "w\\v"][rng.range(0, 3)];
+        out.extend_from_slice(format!("k{k}\t{v}\t{w}\n").as_bytes());
+    }
+    out
+}
+
+const COMBINE: [&str; 7] = [
+    "count",
+    "sum:2",
+    "mean:2",
+    "max:2",
+    "var:2",
+    "distinct:3",
+    "first:3",
+];
+
+fn combine_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v: Vec<&str> = extra.to_vec();
+    for a in COMBINE {
+        v.push("--combine");
+        v.push(a);
+    }
+    v
+}
+
+/// `bshuffle --combine A | breduce --merge A` equals `breduce --hash A` byte for byte,
+/// whether the combiner flushes often (tiny -S) or once; with -o DIR every key's partial
+/// lines are in the part the plain shuffle puts the key in.
+#[test]
+fn combine_then_merge_equals_direct_reduce() {
+    let mut rng = Rng::new(Rng::seed_from_env(0xc0b1));
+    let input = numeric_input(&mut rng, 6000);
+    let mut reduce = vec!["--hash"];
+    reduce.extend(COMBINE);
+    let want = run_bin("breduce", &reduce, &input);
+    let mut merge = vec!["--merge"];
+    merge.extend(COMBINE);
+    for extra in [&[][..], &["-S", "2K"][..], &["-S", "2K", "-j", "1"][..]] {
+        let partial = ok(&combine_args(extra), &input);
+        if extra.is_empty() {
+            assert!(
+                partial.len() < input.len() / 2,
+                "combining shrinks the data: {} of {} bytes",
+                partial.len(),
+                input.len()
+            );
+        }
+        let got = run_bin("breduce", &merge, &partial);
+        assert!(
+            got == want,
+            "{extra:?}:\n{}\nvs\n{}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (plain, comb) = (dir.path().join("plain"), dir.path().join("comb"));
+    let (plain, comb) = (
+        plain.to_str().unwrap_or_default(),
+        comb.to_str().unwrap_or_default(),
+    );
+    ok(&["-n", "3", "-o", plain], &input);
+    ok(&combine_args(&["-n", "3", "-S", "2K", "-o", comb]), &input);
+    let mut all = Vec::new();
+    for p in 0..3 {
+        let name = format!("part-{p:05}");
+        let keys = |b: &[u8]| -> std::collections::BTreeSet<Vec<u8>> {
+            b.split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| key_of(l).to_vec())
+                .collect()
+        };
+        let part = read(&Path::new(comb).join(&name));
+        assert_eq!(
+            keys(&part),
+            keys(&read(&Path::new(plain).join(&name))),
+            "{name}"
+        );
+        all.extend(run_bin("breduce", &merge, &part));
+    }
+    let mut got: Vec<&[u8]> = all
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut exp: Vec<&[u8]> = want
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    got.sort();
+    exp.sort();
+    assert_eq!(got, exp);
+}
+
+fn spill_bytes(args: &[&str], input: &[u8]) -> u64 {
+    let out = bshuffle(args, input);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
+    v["spill_bytes"].as_u64().unwrap_or_default()
+}
+
+/// The point of a combiner: far fewer shuffle bytes for the same result.
+#[test]
+fn combine_spills_fewer_bytes() {
+    let mut rng = Rng::new(Rng::seed_from_env(0xc0b2));
+    let input = numeric_input(&mut rng, 20000);
+    let plain = spill_bytes(&["-S", "40K", "--stats"], &input);
+    let combined = spill_bytes(
+        &[
+            "-S",
+            "40K",
+            "--stats",
+            "--combine",
+            "sum:2",
+            "--combine",
+            "count",
+        ],
+        &input,
+    );
+    assert!(plain > 0, "the plain shuffle should spill at -S 40K");
+    assert!(combined * 2 < plain, "combined {combined} vs plain {plain}");
+}
+
+#[test]
+fn combine_refuses_median_and_non_aggregates() {
+    for a in ["median:2", "q50:2", "sum", "nope:2"] {
+        let out = bshuffle(&["--combine", a], b"a\t1\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() == Some(2) && err.starts_with("bshuffle: ") && err.contains(a),
+            "{a}: {err}"
+        );
+    }
+}
+
+/// Bad records (SPEC §1): a non-number under --combine, a malformed JSON line.
+#[test]
+fn bad_records_stop_or_are_skipped() {
+    for (args, input, line) in [
+        (&["--combine", "sum:2"][..], &b"a\t1\nb\tx\nc\t2\n"[..], 2),
+        (
+            &["--format", "jsonl", "-k", "id"][..],
+            &b"{\"id\":1}\n{\"id\":\n{\"id\":0}\n"[..],
+            2,
+        ),
+    ] {
+        let out = bshuffle(args, input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() == Some(1) && err.contains(&format!("-:{line}:")),
+            "{args:?}: {err}"
+        );
+        let mut skip = args.to_vec();
+        skip.push("--skip-bad");
+        let out = bshuffle(&skip, input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.contains("skipped 1 bad record"),
+            "{err}"
+        );
+        assert_eq!(
+            out.stdout.iter().filter(|&&c| c == b'\n').count(),
+            2,
+            "{args:?}"
+        );
+    }
+}

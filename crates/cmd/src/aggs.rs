@@ -122,6 +122,12 @@ impl Aggs {
         })
     }
 
+    /// About what a new group costs in a hash table: the table's slot, the key (and the
+    /// first record's item) on the heap, and the states.
+    pub fn group_cost(&self, key_len: usize, item_len: usize) -> usize {
+        key_len + item_len + self.specs.len() * std::mem::size_of::<State>() + 128
+    }
+
     pub fn new_states(&self) -> Vec<State> {
         self.specs.iter().map(|s| State::new(s.op)).collect()
     }

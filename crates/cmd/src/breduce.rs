@@ -355,7 +355,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             order.key_bytes(it, &mut key);
             // One hash per record; the key is copied only for a new group.
             let entry = groups.entry_ref(key.as_slice()).or_insert_with(|| {
-                used += key.len() * 2 + it.len() + 64 * aggs.specs.len() + 96;
+                used += aggs.group_cost(key.len(), it.len());
                 (it.to_vec(), aggs.new_states())
             });
             used += feed(&mut aggs, &mut entry.1, rec, partial, &at)?;

@@ -2,11 +2,17 @@
 //! `partition(key) = xxh3_64(key) mod N`, each partition sorted by key and stable, in one
 //! external sort whose items carry their partition number in front.
 
+use crate::aggs::{self, Aggs};
 use crate::common::{self, Setup};
+use agg::State;
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
+use hashbrown::HashMap;
 use partition::{part_name, partition_of, Cut, DirCommit, PartInfo};
+use record::order::push_item_part;
+use record::Format;
 use record::{CsvScratch, KeyOpts, RecordOrder};
 use serde_json::json;
 use std::cmp::Ordering;
@@ -35,6 +41,17 @@ Outputs:
                    many mappers' outputs
   (neither)        N must be 1: the whole stream sorted by key to stdout
 
+--combine AGG (repeatable; breduce's AGG syntax) aggregates map-side before anything is
+sorted or spilled: records are grouped by key in a hash table (half of -S), and each group
+leaves as one partial line (the key, then one state per AGG, as breduce --partial writes)
+when the table fills and at the end; the lines are partitioned and sorted like records.
+Finish them with `breduce --merge AGG...` (same -k and AGGs). A key may have several
+partial lines in a part (one per flush of the table); --merge folds them. median and
+quantiles cannot be combined. The manifest names the AGGs.
+
+Bad records (a malformed CSV or JSON record, a non-number under --combine) stop bshuffle
+with FILE:LINE and status 1, or are left out with --skip-bad (--bad-records FILE keeps them).
+
 Memory stays within -S (spilling sorted runs under -T). Standard input is always read to
 the end. --stats adds per-partition records and bytes and the skew (the largest
 partition's share of the bytes).
@@ -43,7 +60,9 @@ Examples:
   bmap --words corpus.txt | bshuffle | breduce count
   bshuffle -n 8 -o shuffled/ mapper-*.tsv
   bshuffle --partition 3/8 mapper-*.tsv | breduce sum:2
-  bshuffle -k user_id --header --format csv -n 4 -o by-user/ events.csv";
+  bshuffle -k user_id --header --format csv -n 4 -o by-user/ events.csv
+  bshuffle -n 4 -o sums/ --combine sum:2 --combine count sales.tsv
+  breduce --merge sum:2 count sums/part-00001";
 
 /// The clap definition: the one source of `--help` and `man/bshuffle.1`.
 pub fn command() -> Command {
@@ -82,10 +101,18 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Replace an existing non-empty output directory"),
         )
+        .arg(
+            Arg::new("combine")
+                .long("combine")
+                .value_name("AGG")
+                .action(ArgAction::Append)
+                .help("Aggregate map-side (breduce's AGG syntax; repeatable) and emit partial states for breduce --merge"),
+        )
         .arg(args::delimiter())
         .arg(args::format())
         .arg(args::header())
         .arg(args::zero())
+        .args(cli::bad::args())
         .args(args::resources())
         .arg(
             Arg::new("compress-temp")
@@ -217,10 +244,43 @@ fn run(m: &ArgMatches) -> Result<()> {
         threads,
         stats_dest,
     } = common::setup(m, false, KeyOpts::default(), Some("1"))?;
+    let combine = m
+        .get_many::<String>("combine")
+        .map(aggs::parse_specs)
+        .transpose()?;
     // Stable: equal keys keep input order, no last-resort comparison.
-    let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
+    let input_order = RecordOrder::new(format, keys.clone(), KeyOpts::default(), true);
+    let mut combiner = match combine {
+        Some(specs) => {
+            aggs::require_combinable(&specs, "--combine")?;
+            let fields = header.as_ref().map(|h| common::split_header(h, format));
+            Some(Aggs::new(specs, format, fields.as_deref(), false)?)
+        }
+        None => None,
+    };
+    // Combined items are partial lines whose keys were read already: the sort reads them
+    // from the item (an extracting layout) and compares them as the records' keys.
+    let order = if combiner.is_some() {
+        RecordOrder::new(Format::Jsonl, keys, KeyOpts::default(), true)
+    } else {
+        input_order.clone()
+    };
+    let header = match (&combiner, &header) {
+        (Some(a), Some(h)) => {
+            let mut line = a.header(&input_order, &common::split_header(h, format), eol);
+            line.pop();
+            Some(line)
+        }
+        _ => header,
+    };
     let routed = matches!(dest, Dest::Dir(..));
-    let cfg = common::sort_config(m, budget, threads, true, false);
+    // A combiner's table gets half the budget, the sort of its partial lines the rest.
+    let sort_budget = if combiner.is_some() {
+        budget / 2
+    } else {
+        budget
+    };
+    let cfg = common::sort_config(m, sort_budget, threads, true, false);
     // Stage the directory before any work: an existing non-empty DIR fails fast.
     let commit = match &dest {
         Dest::Dir(d, force) => Some(
@@ -230,8 +290,6 @@ fn run(m: &ArgMatches) -> Result<()> {
         Dest::Stdout => None,
     };
     let mut sorter = Sorter::new(ShuffleOrder::new(order), cfg)?;
-    let ord = sorter.order();
-    let rec_order = &ord.order;
     let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
     progress.phase("read", inputs.total_size());
     let mut scratch = CsvScratch::default();
@@ -240,34 +298,73 @@ fn run(m: &ArgMatches) -> Result<()> {
         threads,
         ..Stats::default()
     };
-    inputs.for_each(&progress, |rec, at| {
-        stats.records_in += 1;
-        let mut item_start = 0;
-        let res = sorter.push_with(rec.len() + PART + 16, |buf| {
-            item_start = buf.len();
-            buf.extend_from_slice(&[0; PART]);
-            rec_order.encode(rec, buf, &mut scratch)?;
-            // The partition is a function of the key bytes as they stand.
-            key.clear();
-            rec_order.key_bytes(&buf[item_start + PART..], &mut key);
-            let p = partition_of(&key, n) as u32;
-            match share {
-                // Not ours: leave nothing in the buffer.
-                Some((i, _)) if u64::from(p) != i => Err(Skip::Other),
-                _ => {
-                    buf[item_start..item_start + PART].copy_from_slice(&p.to_be_bytes());
-                    Ok(())
+    let mut bad = BadRecords::new("bshuffle", m, eol)?;
+    if let Some(aggs) = &mut combiner {
+        let mut table = Combiner::default();
+        let limit = (budget / 2).max(1);
+        let mut item = Vec::new();
+        let skipping = bad.skipping();
+        inputs.for_each(&progress, |rec, at| {
+            stats.records_in += 1;
+            let outcome = (|| {
+                let it = common::item_of(&input_order, rec, &mut item, &mut scratch, &at)?;
+                key.clear();
+                input_order.key_bytes(it, &mut key);
+                let p = partition_of(&key, n) as u32;
+                if matches!(share, Some((i, _)) if u64::from(p) != i) {
+                    return Ok(());
                 }
+                if skipping {
+                    aggs.check(rec, &at)?;
+                }
+                let entry = table.groups.entry_ref(key.as_slice()).or_insert_with(|| {
+                    table.used += aggs.group_cost(key.len(), it.len());
+                    (p, it.to_vec(), aggs.new_states())
+                });
+                table.used += aggs.update(&mut entry.2, rec, &at)?;
+                Ok(())
+            })();
+            bad.check(outcome, rec)?;
+            if table.used > limit {
+                table.flush(&mut sorter, aggs, &input_order, eol)?;
             }
-        });
-        match res {
-            Ok(()) | Err(extsort::PushError::Build(Skip::Other)) => Ok(()),
-            Err(extsort::PushError::Build(Skip::Bad(e))) => {
-                Err(Error::Runtime(format!("{at}: {e}")))
+            Ok(())
+        })?;
+        table.flush(&mut sorter, aggs, &input_order, eol)?;
+    } else {
+        let rec_order = &sorter.order().order.clone();
+        inputs.for_each(&progress, |rec, at| {
+            stats.records_in += 1;
+            let mut item_start = 0;
+            let res = sorter.push_with(rec.len() + PART + 16, |buf| {
+                item_start = buf.len();
+                buf.extend_from_slice(&[0; PART]);
+                rec_order.encode(rec, buf, &mut scratch)?;
+                // The partition is a function of the key bytes as they stand.
+                key.clear();
+                rec_order.key_bytes(&buf[item_start + PART..], &mut key);
+                let p = partition_of(&key, n) as u32;
+                match share {
+                    // Not ours: leave nothing in the buffer.
+                    Some((i, _)) if u64::from(p) != i => Err(Skip::Other),
+                    _ => {
+                        buf[item_start..item_start + PART].copy_from_slice(&p.to_be_bytes());
+                        Ok(())
+                    }
+                }
+            });
+            match res {
+                Ok(()) | Err(extsort::PushError::Build(Skip::Other)) => Ok(()),
+                Err(extsort::PushError::Build(Skip::Bad(e))) => bad
+                    .check(Err(Error::Runtime(format!("{at}: {e}"))), rec)
+                    .map(drop),
+                Err(extsort::PushError::Sort(e)) => Err(common::sort_error(e, &at)),
             }
-            Err(extsort::PushError::Sort(e)) => Err(common::sort_error(e, &at)),
-        }
-    })?;
+        })?;
+    }
+    stats.bad_records = bad.finish()?;
+    let ord = sorter.order();
+    let rec_order = &ord.order;
     stats.bytes_in = inputs.bytes;
     progress.phase("merge", None);
 
@@ -345,12 +442,65 @@ fn run(m: &ArgMatches) -> Result<()> {
             keys: keys.clone(),
             hashed: true,
         };
-        let manifest = partition::manifest("bshuffle", &cut, Some(&keys), &parts, json!({}));
+        let extra = match m.get_many::<String>("combine") {
+            // The parts hold partial states: say which, for breduce --merge.
+            Some(a) => json!({ "combine": a.collect::<Vec<_>>() }),
+            None => json!({}),
+        };
+        let manifest = partition::manifest("bshuffle", &cut, Some(&keys), &parts, extra);
         commit
             .commit(&manifest)
             .map_err(|e| Error::Runtime(e.to_string()))?;
     }
     common::emit_stats("bshuffle", &stats, &stats_dest, started)
+}
+
+/// A map-side combiner (`--combine`): groups by key bytes, each with its partition, its
+/// first record's item and its states, flushed into the sort as partial lines when the
+/// table outgrows its half of the budget (and at the end).
+#[derive(Default)]
+struct Combiner {
+    groups: HashMap<Vec<u8>, (u32, Vec<u8>, Vec<State>)>,
+    used: usize,
+}
+
+impl Combiner {
+    fn flush(
+        &mut self,
+        sorter: &mut Sorter<ShuffleOrder>,
+        aggs: &Aggs,
+        input_order: &RecordOrder,
+        eol: u8,
+    ) -> Result<()> {
+        let mut line = Vec::new();
+        for (_, (p, it, mut states)) in self.groups.drain() {
+            line.clear();
+            aggs.write(
+                input_order,
+                &it,
+                &mut states,
+                aggs::Output::Partial,
+                eol,
+                &mut line,
+            )?;
+            line.pop();
+            sorter
+                .push_with(line.len() + it.len() + PART + 16, |buf| {
+                    buf.extend_from_slice(&p.to_be_bytes());
+                    push_item_part(buf, |b| b.extend_from_slice(&line));
+                    for i in 0..input_order.keys.len() {
+                        push_item_part(buf, |b| b.extend_from_slice(input_order.key(&it, i)));
+                    }
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .map_err(|e| match e {
+                    extsort::PushError::Sort(e) => Error::from(e),
+                    extsort::PushError::Build(never) => match never {},
+                })?;
+        }
+        self.used = 0;
+        Ok(())
+    }
 }
 
 /// Why a record was not pushed.
