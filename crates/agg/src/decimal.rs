@@ -16,7 +16,40 @@ pub enum Number {
 pub const MAX_SCALE: u32 = 30;
 
 /// Parse a field as a number; `None` when it is not one.
+#[inline]
 pub fn parse(s: &[u8]) -> Option<Number> {
+    // Fast path, the usual case: `-?digits(.digits)?` with at most 18 digits, no blanks.
+    let (neg, body) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if !body.is_empty() && body.len() <= 19 {
+        let (mut mant, mut scale, mut digits, mut dot) = (0u64, 0u32, 0u32, false);
+        let mut plain = true;
+        for &c in body {
+            if c.is_ascii_digit() {
+                mant = mant * 10 + u64::from(c - b'0');
+                digits += 1;
+                scale += u32::from(dot);
+            } else if c == b'.' && !dot {
+                dot = true;
+            } else {
+                plain = false;
+                break;
+            }
+        }
+        if plain && digits > 0 {
+            let m = mant as i128;
+            return Some(Number::Exact {
+                mant: if neg { -m } else { m },
+                scale,
+            });
+        }
+    }
+    parse_slow(s)
+}
+
+fn parse_slow(s: &[u8]) -> Option<Number> {
     let t = trim(s);
     if t.is_empty() {
         return None;
@@ -145,6 +178,16 @@ mod tests {
         let mut v = Vec::new();
         format_exact(m, s, &mut v);
         String::from_utf8(v).unwrap_or_default()
+    }
+
+    proptest::proptest! {
+        /// The fast path reads exactly what the general parser reads (NaN aside, which is
+        /// never equal to itself).
+        #[test]
+        fn fast_path_agrees_with_the_general_parser(s in "[-+ .0-9eE]{0,24}") {
+            let (a, b) = (parse(s.as_bytes()), parse_slow(s.as_bytes()));
+            proptest::prop_assert_eq!(a, b, "{:?}", s);
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Aggs {
     scratch: CsvScratch,
     /// Column ranges of the partial line being merged.
     cols: Vec<(usize, usize)>,
+    /// Whether each aggregate's state grows with its values (sets, lists, value arrays).
+    grows: Vec<bool>,
 }
 
 /// Parse `AGG`s given as option values (bshuffle's `--combine`), refusing what is not one.
@@ -112,7 +114,17 @@ impl Aggs {
             sources.push(src);
             names.push(s.column_name(&name));
         }
+        let grows = specs
+            .iter()
+            .map(|s| {
+                matches!(
+                    s.op,
+                    Op::Distinct | Op::CountDistinct | Op::Collect | Op::Median | Op::Quantile(_)
+                )
+            })
+            .collect();
         Ok(Aggs {
+            grows,
             specs,
             names,
             sources,
@@ -132,31 +144,29 @@ impl Aggs {
         self.specs.iter().map(|s| State::new(s.op)).collect()
     }
 
-    /// Each aggregate's value in `rec`, handed to `f` with the aggregate's index.
-    fn each_value(
-        &mut self,
-        rec: &[u8],
-        at: &At,
-        mut f: impl FnMut(usize, &[u8]) -> Result<()>,
-    ) -> Result<()> {
+    /// Aggregate `i`'s value in `rec` (after [`Aggs::parse_csv`] for CSV).
+    #[inline]
+    fn value<'a>(&'a self, i: usize, rec: &'a [u8], at: &At) -> Result<Cow<'a, [u8]>> {
+        Ok(match &self.sources[i] {
+            Source::None => Cow::Borrowed(&[]),
+            Source::Field(n) => Cow::Borrowed(match self.format {
+                Format::Text(FieldSplit::Char(t)) => record::fields::nth_field(rec, t, *n),
+                Format::Csv(_) => self.scratch.field(*n),
+                _ => record::Span::field(*n).extract(rec, FieldSplit::Blank),
+            }),
+            Source::Path(p) => record::json::lookup(rec, p)
+                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?
+                .unwrap_or(Cow::Borrowed(&[])),
+        })
+    }
+
+    /// Decode a CSV record's fields once for all aggregates.
+    #[inline]
+    fn parse_csv(&mut self, rec: &[u8], at: &At) -> Result<()> {
         if let Format::Csv(d) = self.format {
             self.scratch
                 .parse(rec, d)
                 .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
-        }
-        for i in 0..self.sources.len() {
-            let value: Cow<[u8]> = match &self.sources[i] {
-                Source::None => Cow::Borrowed(&[]),
-                Source::Field(n) => Cow::Borrowed(match self.format {
-                    Format::Csv(_) => self.scratch.field(*n),
-                    Format::Text(FieldSplit::Char(t)) => record::fields::nth_field(rec, t, *n),
-                    _ => record::Span::field(*n).extract(rec, FieldSplit::Blank),
-                }),
-                Source::Path(p) => record::json::lookup(rec, p)
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))?
-                    .unwrap_or(Cow::Borrowed(&[])),
-            };
-            f(i, &value)?;
         }
         Ok(())
     }
@@ -175,46 +185,31 @@ impl Aggs {
     /// Whether `rec` can be fed without an error, so that a record skipped as bad
     /// (`--skip-bad`) leaves no trace in any state.
     pub fn check(&mut self, rec: &[u8], at: &At) -> Result<()> {
-        let specs = std::mem::take(&mut self.specs);
-        let mut bad = None;
-        let res = self.each_value(rec, at, |i, v| {
-            if specs[i].op.numeric() && bad.is_none() && agg::decimal::parse(v).is_none() {
-                bad = Some((i, v.to_vec()));
+        self.parse_csv(rec, at)?;
+        for i in 0..self.specs.len() {
+            let v = self.value(i, rec, at)?;
+            if self.specs[i].op.numeric() && agg::decimal::parse(&v).is_none() {
+                return Err(self.value_error(i, &v, AggError::NotNumber, at));
             }
-            Ok(())
-        });
-        self.specs = specs;
-        res?;
-        match bad {
-            Some((i, v)) => Err(self.value_error(i, &v, AggError::NotNumber, at)),
-            None => Ok(()),
         }
+        Ok(())
     }
 
     /// Feed one record to a group's states; returns about how many bytes the states grew.
+    #[inline]
     pub fn update(&mut self, states: &mut [State], rec: &[u8], at: &At) -> Result<usize> {
+        self.parse_csv(rec, at)?;
         let mut grew = 0;
-        let mut failed = None;
-        let specs = std::mem::take(&mut self.specs);
-        let res = self.each_value(rec, at, |i, v| {
-            if matches!(
-                specs[i].op,
-                Op::Distinct | Op::CountDistinct | Op::Collect | Op::Median | Op::Quantile(_)
-            ) {
+        for (i, st) in states.iter_mut().enumerate() {
+            let v = self.value(i, rec, at)?;
+            if self.grows[i] {
                 grew += v.len() + 32;
             }
-            if let Err(e) = states[i].update(v) {
-                failed = Some((i, v.to_vec(), e));
-                return Err(Error::Exit(1));
+            if let Err(e) = st.update(&v) {
+                return Err(self.value_error(i, &v, e, at));
             }
-            Ok(())
-        });
-        self.specs = specs;
-        match (res, failed) {
-            (_, Some((i, v, e))) => Err(self.value_error(i, &v, e, at)),
-            (Err(e), None) => Err(e),
-            (Ok(()), None) => Ok(grew),
         }
+        Ok(grew)
     }
 
     /// A partial line as an item of `order` (an order whose format extracts): the line, then

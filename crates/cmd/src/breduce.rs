@@ -413,14 +413,26 @@ fn run(m: &ArgMatches) -> Result<()> {
                 out.group(&aggs, &order, &ci, &mut cs)?;
             }
         }
-        // Whatever never spilled, sorted by key.
-        let mut sorted: Vec<(Vec<u8>, Group)> = groups.into_iter().collect();
-        sorted.sort_by(|a, b| {
-            order
-                .compare_keys(&a.1 .0, &b.1 .0)
-                .then_with(|| a.0.cmp(&b.0))
+        // Whatever never spilled, sorted by key: by normalized keys (bytes whose order is
+        // the key order, made once per group), so that the sort never re-reads records.
+        let mut sorted: Vec<(Vec<u8>, Vec<u8>, Group)> = Vec::with_capacity(groups.len());
+        let mut exact = true;
+        for (k, g) in groups {
+            let mut norm = Vec::with_capacity(k.len() + 8);
+            exact &= order.normalized(&g.0, &mut norm);
+            sorted.push((norm, k, g));
+        }
+        sorted.sort_unstable_by(|a, b| {
+            let by_keys = if exact {
+                // Equal normalized keys may still differ in the order (-g compares a prefix).
+                a.0.cmp(&b.0)
+                    .then_with(|| order.compare_keys(&a.2 .0, &b.2 .0))
+            } else {
+                order.compare_keys(&a.2 .0, &b.2 .0)
+            };
+            by_keys.then_with(|| a.1.cmp(&b.1))
         });
-        for (_, (it, mut states)) in sorted {
+        for (_, _, (it, mut states)) in sorted {
             out.group(&aggs, &order, &it, &mut states)?;
         }
     } else {
