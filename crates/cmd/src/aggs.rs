@@ -40,6 +40,9 @@ pub struct Aggs {
     cols: Vec<(usize, usize)>,
     /// Whether each aggregate's state grows with its values (sets, lists, value arrays).
     grows: Vec<bool>,
+    /// Field ends of the current delimited record, and how many fields to find.
+    cuts: record::Cuts,
+    scan: usize,
 }
 
 /// Parse `AGG`s given as option values (bshuffle's `--combine`), refusing what is not one.
@@ -123,7 +126,17 @@ impl Aggs {
                 )
             })
             .collect();
+        let scan = sources
+            .iter()
+            .map(|s| match s {
+                Source::Field(n) => n + 1,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Aggs {
+            cuts: record::Cuts::default(),
+            scan,
             grows,
             specs,
             names,
@@ -150,7 +163,7 @@ impl Aggs {
         Ok(match &self.sources[i] {
             Source::None => Cow::Borrowed(&[]),
             Source::Field(n) => Cow::Borrowed(match self.format {
-                Format::Text(FieldSplit::Char(t)) => record::fields::nth_field(rec, t, *n),
+                Format::Text(FieldSplit::Char(_)) => self.cuts.field(rec, *n),
                 Format::Csv(_) => self.scratch.field(*n),
                 _ => record::Span::field(*n).extract(rec, FieldSplit::Blank),
             }),
@@ -160,15 +173,31 @@ impl Aggs {
         })
     }
 
-    /// Decode a CSV record's fields once for all aggregates.
+    /// Also find field `n` (0-based) of each delimited record, for [`Aggs::field`].
+    pub fn also_scan(&mut self, n: usize) {
+        self.scan = self.scan.max(n + 1);
+    }
+
+    /// Read `rec`'s fields once for all aggregates (and the key): find the fields of a
+    /// delimited record, decode a CSV one. Before [`Aggs::update`] and [`Aggs::check`].
     #[inline]
-    fn parse_csv(&mut self, rec: &[u8], at: &At) -> Result<()> {
-        if let Format::Csv(d) = self.format {
-            self.scratch
+    pub fn prepare(&mut self, rec: &[u8], at: &At) -> Result<()> {
+        match self.format {
+            Format::Text(FieldSplit::Char(t)) => self.cuts.scan(rec, t, self.scan),
+            Format::Csv(d) => self
+                .scratch
                 .parse(rec, d)
-                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?;
+                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?,
+            _ => {}
         }
         Ok(())
+    }
+
+    /// Field `n` of the delimited record last given to [`Aggs::prepare`] (see
+    /// [`Aggs::also_scan`]).
+    #[inline]
+    pub fn field<'a>(&self, rec: &'a [u8], n: usize) -> &'a [u8] {
+        self.cuts.field(rec, n)
     }
 
     fn value_error(&self, i: usize, value: &[u8], e: AggError, at: &At) -> Error {
@@ -184,8 +213,7 @@ impl Aggs {
 
     /// Whether `rec` can be fed without an error, so that a record skipped as bad
     /// (`--skip-bad`) leaves no trace in any state.
-    pub fn check(&mut self, rec: &[u8], at: &At) -> Result<()> {
-        self.parse_csv(rec, at)?;
+    pub fn check(&self, rec: &[u8], at: &At) -> Result<()> {
         for i in 0..self.specs.len() {
             let v = self.value(i, rec, at)?;
             if self.specs[i].op.numeric() && agg::decimal::parse(&v).is_none() {
@@ -197,10 +225,28 @@ impl Aggs {
 
     /// Feed one record to a group's states; returns about how many bytes the states grew.
     #[inline]
-    pub fn update(&mut self, states: &mut [State], rec: &[u8], at: &At) -> Result<usize> {
-        self.parse_csv(rec, at)?;
+    pub fn update(&self, states: &mut [State], rec: &[u8], at: &At) -> Result<usize> {
         let mut grew = 0;
+        let delimited = matches!(self.format, Format::Text(FieldSplit::Char(_)));
         for (i, st) in states.iter_mut().enumerate() {
+            // The usual cases without the general path's Cow: count, a delimited field.
+            match (&self.sources[i], &mut *st) {
+                (Source::None, State::Count(n)) => {
+                    *n += 1;
+                    continue;
+                }
+                (Source::Field(n), st) if delimited => {
+                    let v = self.cuts.field(rec, *n);
+                    if self.grows[i] {
+                        grew += v.len() + 32;
+                    }
+                    if let Err(e) = st.update(v) {
+                        return Err(self.value_error(i, v, e, at));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             let v = self.value(i, rec, at)?;
             if self.grows[i] {
                 grew += v.len() + 32;

@@ -280,6 +280,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 aggs.partial_item(&order, rec, item, at)?;
                 return aggs.partial_states(rec, at).map(Some);
             }
+            aggs.prepare(rec, at)?;
             let it = common::item_of(&order, rec, item, &mut scratch, at)?;
             if !order.format.extracts() {
                 // A TSV record is its own item (nothing copied); an empty `item` says so.
@@ -291,8 +292,14 @@ fn run(m: &ArgMatches) -> Result<()> {
             }
             Ok(None)
         };
+    // The Hadoop Streaming key (one whole field, plain bytes) is found with the values'
+    // fields in one scan of the record, and compared as bytes.
+    let plain = if merge { None } else { order.plain_field() };
+    if let Some((_, f)) = plain {
+        aggs.also_scan(f);
+    }
     // Feed a record (or a partial line's states) to a group.
-    let feed = |aggs: &mut Aggs,
+    let feed = |aggs: &Aggs,
                 states: &mut [State],
                 rec: &[u8],
                 partial: Option<Vec<State>>,
@@ -351,14 +358,20 @@ fn run(m: &ArgMatches) -> Result<()> {
                 }
             };
             let it: &[u8] = if item.is_empty() { rec } else { &item };
-            key.clear();
-            order.key_bytes(it, &mut key);
+            let k: &[u8] = match plain {
+                Some((_, f)) => aggs.field(rec, f),
+                None => {
+                    key.clear();
+                    order.key_bytes(it, &mut key);
+                    &key
+                }
+            };
             // One hash per record; the key is copied only for a new group.
-            let entry = groups.entry_ref(key.as_slice()).or_insert_with(|| {
-                used += aggs.group_cost(key.len(), it.len());
+            let entry = groups.entry_ref(k).or_insert_with(|| {
+                used += aggs.group_cost(k.len(), it.len());
                 (it.to_vec(), aggs.new_states())
             });
-            used += feed(&mut aggs, &mut entry.1, rec, partial, &at)?;
+            used += feed(&aggs, &mut entry.1, rec, partial, &at)?;
             if used > limit {
                 spill(&mut groups, &mut sorter)?;
                 used = 0;
@@ -437,7 +450,9 @@ fn run(m: &ArgMatches) -> Result<()> {
         }
     } else {
         // The current group: its first record's item (for key comparisons) and states.
-        let mut group: Option<(Vec<u8>, Vec<State>)> = None;
+        // The current group: its first record's item (for key comparisons and output), its
+        // key bytes (with a plain key) and its states.
+        let mut group: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
         let mut failed = None;
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
@@ -454,7 +469,10 @@ fn run(m: &ArgMatches) -> Result<()> {
             };
             let it: &[u8] = if item.is_empty() { rec } else { &item };
             let same = match &group {
-                Some((first, _)) => match order.compare_keys(first, it) {
+                Some((first, gk, _)) => match match plain {
+                    Some((_, f)) => gk.as_slice().cmp(aggs.field(rec, f)),
+                    None => order.compare_keys(first, it),
+                } {
                     Ordering::Equal => true,
                     Ordering::Less => false,
                     Ordering::Greater => {
@@ -467,20 +485,24 @@ fn run(m: &ArgMatches) -> Result<()> {
                 None => false,
             };
             if !same {
-                if let Some((first, mut states)) = group.take() {
+                if let Some((first, _, mut states)) = group.take() {
                     out.group(&aggs, &order, &first, &mut states)?;
                 }
-                group = Some((it.to_vec(), aggs.new_states()));
+                let gk = match plain {
+                    Some((_, f)) => aggs.field(rec, f).to_vec(),
+                    None => Vec::new(),
+                };
+                group = Some((it.to_vec(), gk, aggs.new_states()));
             }
-            if let Some((_, states)) = &mut group {
-                feed(&mut aggs, states, rec, partial, &at)?;
+            if let Some((_, _, states)) = &mut group {
+                feed(&aggs, states, rec, partial, &at)?;
             }
             Ok(())
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        if let Some((first, mut states)) = group.take() {
+        if let Some((first, _, mut states)) = group.take() {
             out.group(&aggs, &order, &first, &mut states)?;
         }
     }

@@ -314,6 +314,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 if matches!(share, Some((i, _)) if u64::from(p) != i) {
                     return Ok(());
                 }
+                aggs.prepare(rec, &at)?;
                 if skipping {
                     aggs.check(rec, &at)?;
                 }

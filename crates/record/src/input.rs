@@ -142,7 +142,7 @@ impl<R: Read> Framer<R> {
         let mut scanned = 0;
         loop {
             let avail = &self.buf[self.pos + scanned..self.end];
-            if let Some(i) = memchr::memchr(self.eol, avail) {
+            if let Some(i) = crate::fields::find_byte(self.eol, avail) {
                 let start = self.pos;
                 let len = scanned + i;
                 if len > self.max_record {

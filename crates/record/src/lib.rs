@@ -16,7 +16,7 @@ pub mod keyspec;
 pub mod order;
 
 pub use compare::KeyOpts;
-pub use fields::{FieldSplit, Span};
+pub use fields::{Cuts, FieldSplit, Span};
 pub use input::{FrameError, Framer};
 pub use keyspec::{KeyError, KeySpec};
 pub use order::{CsvScratch, Format, Key, KeyReadError, KeySource, RecordOrder};

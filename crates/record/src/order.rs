@@ -184,6 +184,29 @@ impl RecordOrder {
         }
     }
 
+    /// `(separator, field)` when the order is one whole field of delimited text compared as
+    /// plain bytes (the Hadoop Streaming key, `-k1,1`): then comparing keys is comparing
+    /// those fields' bytes, and callers may find the field themselves.
+    pub fn plain_field(&self) -> Option<(u8, usize)> {
+        match (self.format, &self.keys[..]) {
+            (Format::Text(FieldSplit::Char(t)), [k]) if !k.opts.any() && !self.last_resort => {
+                match &k.source {
+                    KeySource::Span(s)
+                        if s.eword == Some(s.sword)
+                            && s.schar == 0
+                            && s.echar == 0
+                            && !s.skip_sblanks
+                            && !s.skip_eblanks =>
+                    {
+                        Some((t, s.sword))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The `i`-th key of an item, as it compares (decoded for CSV and JSON strings).
     #[inline]
     pub fn key<'a>(&self, item: &'a [u8], i: usize) -> &'a [u8] {
