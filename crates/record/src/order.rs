@@ -184,8 +184,9 @@ impl RecordOrder {
         }
     }
 
+    /// The bytes of key `i` of an item (decoded for CSV and JSON strings).
     #[inline]
-    fn key<'a>(&self, item: &'a [u8], i: usize) -> &'a [u8] {
+    pub fn key<'a>(&self, item: &'a [u8], i: usize) -> &'a [u8] {
         match self.format {
             Format::Text(split) => match &self.keys[i].source {
                 KeySource::Span(s) => s.extract(item, split),
