@@ -308,7 +308,8 @@ pub fn merge_join<K: Keys + ?Sized>(
                 group.push(r.current())?;
                 loop {
                     rok = r.advance()?;
-                    if !rok || keys.cmp_side(Side::Right, group.first(), r.current()) != Ordering::Equal
+                    if !rok
+                        || keys.cmp_side(Side::Right, group.first(), r.current()) != Ordering::Equal
                     {
                         break;
                     }

@@ -190,11 +190,10 @@ fn overflow_keeps_what_was_read() {
 #[test]
 fn ordered_driver_keeps_order_and_stops_on_error() {
     let mut seen = Vec::new();
-    let r: std::result::Result<(), String> =
-        run_ordered(50, 4, &|i| Ok(i * 2), &mut |i, v| {
-            seen.push((i, v));
-            Ok(())
-        });
+    let r: std::result::Result<(), String> = run_ordered(50, 4, &|i| Ok(i * 2), &mut |i, v| {
+        seen.push((i, v));
+        Ok(())
+    });
     assert!(r.is_ok());
     assert_eq!(seen, (0..50).map(|i| (i, i * 2)).collect::<Vec<_>>());
     let r: std::result::Result<(), String> = run_ordered(
