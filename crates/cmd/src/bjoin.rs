@@ -436,6 +436,22 @@ impl join::Keys for JoinKeys {
             o.normalized(item, out);
         }
     }
+
+    #[inline]
+    fn prepare(&self, side: Side, item: &[u8], out: &mut Vec<u8>) -> bool {
+        // Plain keys only: there equal bytes are equal keys, and the encoding below orders
+        // as the comparison does (one key: its bytes; several: escaped and terminated).
+        if !self.plain {
+            return false;
+        }
+        let o = self.order(side);
+        if o.keys.len() == 1 {
+            out.extend_from_slice(o.key(item, 0));
+            true
+        } else {
+            o.normalized(item, out)
+        }
+    }
 }
 
 /// extsort's view of one side's key order (stable: equal keys keep input order).
@@ -668,6 +684,49 @@ fn csv_field(out: &mut Vec<u8>, f: &[u8], delim: u8) {
     }
 }
 
+/// Append the fields of a TSV record that are not key fields, each run of consecutive ones
+/// copied at once (they are separated by the delimiter already).
+#[inline]
+fn push_tsv_others(
+    line: &mut Vec<u8>,
+    rec: &[u8],
+    t: u8,
+    kf: &[(usize, Option<usize>)],
+    first: &mut bool,
+) {
+    let mut flush = |line: &mut Vec<u8>, run: &mut Option<(usize, usize)>| {
+        if let Some((a, b)) = run.take() {
+            if !*first {
+                line.push(t);
+            }
+            *first = false;
+            line.extend_from_slice(&rec[a..b]);
+        }
+    };
+    let mut run: Option<(usize, usize)> = None;
+    let mut start = 0;
+    let mut i = 0;
+    loop {
+        let end = record::fields::find_byte(t, &rec[start..]).map_or(rec.len(), |p| start + p);
+        if is_key_field(kf, i) {
+            flush(line, &mut run);
+        } else {
+            run = Some((run.map_or(start, |r| r.0), end));
+        }
+        if end == rec.len() {
+            break;
+        }
+        start = end + 1;
+        i += 1;
+        // Past the last key field, the rest of the record is one run.
+        if kf.iter().all(|&(_, e)| e.is_some_and(|e| e < i)) {
+            run = Some((run.map_or(start, |r| r.0), rec.len()));
+            break;
+        }
+    }
+    flush(line, &mut run);
+}
+
 /// Append one output field (quoted for CSV) after a separator unless it is the first.
 fn push_field(line: &mut Vec<u8>, format: Format, first: &mut bool, f: &[u8]) {
     let d = match format {
@@ -729,11 +788,7 @@ impl<W: Write + ?Sized> Layout<'_, W> {
             Some(it) => {
                 let rec = self.keys.order(side).record(it);
                 if let Format::Text(FieldSplit::Char(t)) = format {
-                    for (i, f) in rec.split(|&c| c == t).enumerate() {
-                        if !is_key_field(&self.key_fields[si], i) {
-                            push_field(&mut self.line, format, first, f);
-                        }
-                    }
+                    push_tsv_others(&mut self.line, rec, t, &self.key_fields[si], first);
                 } else {
                     self.split(rec);
                     for (i, f) in self.fields.iter().enumerate() {

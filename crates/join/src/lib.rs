@@ -132,6 +132,12 @@ pub trait Keys: Sync {
     /// Append bytes that are equal for two items exactly when their keys compare equal
     /// (across sides too), for hashing.
     fn hash_key(&self, side: Side, item: &[u8], out: &mut Vec<u8>);
+    /// Append a byte string whose bytewise order is the key order (across sides too), so
+    /// that a merge extracts each key once; `false` when there is none (then items are
+    /// compared with the methods above).
+    fn prepare(&self, _side: Side, _item: &[u8], _out: &mut Vec<u8>) -> bool {
+        false
+    }
 }
 
 /// A stream of items.
@@ -191,34 +197,65 @@ fn write_err(e: io::Error) -> Error {
     }
 }
 
-/// An input whose order is checked as it is read (`verify`), and whose records are counted.
+/// An input whose order is checked as it is read (`verify`), whose records are counted, and
+/// whose current key is prepared once (when the keys allow it).
 struct Checked<'a, I: Input + ?Sized, K: Keys + ?Sized> {
     input: &'a mut I,
     keys: &'a K,
     side: Side,
     verify: bool,
+    prepared: bool,
     prev: Vec<u8>,
+    key: Vec<u8>,
     live: bool,
     count: u64,
 }
 
-impl<I: Input + ?Sized, K: Keys + ?Sized> Checked<'_, I, K> {
+impl<'a, I: Input + ?Sized, K: Keys + ?Sized> Checked<'a, I, K> {
+    fn new(input: &'a mut I, keys: &'a K, side: Side, verify: bool) -> Self {
+        Checked {
+            input,
+            keys,
+            side,
+            verify,
+            prepared: true,
+            prev: Vec::new(),
+            key: Vec::new(),
+            live: false,
+            count: 0,
+        }
+    }
+
     fn advance(&mut self) -> Result<bool> {
         if self.verify && self.live {
-            self.prev.clear();
-            self.prev.extend_from_slice(self.input.current());
+            if self.prepared {
+                std::mem::swap(&mut self.prev, &mut self.key);
+            } else {
+                self.prev.clear();
+                self.prev.extend_from_slice(self.input.current());
+            }
         }
         let had = self.live;
         self.live = self.input.advance()?;
         if self.live {
             self.count += 1;
-            if self.verify
-                && had
-                && self
+            if self.prepared {
+                self.key.clear();
+                // Keys either always prepare or never: only the first record can say no.
+                self.prepared = self
                     .keys
-                    .cmp_side(self.side, &self.prev, self.input.current())
-                    == Ordering::Greater
-            {
+                    .prepare(self.side, self.input.current(), &mut self.key);
+            }
+            let backwards = self.verify
+                && had
+                && if self.prepared {
+                    self.prev > self.key
+                } else {
+                    self.keys
+                        .cmp_side(self.side, &self.prev, self.input.current())
+                        == Ordering::Greater
+                };
+            if backwards {
                 return Err(Error::NotSorted {
                     at: self.input.at(),
                     side: self.side.name(),
@@ -247,24 +284,10 @@ pub fn merge_join<K: Keys + ?Sized>(
     cfg: &Config,
     verify: bool,
 ) -> Result<Stats> {
-    let mut l = Checked {
-        input: left,
-        keys,
-        side: Side::Left,
-        verify,
-        prev: Vec::new(),
-        live: false,
-        count: 0,
-    };
-    let mut r = Checked {
-        input: right,
-        keys,
-        side: Side::Right,
-        verify,
-        prev: Vec::new(),
-        live: false,
-        count: 0,
-    };
+    let mut l = Checked::new(left, keys, Side::Left, verify);
+    let mut r = Checked::new(right, keys, Side::Right, verify);
+    // The key of the buffered group, when keys are prepared.
+    let mut group_key: Vec<u8> = Vec::new();
     let mut stats = Stats::default();
     let mut group = Group::new(cfg.budget.max(1), cfg.tmp_parent.clone());
     let mut lok = l.advance()?;
@@ -283,6 +306,7 @@ pub fn merge_join<K: Keys + ?Sized>(
             cfg.check()?;
         }
         let ord = match (lok, rok) {
+            (true, true) if l.prepared && r.prepared => l.key.as_slice().cmp(&r.key),
             (true, true) => keys.cmp_lr(l.current(), r.current()),
             (true, false) => Ordering::Less,
             _ => Ordering::Greater,
@@ -306,11 +330,21 @@ pub fn merge_join<K: Keys + ?Sized>(
                 // Buffer the right group of this key.
                 group.clear();
                 group.push(r.current())?;
+                let prepared = l.prepared && r.prepared;
+                if prepared {
+                    group_key.clear();
+                    group_key.extend_from_slice(&r.key);
+                }
                 loop {
                     rok = r.advance()?;
-                    if !rok
-                        || keys.cmp_side(Side::Right, group.first(), r.current()) != Ordering::Equal
-                    {
+                    let same = rok
+                        && if prepared && r.prepared {
+                            r.key == group_key
+                        } else {
+                            keys.cmp_side(Side::Right, group.first(), r.current())
+                                == Ordering::Equal
+                        };
+                    if !same {
                         break;
                     }
                     group.push(r.current())?;
@@ -329,7 +363,13 @@ pub fn merge_join<K: Keys + ?Sized>(
                         }
                     }
                     lok = l.advance()?;
-                    if !lok || keys.cmp_lr(l.current(), group.first()) != Ordering::Equal {
+                    let same = lok
+                        && if prepared && l.prepared {
+                            l.key == group_key
+                        } else {
+                            keys.cmp_lr(l.current(), group.first()) == Ordering::Equal
+                        };
+                    if !same {
                         break;
                     }
                     cfg.check()?;

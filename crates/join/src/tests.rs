@@ -4,8 +4,9 @@
 use super::*;
 use proptest::prelude::*;
 
-/// Items are `key:value`; the key is the text before the first ':'.
-struct Colon;
+/// Items are `key:value`; the key is the text before the first ':'. `Colon(true)` prepares
+/// keys for merging, `Colon(false)` makes the merge compare items.
+struct Colon(bool);
 
 fn key(item: &[u8]) -> &[u8] {
     match item.iter().position(|&c| c == b':') {
@@ -23,6 +24,10 @@ impl Keys for Colon {
     }
     fn hash_key(&self, _side: Side, item: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(key(item));
+    }
+    fn prepare(&self, _side: Side, item: &[u8], out: &mut Vec<u8>) -> bool {
+        out.extend_from_slice(key(item));
+        self.0
     }
 }
 
@@ -126,23 +131,25 @@ proptest! {
             ls.sort_by(|a, b| key(a).cmp(key(b)));
             let mut rs = right.clone();
             rs.sort_by(|a, b| key(a).cmp(key(b)));
-            let mut got = Collect::default();
-            let st = merge_join(&Colon, jt, &mut vecs(&ls), &mut vecs(&rs), &mut got, &cfg(budget), true)
-                .unwrap_or_else(|e| panic!("{e}"));
-            prop_assert_eq!(st.records_out as usize, got.0.len());
-            let mut g = got.0;
-            g.sort();
-            prop_assert_eq!(&g, &want, "merge {:?}", jt);
+            for prepared in [true, false] {
+                let mut got = Collect::default();
+                let st = merge_join(&Colon(prepared), jt, &mut vecs(&ls), &mut vecs(&rs), &mut got, &cfg(budget), true)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                prop_assert_eq!(st.records_out as usize, got.0.len());
+                let mut g = got.0;
+                g.sort();
+                prop_assert_eq!(&g, &want, "merge {:?}", jt);
+            }
             for build in [Side::Left, Side::Right] {
                 let b = if build == Side::Left { &left } else { &right };
                 let s = if build == Side::Left { &right } else { &left };
-                let t = match HashTable::build(&Colon, build, &mut vecs(b), usize::MAX, &cfg(budget))
+                let t = match HashTable::build(&Colon(true), build, &mut vecs(b), usize::MAX, &cfg(budget))
                     .unwrap_or_else(|e| panic!("{e}")) {
                     Built::Fits(t) => t,
                     Built::Overflow(_) => panic!("overflow"),
                 };
                 let mut got = Collect::default();
-                hash_join(&Colon, jt, &t, &mut vecs(s), &mut got, &cfg(budget))
+                hash_join(&Colon(true), jt, &t, &mut vecs(s), &mut got, &cfg(budget))
                     .unwrap_or_else(|e| panic!("{e}"));
                 let mut g = got.0;
                 g.sort();
@@ -156,26 +163,28 @@ proptest! {
 fn unsorted_input_is_refused_with_its_position() {
     let l: Vec<Vec<u8>> = vec![b"b:1".to_vec(), b"a:2".to_vec()];
     let r: Vec<Vec<u8>> = vec![b"a:1".to_vec()];
-    let e = merge_join(
-        &Colon,
-        JoinType::Inner,
-        &mut vecs(&l),
-        &mut vecs(&r),
-        &mut Collect::default(),
-        &cfg(100),
-        true,
-    )
-    .err()
-    .map(|e| e.to_string())
-    .unwrap_or_default();
-    assert!(e.starts_with("mem:2: left input is not sorted"), "{e}");
+    for prepared in [true, false] {
+        let e = merge_join(
+            &Colon(prepared),
+            JoinType::Inner,
+            &mut vecs(&l),
+            &mut vecs(&r),
+            &mut Collect::default(),
+            &cfg(100),
+            true,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.starts_with("mem:2: left input is not sorted"), "{e}");
+    }
 }
 
 #[test]
 fn overflow_keeps_what_was_read() {
     let items: Vec<Vec<u8>> = (0..100).map(|i| format!("{i}:v").into_bytes()).collect();
     let mut input = vecs(&items);
-    match HashTable::build(&Colon, Side::Right, &mut input, 200, &cfg(200)) {
+    match HashTable::build(&Colon(true), Side::Right, &mut input, 200, &cfg(200)) {
         Ok(Built::Overflow(t)) => {
             let n = t.len();
             assert!(n > 0 && n < 100);
