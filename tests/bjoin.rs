@@ -667,3 +667,151 @@ fn sigterm_with_output_leaves_nothing() {
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(std::fs::read_dir(&spill).map_or(0, |r| r.count()), 0);
 }
+
+/// The naive model of an inner or full join on a composite key `(k1, k2)` compared with
+/// `eq`: rows `k1 k2 v` on the left and `k1 k2 w` on the right; output in the SPEC layout.
+fn composite_model(
+    jt: &str,
+    left: &[Vec<String>],
+    right: &[Vec<String>],
+    eq: &dyn Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let m = |l: &Vec<String>, r: &Vec<String>| eq(&l[0], &r[0]) && eq(&l[1], &r[1]);
+    let mut out = Vec::new();
+    for l in left {
+        let mut any = false;
+        for r in right.iter().filter(|r| m(l, r)) {
+            any = true;
+            out.push(format!("{}\t{}\t{}\t{}", l[0], l[1], l[2], r[2]));
+        }
+        if !any && jt == "full" {
+            out.push(format!("{}\t{}\t{}\t", l[0], l[1], l[2]));
+        }
+    }
+    if jt == "full" {
+        for r in right {
+            if !left.iter().any(|l| m(l, r)) {
+                out.push(format!("{}\t{}\t\t{}", r[0], r[1], r[2]));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn composite_and_flagged_keys_equal_a_naive_model() {
+    let mut rng = Rng::new(Rng::seed_from_env(0x6a05));
+    let d = Dir::new();
+    let plain = |a: &str, b: &str| a == b;
+    let fold = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    for round in 0..6 {
+        let folded = round % 2 == 1;
+        let k1 = if folded {
+            ["a", "A", "b", "B", ""]
+        } else {
+            ["a", "b", "c", "", "a b"]
+        };
+        let mk = |rng: &mut Rng, n: usize| -> Vec<Vec<String>> {
+            (0..n)
+                .map(|i| vec![word(rng, &k1), word(rng, &["x", "y", ""]), format!("v{i}")])
+                .collect()
+        };
+        let left = mk(&mut rng, 40);
+        let right = mk(&mut rng, 30);
+        d.write("l.tsv", tsv(&left));
+        d.write("r.tsv", tsv(&right));
+        let sort2 = |rows: &[Vec<String>]| {
+            let mut v = rows.to_vec();
+            v.sort_by(|a, b| {
+                let f = |s: &str| {
+                    if folded {
+                        s.to_ascii_uppercase()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                (f(&a[0]), f(&a[1])).cmp(&(f(&b[0]), f(&b[1])))
+            });
+            v
+        };
+        d.write("ls.tsv", tsv(&sort2(&left)));
+        d.write("rs.tsv", tsv(&sort2(&right)));
+        let flags: [&str; 2] = if folded { ["1f", "2f"] } else { ["1", "2"] };
+        for jt in ["inner", "full"] {
+            let eq: &dyn Fn(&str, &str) -> bool = if folded { &fold } else { &plain };
+            let want = composite_model(jt, &left, &right, eq);
+            for v in [
+                vec!["--strategy", "hash", "l.tsv", "r.tsv"],
+                vec!["--strategy", "hash", "--build", "left", "l.tsv", "r.tsv"],
+                vec!["--strategy", "merge", "-S", "100b", "l.tsv", "r.tsv"],
+                vec!["--sorted", "ls.tsv", "rs.tsv"],
+            ] {
+                let mut args = vec!["--type", jt, "-k", flags[0], "-k", flags[1]];
+                args.extend(&v);
+                let out = d.run(bjoin(), &args, b"");
+                ok(&out, &format!("{args:?}"));
+                let got = lines_sorted(&out.stdout);
+                assert_eq!(got, want, "bjoin {args:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn partitioned_parts_with_headers() {
+    let d = Dir::new();
+    d.write("l.tsv", "id\tv\n1\ta\n2\tb\n3\tc\n1\td\n");
+    d.write("r.tsv", "uid\tw\n1\tx\n3\ty\n4\tz\n");
+    for (dir, file, key) in [("L", "l.tsv", "id"), ("R", "r.tsv", "uid")] {
+        let out = d.run(
+            util::bin!("bsplit"),
+            ["--hash", "-n", "3", "--header", "-k", key, "-o", dir, file],
+            b"",
+        );
+        ok(&out, "bsplit --header");
+    }
+    let want = d.run(
+        bjoin(),
+        [
+            "--header",
+            "--left-key",
+            "id",
+            "--right-key",
+            "uid",
+            "--type",
+            "full",
+            "l.tsv",
+            "r.tsv",
+        ],
+        b"",
+    );
+    ok(&want, "unpartitioned");
+    let got = d.run(
+        bjoin(),
+        [
+            "--partitioned",
+            "--header",
+            "--left-key",
+            "id",
+            "--right-key",
+            "uid",
+            "--type",
+            "full",
+            "L",
+            "R",
+        ],
+        b"",
+    );
+    ok(&got, "partitioned");
+    let (wt, gt) = (
+        String::from_utf8_lossy(&want.stdout).into_owned(),
+        String::from_utf8_lossy(&got.stdout).into_owned(),
+    );
+    let (mut w, mut g): (Vec<&str>, Vec<&str>) = (wt.lines().collect(), gt.lines().collect());
+    assert_eq!(w.remove(0), "id\tv\tw");
+    assert_eq!(g.remove(0), "id\tv\tw", "{gt}");
+    w.sort();
+    g.sort();
+    assert_eq!(g, w);
+}
