@@ -897,7 +897,7 @@ fn sort_side<'scope, 'env>(
     ChanInput,
     std::thread::ScopedJoinHandle<'scope, extsort::Result<extsort::Stats>>,
 ) {
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
     let handle = scope.spawn(move || {
         let emit = |item: &[u8], out: &mut Vec<u8>| {
             out.extend_from_slice(&(item.len() as u32).to_le_bytes());
@@ -1072,7 +1072,8 @@ fn join_pair<W: Write + ?Sized>(
         (Side::Right, &mut ri),
     ] {
         let mut s = Sorter::new(SortOrder(keys.order(side).clone()), scfg.clone())?;
-        if let Some(t) = fallback_table.as_ref().filter(|t| t.side == side) {
+        // What the hash join had built goes first (it was read first), then is freed.
+        if let Some(t) = fallback_table.take_if(|t| t.side == side) {
             for item in t.items() {
                 s.push(item)?;
             }
@@ -1080,8 +1081,6 @@ fn join_pair<W: Write + ?Sized>(
         fill_sorter(&mut s, input)?;
         sorters.push(s);
     }
-    fallback_table = None;
-    let _ = fallback_table;
     let mut jcfg = ctx.join_cfg.clone();
     jcfg.budget = (ctx.budget / 5).max(1);
     let right_sorter = sorters.pop();
