@@ -556,6 +556,34 @@ fn bad_records_and_usage_errors() {
         one_line_error(&out, 1, "bjoin: e.jsonl:2: not valid JSON");
         assert!(!d.exists("o.jsonl"));
     }
+    // --skip-bad counts them (stderr and --stats); --bad-records keeps them, unchanged.
+    d.write("v.jsonl", "{\"id\":1}\n{\"id\":2}\nnot json\n");
+    for s in ["hash", "merge"] {
+        let out = d.run(
+            bjoin(),
+            [
+                "-k",
+                "id",
+                "--strategy",
+                s,
+                "--bad-records",
+                "bad.txt",
+                "--stats=st.json",
+                "e.jsonl",
+                "v.jsonl",
+            ],
+            b"",
+        );
+        ok(&out, "--bad-records");
+        assert_eq!(out.stdout, b"{\"left\":{\"id\":1},\"right\":{\"id\":1}}\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "bjoin: skipped 2 bad records\n"
+        );
+        assert_eq!(d.read("bad.txt"), b"{\"id\":\nnot json\n");
+        let st: Value = serde_json::from_slice(&d.read("st.json")).expect("stats");
+        assert_eq!(st["bad_records"], 2);
+    }
     d.write("a.tsv", "a\t1\n");
     for args in [
         vec![

@@ -61,6 +61,10 @@ output is the pairs' outputs concatenated in part order.
 --stats adds strategy (hash, merge, merge-sorted), build_side (left, right or null), type,
 fallback (true when auto fell back from hash to merge) and parts.
 
+A CSV or JSON record whose key cannot be read stops bjoin with `bjoin: FILE:LINE: ...`,
+status 1; --skip-bad skips such records and reports how many on stderr (and in --stats),
+--bad-records FILE also keeps them there, unchanged.
+
 Exit status: 0 success (or a closed output pipe), 1 runtime or data error, 2 usage error;
 with -o no partial file is ever left.
 
@@ -137,6 +141,18 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("LEFT and RIGHT are directories of hash partitions (bsplit --hash, bshuffle -o)"),
         )
+        .arg(
+            Arg::new("skip-bad")
+                .long("skip-bad")
+                .action(ArgAction::SetTrue)
+                .help("Skip records whose key cannot be read (malformed CSV or JSON); report how many on stderr"),
+        )
+        .arg(
+            Arg::new("bad-records")
+                .long("bad-records")
+                .value_name("FILE")
+                .help("With --skip-bad (implied): write skipped records to FILE, unchanged"),
+        )
         .arg(args::delimiter())
         .arg(args::format())
         .arg(args::header())
@@ -180,6 +196,7 @@ struct Ctx {
     budget: usize,
     sort_cfg: extsort::Config,
     join_cfg: join::Config,
+    bad: std::sync::Arc<Bad>,
 }
 
 /// What the join of one pair did.
@@ -303,6 +320,16 @@ fn run(m: &ArgMatches) -> Result<()> {
     let threads = args::threads_of(m);
     let stats_dest = args::stats_of(m);
     let tmp = args::tmp_of(m);
+    let bad_path = m.get_one::<String>("bad-records").map(PathBuf::from);
+    let bad = std::sync::Arc::new(Bad {
+        skip: flag(m, "skip-bad") || bad_path.is_some(),
+        eol,
+        count: std::sync::atomic::AtomicU64::new(0),
+        out: match &bad_path {
+            Some(p) => Some(std::sync::Mutex::new(Output::open("bjoin", Some(p))?)),
+            None => None,
+        },
+    });
     let ctx = Ctx {
         jt,
         strategy,
@@ -324,6 +351,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             tmp_parent: tmp.clone(),
             cancel: Some(cli::cleanup::cancel_flag()),
         },
+        bad: std::sync::Arc::clone(&bad),
     };
     let out_path = m.get_one::<String>("output").map(PathBuf::from);
     let mut stats = Stats {
@@ -358,6 +386,18 @@ fn run(m: &ArgMatches) -> Result<()> {
         extra = p;
     }
     stats.bytes_out = out.commit()?;
+    drop(ctx);
+    let bad = std::sync::Arc::into_inner(bad)
+        .ok_or_else(|| Error::Runtime("internal error: bad records still shared".into()))?;
+    stats.bad_records = bad.count.load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(o) = bad.out {
+        o.into_inner()
+            .map_err(|_| Error::Runtime("the bad-records file is unusable".into()))?
+            .commit()?;
+    }
+    if stats.bad_records > 0 {
+        eprintln!("bjoin: skipped {} bad records", stats.bad_records);
+    }
     stats.extra.insert("strategy".into(), json!(extra.strategy));
     stats
         .extra
@@ -492,6 +532,7 @@ fn open_one(name: &str, eol: u8, max_record: usize, format: Format) -> Result<co
 struct RecInput<'o> {
     input: common::Input,
     order: &'o RecordOrder,
+    bad: &'o Bad,
     item: Vec<u8>,
     scratch: CsvScratch,
     line: u64,
@@ -500,10 +541,11 @@ struct RecInput<'o> {
 }
 
 impl<'o> RecInput<'o> {
-    fn new(input: common::Input, order: &'o RecordOrder) -> Self {
+    fn new(input: common::Input, order: &'o RecordOrder, bad: &'o Bad) -> Self {
         RecInput {
             input,
             order,
+            bad,
             item: Vec::new(),
             scratch: CsvScratch::default(),
             line: 0,
@@ -515,32 +557,37 @@ impl<'o> RecInput<'o> {
 
 impl join::Input for RecInput<'_> {
     fn advance(&mut self) -> join::Result<bool> {
-        self.line = self.input.line() + 1;
-        let RecInput {
-            input,
-            order,
-            item,
-            scratch,
-            line,
-            bytes,
-            count,
-        } = self;
-        let rec = input
-            .next_record()
-            .map_err(|e| join::Error::Input(e.message().unwrap_or_default()))?;
-        match rec {
-            None => Ok(false),
-            Some(rec) => {
-                *bytes += rec.len() as u64 + 1;
-                *count += 1;
-                if order.format.extracts() {
-                    item.clear();
-                    order
-                        .encode(rec, item, scratch)
-                        .map_err(|e| join::Error::Input(format!("{}:{line}: {e}", input.name)))?;
+        loop {
+            self.line = self.input.line() + 1;
+            let RecInput {
+                input,
+                order,
+                bad,
+                item,
+                scratch,
+                line,
+                bytes,
+                count,
+            } = self;
+            let rec = input
+                .next_record()
+                .map_err(|e| join::Error::Input(e.message().unwrap_or_default()))?;
+            let Some(rec) = rec else {
+                return Ok(false);
+            };
+            *bytes += rec.len() as u64 + 1;
+            if order.format.extracts() {
+                item.clear();
+                if let Err(e) = order.encode(rec, item, scratch) {
+                    if !bad.skip {
+                        return Err(join::Error::Input(format!("{}:{line}: {e}", input.name)));
+                    }
+                    bad.record(rec)?;
+                    continue;
                 }
-                Ok(true)
             }
+            *count += 1;
+            return Ok(true);
         }
     }
 
@@ -554,6 +601,34 @@ impl join::Input for RecInput<'_> {
 
     fn at(&self) -> String {
         format!("{}:{}", self.input.name, self.line)
+    }
+}
+
+/// `--skip-bad` and `--bad-records`: bad records (a CSV or JSON record whose key cannot be
+/// read) are counted and, with a file, written there unchanged; shared by all part pairs.
+struct Bad {
+    skip: bool,
+    eol: u8,
+    count: std::sync::atomic::AtomicU64,
+    out: Option<std::sync::Mutex<Output>>,
+}
+
+impl Bad {
+    fn record(&self, rec: &[u8]) -> join::Result<()> {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(out) = &self.out {
+            let mut o = out
+                .lock()
+                .map_err(|_| join::Error::Input("the bad-records file is unusable".into()))?;
+            let werr = |e| join::Error::Io {
+                context: "cannot write the bad-records file".into(),
+                source: e,
+            };
+            o.write_all(rec).map_err(werr)?;
+            o.write_all(&[self.eol]).map_err(werr)?;
+        }
+        Ok(())
     }
 }
 
@@ -990,8 +1065,8 @@ fn join_pair<W: Write + ?Sized>(
                 .map_err(|e| Error::io("write error", e))?;
         }
     }
-    let mut li = RecInput::new(left, &keys.left);
-    let mut ri = RecInput::new(right, &keys.right);
+    let mut li = RecInput::new(left, &keys.left, &ctx.bad);
+    let mut ri = RecInput::new(right, &keys.right, &ctx.bad);
     let mut ps = PairStats::default();
     let hashable = keys.hashable();
     if ctx.strategy == Strategy::Hash && !hashable {
@@ -1239,6 +1314,7 @@ fn run_partitioned(
             budget: pctx_budget,
             ..ctx.join_cfg.clone()
         },
+        bad: std::sync::Arc::clone(&ctx.bad),
     };
     let job = |i: usize| -> Result<(std::fs::File, PairStats)> {
         let lp = part_path(ldir, i as u64)?;
