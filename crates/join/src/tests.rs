@@ -116,7 +116,15 @@ const TYPES: [JoinType; 6] = [
 
 fn side() -> impl Strategy<Value = Vec<Vec<u8>>> {
     proptest::collection::vec(
-        ("[a-d]{0,1}", "[x-z]{0,2}").prop_map(|(k, v)| format!("{k}:{v}").into_bytes()),
+        (
+            prop_oneof![
+                "[a-d]{0,1}",
+                // Keys past the 16 bytes a hash slot holds, equal in those 16.
+                "[a-b]{0,2}".prop_map(|k| format!("a-long-common-prefix-{k}")),
+            ],
+            "[x-z]{0,2}",
+        )
+            .prop_map(|(k, v)| format!("{k}:{v}").into_bytes()),
         0..30,
     )
 }
