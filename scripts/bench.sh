@@ -7,18 +7,22 @@
 #   BENCH_ONLY='split|shuffle' scripts/bench.sh
 #
 # Cases: sort-key sort-num sort-ext (bsort, on kv), split-n4 (bsplit -n 4, on
-# text), shuffle-n4 (bshuffle -n 4, on kv).
+# text), shuffle-n4 (bshuffle -n 4, on kv), reduce-stream reduce-hash (breduce),
+# join-hash join-merge (bjoin: orders-tsv with users, see gen-data.py).
 #
 # Environment:
 #   BENCH_LINES    lines of the kv data set (default 20000000, about 310 MB)
 #   BENCH_TEXT_BYTES  bytes of the text data set (default 500000000)
+#   BENCH_JOIN_LINES  rows of the orders fact table of the join cases (default
+#                  BENCH_LINES / 2: 10M rows, about 560 MB); the users dimension
+#                  always has 100,000 rows
 #   BENCH_RUNS     timed runs per tool, alternating between tools (default 3)
 #   BENCH_ONLY     extended regex on case ids; only matching cases run
 #   BENCH_TIMEOUT  seconds before one run is killed (default 3600)
 #   BENCH_KEEP=1   keep the outputs in .bench/out/ (default: removed per case)
 #   BENCH_STRICT=1 exit 3 when a target is missed (default: exit 0 on misses)
 #   BENCH_BUILD=0  skip `cargo build --release`
-#   BSORT, BSPLIT, BSHUFFLE  the binaries (default target/release/NAME); the
+#   BSORT, BSPLIT, BSHUFFLE, BREDUCE, BJOIN  the binaries (default target/release/NAME); the
 #                  build is skipped when every binary the selected cases use
 #                  is set
 #
@@ -35,6 +39,7 @@ cd "$ROOT"
 BENCH_DIR=$ROOT/.bench
 BENCH_LINES=${BENCH_LINES:-20000000}
 BENCH_TEXT_BYTES=${BENCH_TEXT_BYTES:-500000000}
+BENCH_JOIN_LINES=${BENCH_JOIN_LINES:-$((BENCH_LINES / 2))}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_ONLY=${BENCH_ONLY:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
@@ -50,7 +55,7 @@ export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
 
 # ---------------------------------------------------------------- selection
 
-CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4 reduce-stream reduce-hash)
+CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4 reduce-stream reduce-hash join-hash join-merge)
 
 selected=()
 for c in "${CASES[@]}"; do
@@ -61,7 +66,7 @@ done
 # the binaries the selected cases use (case sort-* uses bsort, split-* bsplit, ...)
 BINS=()
 for c in "${selected[@]}"; do
-  case $c in sort-*) b=bsort ;; split-*) b=bsplit ;; shuffle-*) b=bshuffle ;; reduce-*) b=breduce ;; *) continue ;; esac
+  case $c in sort-*) b=bsort ;; split-*) b=bsplit ;; shuffle-*) b=bshuffle ;; reduce-*) b=breduce ;; join-*) b=bjoin ;; *) continue ;; esac
   [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b")
 done
 
@@ -80,6 +85,7 @@ BSORT=${BSORT:-$ROOT/target/release/bsort}
 BSPLIT=${BSPLIT:-$ROOT/target/release/bsplit}
 BREDUCE=${BREDUCE:-$ROOT/target/release/breduce}
 BSHUFFLE=${BSHUFFLE:-$ROOT/target/release/bshuffle}
+BJOIN=${BJOIN:-$ROOT/target/release/bjoin}
 for b in "${BINS[@]}"; do
   var=${b^^}
   [[ -x ${!var} ]] || { echo "bench: $var=${!var} is not an executable" >&2; exit 1; }
@@ -87,7 +93,7 @@ done
 
 ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time hyperfine:hyperfine
 if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS"; fi
-if [[ " ${selected[*]} " == *" sort-key "* || " ${selected[*]} " == *" sort-num "* ]]; then
+if [[ " ${selected[*]} " =~ " "(sort-key|sort-num|join-hash)" " ]]; then
   ensure_venv "$DUCKDB_PIN" "$POLARS_PIN" # only those cases use DuckDB and Polars
 fi
 PY=$BENCH_DIR/venv/bin/python
@@ -121,6 +127,28 @@ elif engine == "polars":
     df.sort("value" if num else "key").write_csv(out, separator="\t", include_header=False, quote_style="never")
 else:
     sys.exit(f"unknown engine {engine}")
+EOF
+
+# The DuckDB join anchor: orders-tsv JOIN users on user_id, in bjoin's (GNU join's) column
+# layout, every column read as text so that values come out as they went in.
+cat >"$BENCH_DIR/join_anchor.py" <<'EOF'
+"""join_anchor.py ORDERS USERS OUT: inner join orders (field 2) with users (field 1), DuckDB."""
+import sys
+
+import duckdb
+
+orders, users, out = sys.argv[1:4]
+opts = "delim='\t', header=false, quote='', escape='', auto_detect=false"
+ocols = ["order_id", "user_id", "product_id", "status", "created_at", "amount"]
+ucols = ["user_id", "name", "country", "signup"]
+odef = ", ".join(f"'{c}': 'VARCHAR'" for c in ocols)
+udef = ", ".join(f"'{c}': 'VARCHAR'" for c in ucols)
+sel = ", ".join(["o.user_id"] + [f"o.{c}" for c in ocols if c != "user_id"] + [f"u.{c}" for c in ucols[1:]])
+duckdb.connect().execute(
+    f"""COPY (SELECT {sel} FROM read_csv('{orders}', {opts}, columns={{{odef}}}) o
+             JOIN read_csv('{users}', {opts}, columns={{{udef}}}) u ON o.user_id = u.user_id)
+       TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
+)
 EOF
 
 # add_engines CASE_OP CHECK — the DuckDB and Polars tools for a kv sort case.
@@ -246,6 +274,52 @@ case_shuffle_n4() {
   case_run
 }
 
+# The join data: the orders fact table (TSV, unsorted) and the users dimension; and both
+# sorted by the join key for the merge case (cached beside them).
+ORD="" USERS=""
+need_join() {
+  [[ -n $ORD ]] || ORD=$(dataset orders-tsv --lines "$BENCH_JOIN_LINES")
+  [[ -n $USERS ]] || USERS=$(dataset users --lines 100000)
+}
+need_join_sorted() {
+  need_join
+  [[ -n ${ORDS:-} ]] && return
+  ORDS=${ORD%.tsv}-by-user.tsv USERSS=${USERS%.tsv}-sorted.tsv
+  [[ -s $ORDS ]] || sort -t "$TAB" -k2,2 -s -S 1G --parallel=2 -T "$BENCH_DIR/tmp" -o "$ORDS" "$ORD"
+  [[ -s $USERSS ]] || sort -t "$TAB" -k1,1 -s -o "$USERSS" "$USERS"
+}
+
+# Broadcast join: the users table in memory, orders streamed. mawk's hash join writes the
+# same bytes in the same (orders') order; DuckDB's order differs (line count checked).
+case_join_hash() {
+  need_join
+  case_begin join-hash "broadcast inner join: orders ($BENCH_JOIN_LINES rows) with users (100k) on user_id"
+  case_input "$ORD" "$USERS"
+  local o=$BENCH_DIR/out/join-hash
+  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk -F "$TAB" -v OFS="$TAB" 'NR == FNR { u[$1] = $2 OFS $3 OFS $4; next } ($2 in u) { print $2, $1, $3, $4, $5, $6, u[$2] }' "$USERS" "$ORD") >$(q "$o.mawk.out")"
+  if ((HAVE_VENV)); then
+    case_tool duckdb anchor lines "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/join_anchor.py" "$ORD" "$USERS" "$o.duckdb.out")"
+  fi
+  case_tool bjoin target cmp "$o.bjoin.out" "$(q "$BJOIN" --left-key 2 --right-key 1 -o "$o.bjoin.out" "$ORD" "$USERS")"
+  if ((HAVE_VENV)); then case_target 0.5@mawk,1.0@duckdb; else case_target 0.5@mawk; fi
+  case_run
+}
+
+# Merge join of two inputs sorted by the key: GNU join's output, byte for byte. bjoin-sort
+# (the same join on the unsorted inputs, sorting both) is shown for context.
+case_join_merge() {
+  need_join_sorted
+  case_begin join-merge "merge join of sorted inputs: orders ($BENCH_JOIN_LINES rows, by user_id) with users"
+  case_input "$ORDS" "$USERSS"
+  local o=$BENCH_DIR/out/join-merge
+  case_tool gnu-join anchor ref "$o.gnu-join.out" "$(q join -t "$TAB" -1 2 -2 1 "$ORDS" "$USERSS") >$(q "$o.gnu-join.out")"
+  case_tool bjoin target cmp "$o.bjoin.out" "$(q "$BJOIN" --sorted --left-key 2 --right-key 1 -o "$o.bjoin.out" "$ORDS" "$USERSS")"
+  case_tool bjoin-sort target lines "$o.bjoin-sort.out" "$(q "$BJOIN" --strategy merge --left-key 2 --right-key 1 -T "$BENCH_DIR/tmp" -o "$o.bjoin-sort.out" "$ORD" "$USERS")"
+  case_target 0.7
+  case_tool_target bjoin-sort -
+  case_run
+}
+
 # ---------------------------------------------------------------- main
 
 for c in "${selected[@]}"; do
@@ -265,6 +339,7 @@ report=$BENCH_DIR/results-$stamp.txt
   echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
   [[ -z $KV ]] || echo "data:     $KV ($BENCH_LINES lines, $(stat -c %s "$KV") bytes)"
   [[ -z $TEXT ]] || echo "data:     $TEXT ($(stat -c %s "$TEXT") bytes)"
+  [[ -z $ORD ]] || echo "data:     $ORD ($BENCH_JOIN_LINES rows, $(stat -c %s "$ORD") bytes), $USERS"
   for b in "${BINS[@]}"; do
     var=${b^^}
     printf '%-10s%s (%s)\n' "$b:" "${!var}" "$("${!var}" --version 2>/dev/null | head -n 1 || true)"

@@ -18,6 +18,12 @@ Subcommands (all take --seed, default 42; OUT may be '-' for stdout):
                          status (completed/pending/cancelled/refunded),
                          created_at (ISO-8601 UTC over 90 days from 2024-01-01),
                          amount (a JSON number with 2 decimals).
+  orders-tsv --lines N OUT  the same order log as TSV, in the same column order
+                         (no header), its users drawn from --keys (default
+                         100,000) so that it joins with `users`.
+  users  --lines N OUT   a users dimension table: user_id<TAB>name<TAB>country
+                         <TAB>signup_date, one line per user of the same
+                         vocabulary as `orders-tsv --keys N`, in random order.
 
 The same arguments always give the same bytes (for a given Python 3 minor
 version family: random.Random's algorithms are stable across 3.x).
@@ -160,6 +166,7 @@ def gen_text(args):
 
 
 def gen_orders(args):
+    tsv = getattr(args, "tsv", False)
     rng = random.Random(f"orders:{args.seed}")
     users = user_vocab(args.keys, args.seed)
     ucum = zipf_cum_weights(len(users), args.zipf)
@@ -191,14 +198,36 @@ def gen_orders(args):
             ds = choices(days, k=k)
             ts = choices(tods, k=k)
             am = choices(amounts, k=k)
-            lines = [
-                '{"order_id":%d,"user_id":"%s","product_id":%d,"status":"%s","created_at":"%s%s","amount":%s}\n'
-                % t
-                for t in zip(range(oid, oid + k), us, ps, st, ds, ts, am)
-            ]
+            if tsv:
+                fmt = "%d\t%s\t%d\t%s\t%s%s\t%s\n"
+            else:
+                fmt = '{"order_id":%d,"user_id":"%s","product_id":%d,"status":"%s","created_at":"%s%s","amount":%s}\n'
+            lines = [fmt % t for t in zip(range(oid, oid + k), us, ps, st, ds, ts, am)]
             f.write("".join(lines).encode())
             oid += k
             left -= k
+
+
+def gen_users(args):
+    rng = random.Random(f"users:{args.seed}")
+    users = user_vocab(args.lines, args.seed)
+    rng.shuffle(users)
+    syll = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "an", "el", "or"]
+    countries = ["DE", "FR", "US", "BR", "IN", "JP", "NG", "SE", "PL", "MX"]
+    ccum = list(itertools.accumulate([12, 8, 25, 9, 14, 7, 5, 3, 6, 11]))
+    import datetime
+
+    d0 = datetime.date(2015, 1, 1)
+    with open_out(args.out) as f:
+        for i in range(0, len(users), CHUNK):
+            part = users[i : i + CHUNK]
+            cs = rng.choices(countries, cum_weights=ccum, k=len(part))
+            lines = []
+            for u, c in zip(part, cs):
+                name = "".join(rng.choices(syll, k=rng.randint(2, 4))).capitalize()
+                day = (d0 + datetime.timedelta(days=rng.randrange(3287))).isoformat()
+                lines.append("%s\t%s\t%s\t%s\n" % (u, name, c, day))
+            f.write("".join(lines).encode())
 
 
 def main():
@@ -230,6 +259,19 @@ def main():
     sp.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent for users")
     common(sp)
     sp.set_defaults(fn=gen_orders)
+
+    sp = sub.add_parser("orders-tsv", help="the order log as TSV, users from a 100k vocabulary")
+    sp.add_argument("--lines", type=int, default=10_000_000)
+    sp.add_argument("--keys", type=int, default=100_000, help="distinct users")
+    sp.add_argument("--products", type=int, default=50_000)
+    sp.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent for users")
+    common(sp)
+    sp.set_defaults(fn=gen_orders, tsv=True)
+
+    sp = sub.add_parser("users", help="users dimension table (TSV)")
+    sp.add_argument("--lines", type=int, default=100_000, help="users (= orders-tsv --keys)")
+    common(sp)
+    sp.set_defaults(fn=gen_users)
 
     args = p.parse_args()
     try:

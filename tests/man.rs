@@ -9,6 +9,7 @@ fn pages() -> Vec<(&'static str, clap::Command)> {
         ("breduce", cmd::breduce::command()),
         ("bshuffle", cmd::bshuffle::command()),
         ("bsplit", cmd::bsplit::command()),
+        ("bjoin", cmd::bjoin::command()),
     ]
 }
 

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bjoin;
 mod breduce;
 mod bshuffle;
 mod bsort_features;

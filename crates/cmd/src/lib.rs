@@ -3,6 +3,7 @@
 //! algorithms live in the engine crates.
 
 pub mod aggs;
+pub mod bjoin;
 pub mod breduce;
 pub mod bshuffle;
 pub mod bsort;

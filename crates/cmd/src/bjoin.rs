@@ -1,0 +1,1362 @@
+//! bjoin: joins of two inputs by key. Orchestration only: the merge join, hash join and
+//! partition-wise driver live in `join`, the external sort in `extsort`, records and keys in
+//! `record`. This module picks the strategy, wires inputs and sorts to the engine and
+//! formats joined records (the GNU join layout).
+
+use crate::common::{self, Inputs};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::{args, Error, Output, Result, Stats};
+use extsort::{Order, Sorter};
+use join::{Built, HashTable, JoinType, Side};
+use record::{CsvScratch, FieldSplit, Format, Key, KeyOpts, KeySource, KeySpec, RecordOrder};
+use serde_json::{json, Value};
+use std::cmp::Ordering;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+const ABOUT: &str =
+    "Join two inputs by key: sort-merge, hash (broadcast) or partition-wise; every join type";
+
+const AFTER_HELP: &str = "\
+Output (TSV and CSV): the key field(s), then the left record's other fields, then the
+right's: GNU join's layout (`join -t TAB`). A record without a match (left, right, full
+joins) has --fill (default: empty) in each field of the missing side; a side's width is
+its header's (--header), else its first record's; an empty side adds no fields. The key
+of a matched pair is written as the left record holds it. semi and anti write left records
+unchanged. JSON lines: each output line is {\"left\":L,\"right\":R}, L and R the input
+objects as they stand, null for a missing side (jq '.left + .right' merges them);
+semi and anti write left lines unchanged. With --header the output starts with one header:
+key names, left's other names, right's other names (semi/anti: the left header).
+
+Keys: -k applies to both sides; --left-key/--right-key name each side's (repeatable, same
+count, same flags): field numbers, column names with --header, JSON paths for JSON lines.
+Default: field 1. Empty or missing fields are empty keys, and empty keys match each other.
+
+Strategies:
+  hash   build one side in memory within -S (the smaller file, or --build), stream the
+         other: a broadcast join, one pass over each input, no sort. Costs the build side's
+         size in memory. Output follows the streamed side's order, each record with its
+         matches in the build side's input order; unmatched build records (outer joins) come
+         at the end in the build side's order (and so do semi/anti results with --build left).
+  merge  sort both sides by key with the external sort (spilling beyond -S), then merge;
+         with --sorted the inputs are taken as sorted and checked as they stream (constant
+         memory, no sort): a key that goes backwards stops bjoin with `bjoin: FILE:LINE: ...`,
+         status 1, never a silently lost pair. Output follows key order; within a key, each
+         left record (input order) with each right record (input order). The right side's
+         records of one key are buffered in memory within -S and spilled to a temporary
+         file beyond it, so any number of pairs works.
+  auto   (default) hash when the build side fits -S (known from file sizes, else found out
+         while building: a build side that outgrows -S falls back to merge without reading
+         anything twice); merge with --sorted. A forced --strategy hash whose build side
+         outgrows -S stops with status 1.
+
+--partitioned LEFT_DIR RIGHT_DIR joins part-NNNNN pairs of two directories written by
+bsplit --hash or bshuffle -o (with the same N and the same partition function, each side
+partitioned by its join key; their _SUCCESS manifests are checked, status 1 when they
+disagree), on -j threads, each pair with the strategy chosen as above within -S/-j; the
+output is the pairs' outputs concatenated in part order.
+
+--stats adds strategy (hash, merge, merge-sorted), build_side (left, right or null), type,
+fallback (true when auto fell back from hash to merge) and parts.
+
+A CSV or JSON record whose key cannot be read stops bjoin with `bjoin: FILE:LINE: ...`,
+status 1; --skip-bad skips such records and reports how many on stderr (and in --stats),
+--bad-records FILE also keeps them there, unchanged.
+
+Exit status: 0 success (or a closed output pipe), 1 runtime or data error, 2 usage error;
+with -o no partial file is ever left.
+
+Examples:
+  bjoin orders.tsv users.tsv                      inner join on field 1 (users built in memory)
+  bjoin --left-key 2 --right-key 1 --type left orders.tsv users.tsv
+  bjoin --header -k user_id --format csv a.csv b.csv
+  bjoin --strategy merge --sorted -S 256M big1.tsv big2.tsv
+  bjoin --type anti -k 1 today.tsv yesterday.tsv  records new today
+  bjoin --format jsonl -k user.id events.jsonl users.jsonl | jq '.left + .right'
+  bjoin --partitioned -j 4 left_parts/ right_parts/";
+
+/// The clap definition: the one source of `--help` and `man/bjoin.1`.
+pub fn command() -> Command {
+    Command::new("bjoin")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .after_help(AFTER_HELP)
+        .arg(args::key("Join key of both sides (default: field 1); repeatable"))
+        .arg(
+            Arg::new("left-key")
+                .long("left-key")
+                .value_name("SPEC")
+                .action(ArgAction::Append)
+                .help("Join key of the left input; repeatable"),
+        )
+        .arg(
+            Arg::new("right-key")
+                .long("right-key")
+                .value_name("SPEC")
+                .action(ArgAction::Append)
+                .help("Join key of the right input; repeatable"),
+        )
+        .arg(
+            Arg::new("type")
+                .long("type")
+                .value_name("TYPE")
+                .value_parser(["inner", "left", "right", "full", "semi", "anti"])
+                .default_value("inner")
+                .help("Join type"),
+        )
+        .arg(
+            Arg::new("strategy")
+                .long("strategy")
+                .value_name("S")
+                .value_parser(["auto", "hash", "merge"])
+                .default_value("auto")
+                .help("auto: hash when the build side fits -S, else merge"),
+        )
+        .arg(
+            Arg::new("build")
+                .long("build")
+                .value_name("SIDE")
+                .value_parser(["left", "right"])
+                .help("Side to build in memory for hash [default: the smaller file, else right]"),
+        )
+        .arg(
+            Arg::new("sorted")
+                .long("sorted")
+                .action(ArgAction::SetTrue)
+                .help("Inputs are sorted by key: merge without sorting, verifying the order"),
+        )
+        .arg(
+            Arg::new("fill")
+                .long("fill")
+                .value_name("TEXT")
+                .default_value("")
+                .hide_default_value(true)
+                .help("Text of the missing side's fields in outer joins [default: empty]"),
+        )
+        .arg(
+            Arg::new("partitioned")
+                .long("partitioned")
+                .action(ArgAction::SetTrue)
+                .help("LEFT and RIGHT are directories of hash partitions (bsplit --hash, bshuffle -o)"),
+        )
+        .arg(
+            Arg::new("skip-bad")
+                .long("skip-bad")
+                .action(ArgAction::SetTrue)
+                .help("Skip records whose key cannot be read (malformed CSV or JSON); report how many on stderr"),
+        )
+        .arg(
+            Arg::new("bad-records")
+                .long("bad-records")
+                .value_name("FILE")
+                .help("With --skip-bad (implied): write skipped records to FILE, unchanged"),
+        )
+        .arg(args::delimiter())
+        .arg(args::format())
+        .arg(args::header())
+        .arg(args::zero())
+        .arg(args::output())
+        .args(args::resources())
+        .args(args::observe())
+        .arg(
+            Arg::new("inputs")
+                .value_name("LEFT RIGHT")
+                .num_args(2)
+                .required(true)
+                .help("The two inputs ('-': standard input, for one of them); directories with --partitioned"),
+        )
+}
+
+/// The binary's entry point.
+pub fn main() -> ! {
+    cli::main("bjoin", command(), run)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Strategy {
+    Auto,
+    Hash,
+    Merge,
+}
+
+/// Everything a join of one pair of inputs needs, from the command line.
+struct Ctx {
+    jt: JoinType,
+    strategy: Strategy,
+    build: Option<Side>,
+    sorted: bool,
+    format: Format,
+    eol: u8,
+    header: bool,
+    fill: Vec<u8>,
+    left_specs: Vec<KeySpec>,
+    right_specs: Vec<KeySpec>,
+    budget: usize,
+    sort_cfg: extsort::Config,
+    join_cfg: join::Config,
+    bad: std::sync::Arc<Bad>,
+}
+
+/// What the join of one pair did.
+#[derive(Default)]
+struct PairStats {
+    join: join::Stats,
+    bytes_in: u64,
+    sort: extsort::Stats,
+    strategy: &'static str,
+    build: Option<Side>,
+    fallback: bool,
+}
+
+impl PairStats {
+    /// Take the input counters from the two inputs.
+    fn read(mut self, l: &RecInput, r: &RecInput) -> PairStats {
+        self.bytes_in = l.bytes + r.bytes;
+        self.join.left_records = l.count;
+        self.join.right_records = r.count;
+        self
+    }
+}
+
+fn join_error(e: join::Error) -> Error {
+    match e {
+        join::Error::Io { context, source } => Error::Io(context, source),
+        join::Error::Interrupted => Error::Exit(130),
+        e => Error::Runtime(e.to_string()),
+    }
+}
+
+fn flag(m: &ArgMatches, id: &str) -> bool {
+    m.get_one::<bool>(id).copied().unwrap_or(false)
+}
+
+fn specs(m: &ArgMatches, id: &str) -> Result<Vec<KeySpec>> {
+    m.get_many::<String>(id)
+        .map(|v| {
+            v.map(|s| KeySpec::parse(s).map_err(|e| Error::Usage(e.to_string())))
+                .collect()
+        })
+        .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    let started = Instant::now();
+    let names: Vec<String> = m
+        .get_many::<String>("inputs")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let [left_name, right_name] = names.as_slice() else {
+        return Err(Error::Usage("two inputs are needed: LEFT RIGHT".into()));
+    };
+    let partitioned = flag(m, "partitioned");
+    if !partitioned && left_name == "-" && right_name == "-" {
+        return Err(Error::Usage(
+            "only one of LEFT and RIGHT can be standard input".into(),
+        ));
+    }
+    let jt = m
+        .get_one::<String>("type")
+        .and_then(|s| JoinType::parse(s))
+        .unwrap_or(JoinType::Inner);
+    let strategy = match m.get_one::<String>("strategy").map(String::as_str) {
+        Some("hash") => Strategy::Hash,
+        Some("merge") => Strategy::Merge,
+        _ => Strategy::Auto,
+    };
+    let sorted = flag(m, "sorted");
+    if sorted && strategy == Strategy::Hash {
+        return Err(Error::Usage(
+            "--sorted asks for a merge join; it cannot go with --strategy hash".into(),
+        ));
+    }
+    let build = m.get_one::<String>("build").map(|s| match s.as_str() {
+        "left" => Side::Left,
+        _ => Side::Right,
+    });
+    // Keys: -k for both sides, --left-key/--right-key for one; field 1 by default.
+    let common_keys = specs(m, "key")?;
+    let mut left_specs = specs(m, "left-key")?;
+    let mut right_specs = specs(m, "right-key")?;
+    let default = KeySpec::parse("1").map_err(|e| Error::Usage(e.to_string()))?;
+    for s in [&mut left_specs, &mut right_specs] {
+        if s.is_empty() {
+            *s = if common_keys.is_empty() {
+                vec![default.clone()]
+            } else {
+                common_keys.clone()
+            };
+        }
+    }
+    if left_specs.len() != right_specs.len() {
+        return Err(Error::Usage(format!(
+            "the left key has {} field(s) and the right key {}",
+            left_specs.len(),
+            right_specs.len()
+        )));
+    }
+    for (l, r) in left_specs.iter().zip(&right_specs) {
+        if l.opts != r.opts {
+            return Err(Error::Usage(format!(
+                "keys '{}' and '{}' compare differently (give both the same flags)",
+                l.text, r.text
+            )));
+        }
+    }
+    let eol = if flag(m, "zero") { 0 } else { b'\n' };
+    let delim = args::delimiter_of(m)?;
+    let format_names: Vec<String> = if partitioned {
+        Vec::new()
+    } else {
+        names.clone()
+    };
+    let format = match args::format_of(m, &format_names) {
+        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
+        Some("jsonl") => Format::Jsonl,
+        _ => Format::Text(FieldSplit::Char(delim.unwrap_or(b'\t'))),
+    };
+    let budget = args::budget_of(m)?;
+    let threads = args::threads_of(m);
+    let stats_dest = args::stats_of(m);
+    let tmp = args::tmp_of(m);
+    let bad_path = m.get_one::<String>("bad-records").map(PathBuf::from);
+    let bad = std::sync::Arc::new(Bad {
+        skip: flag(m, "skip-bad") || bad_path.is_some(),
+        eol,
+        count: std::sync::atomic::AtomicU64::new(0),
+        out: match &bad_path {
+            Some(p) => Some(std::sync::Mutex::new(Output::open("bjoin", Some(p))?)),
+            None => None,
+        },
+    });
+    let ctx = Ctx {
+        jt,
+        strategy,
+        build,
+        sorted,
+        format,
+        eol,
+        header: flag(m, "header") && format != Format::Jsonl,
+        fill: m
+            .get_one::<String>("fill")
+            .map(|s| s.as_bytes().to_vec())
+            .unwrap_or_default(),
+        left_specs,
+        right_specs,
+        budget,
+        sort_cfg: common::sort_config(m, budget, threads, true, false),
+        join_cfg: join::Config {
+            budget,
+            tmp_parent: tmp.clone(),
+            cancel: Some(cli::cleanup::cancel_flag()),
+        },
+        bad: std::sync::Arc::clone(&bad),
+    };
+    let out_path = m.get_one::<String>("output").map(PathBuf::from);
+    let mut stats = Stats {
+        threads,
+        ..Stats::default()
+    };
+    let mut extra = PairStats::default();
+    let mut out = Output::open("bjoin", out_path.as_deref())?;
+    let mut parts = Value::Null;
+    if partitioned {
+        let n = run_partitioned(
+            &ctx,
+            Path::new(left_name),
+            Path::new(right_name),
+            threads,
+            &tmp,
+            &mut out,
+            &mut stats,
+            &mut extra,
+        )?;
+        parts = json!(n);
+    } else {
+        let max_record = budget.max(extsort::RECORD_ALLOWANCE);
+        let left = open_one(left_name, eol, max_record, format)?;
+        let right = open_one(right_name, eol, max_record, format)?;
+        let sizes = [
+            record::input::known_size(left_name),
+            record::input::known_size(right_name),
+        ];
+        let p = join_pair(&ctx, left, right, sizes, &mut out, true)?;
+        add_pair(&mut stats, &p);
+        extra = p;
+    }
+    stats.bytes_out = out.commit()?;
+    drop(ctx);
+    let bad = std::sync::Arc::into_inner(bad)
+        .ok_or_else(|| Error::Runtime("internal error: bad records still shared".into()))?;
+    stats.bad_records = bad.count.load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(o) = bad.out {
+        o.into_inner()
+            .map_err(|_| Error::Runtime("the bad-records file is unusable".into()))?
+            .commit()?;
+    }
+    if stats.bad_records > 0 {
+        eprintln!("bjoin: skipped {} bad records", stats.bad_records);
+    }
+    stats.extra.insert("strategy".into(), json!(extra.strategy));
+    stats
+        .extra
+        .insert("build_side".into(), json!(extra.build.map(|s| s.name())));
+    stats.extra.insert("type".into(), json!(jt.name()));
+    stats.extra.insert("fallback".into(), json!(extra.fallback));
+    stats.extra.insert("parts".into(), parts);
+    common::emit_stats("bjoin", &stats, &stats_dest, started)
+}
+
+fn add_pair(stats: &mut Stats, p: &PairStats) {
+    stats.records_in += p.join.left_records + p.join.right_records;
+    stats.records_out += p.join.records_out;
+    stats.bytes_in += p.bytes_in;
+    stats.add_sort(&p.sort);
+    stats.spill_runs += p.join.spill_runs;
+    stats.spill_bytes += p.join.spill_bytes;
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys
+
+/// The two sides' record orders, seen by the join engine.
+struct JoinKeys {
+    left: RecordOrder,
+    right: RecordOrder,
+    /// Every key compares its bytes plainly (so hashing the bytes is hashing the key).
+    plain: bool,
+}
+
+impl JoinKeys {
+    fn order(&self, side: Side) -> &RecordOrder {
+        match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+    }
+
+    /// Whether keys can be hashed at all (human numbers have no canonical form).
+    fn hashable(&self) -> bool {
+        self.left.keys.iter().all(|k| !k.opts.human)
+    }
+}
+
+impl join::Keys for JoinKeys {
+    #[inline]
+    fn cmp_lr(&self, l: &[u8], r: &[u8]) -> Ordering {
+        for (i, k) in self.left.keys.iter().enumerate() {
+            let o = k.opts.compare(self.left.key(l, i), self.right.key(r, i));
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    }
+
+    #[inline]
+    fn cmp_side(&self, side: Side, a: &[u8], b: &[u8]) -> Ordering {
+        self.order(side).compare_keys(a, b)
+    }
+
+    #[inline]
+    fn hash_key(&self, side: Side, item: &[u8], out: &mut Vec<u8>) {
+        let o = self.order(side);
+        if self.plain {
+            if o.keys.len() == 1 {
+                out.extend_from_slice(o.key(item, 0));
+                return;
+            }
+            for i in 0..o.keys.len() {
+                let k = o.key(item, i);
+                out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                out.extend_from_slice(k);
+            }
+        } else {
+            o.normalized(item, out);
+        }
+    }
+
+    #[inline]
+    fn prepare(&self, side: Side, item: &[u8], out: &mut Vec<u8>) -> bool {
+        // Plain keys only: there equal bytes are equal keys, and the encoding below orders
+        // as the comparison does (one key: its bytes; several: escaped and terminated).
+        if !self.plain {
+            return false;
+        }
+        let o = self.order(side);
+        if o.keys.len() == 1 {
+            out.extend_from_slice(o.key(item, 0));
+            true
+        } else {
+            o.normalized(item, out)
+        }
+    }
+}
+
+/// extsort's view of one side's key order (stable: equal keys keep input order).
+struct SortOrder(RecordOrder);
+
+impl Order for SortOrder {
+    #[inline]
+    fn prefix(&self, item: &[u8]) -> extsort::Prefix {
+        self.0.prefix(item)
+    }
+    #[inline]
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        self.0.compare(a, b)
+    }
+    #[inline]
+    fn is_total(&self, p: &extsort::Prefix) -> bool {
+        self.0.prefix_is_total(p)
+    }
+    #[inline]
+    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
+        self.0.normalized(item, out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs
+
+/// Open one input (an unreadable one is a usage error) framed for `format`.
+fn open_one(name: &str, eol: u8, max_record: usize, format: Format) -> Result<common::Input> {
+    let mut ins = Inputs::open(&[name.to_string()], eol, max_record)?;
+    ins.set_csv(matches!(format, Format::Csv(_)));
+    ins.take_all()
+        .pop()
+        .ok_or_else(|| Error::Runtime(format!("cannot open {name}")))
+}
+
+/// One input read record by record, as items of its side's order.
+struct RecInput<'o> {
+    input: common::Input,
+    order: &'o RecordOrder,
+    bad: &'o Bad,
+    item: Vec<u8>,
+    scratch: CsvScratch,
+    line: u64,
+    bytes: u64,
+    count: u64,
+}
+
+impl<'o> RecInput<'o> {
+    fn new(input: common::Input, order: &'o RecordOrder, bad: &'o Bad) -> Self {
+        RecInput {
+            input,
+            order,
+            bad,
+            item: Vec::new(),
+            scratch: CsvScratch::default(),
+            line: 0,
+            bytes: 0,
+            count: 0,
+        }
+    }
+}
+
+impl join::Input for RecInput<'_> {
+    fn advance(&mut self) -> join::Result<bool> {
+        loop {
+            self.line = self.input.line() + 1;
+            let RecInput {
+                input,
+                order,
+                bad,
+                item,
+                scratch,
+                line,
+                bytes,
+                count,
+            } = self;
+            let rec = input
+                .next_record()
+                .map_err(|e| join::Error::Input(e.message().unwrap_or_default()))?;
+            let Some(rec) = rec else {
+                return Ok(false);
+            };
+            *bytes += rec.len() as u64 + 1;
+            if order.format.extracts() {
+                item.clear();
+                if let Err(e) = order.encode(rec, item, scratch) {
+                    if !bad.skip {
+                        return Err(join::Error::Input(format!("{}:{line}: {e}", input.name)));
+                    }
+                    bad.record(rec)?;
+                    continue;
+                }
+            }
+            *count += 1;
+            return Ok(true);
+        }
+    }
+
+    fn current(&self) -> &[u8] {
+        if self.order.format.extracts() {
+            &self.item
+        } else {
+            self.input.last()
+        }
+    }
+
+    fn at(&self) -> String {
+        format!("{}:{}", self.input.name, self.line)
+    }
+}
+
+/// `--skip-bad` and `--bad-records`: bad records (a CSV or JSON record whose key cannot be
+/// read) are counted and, with a file, written there unchanged; shared by all part pairs.
+struct Bad {
+    skip: bool,
+    eol: u8,
+    count: std::sync::atomic::AtomicU64,
+    out: Option<std::sync::Mutex<Output>>,
+}
+
+impl Bad {
+    fn record(&self, rec: &[u8]) -> join::Result<()> {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(out) = &self.out {
+            let mut o = out
+                .lock()
+                .map_err(|_| join::Error::Input("the bad-records file is unusable".into()))?;
+            let werr = |e| join::Error::Io {
+                context: "cannot write the bad-records file".into(),
+                source: e,
+            };
+            o.write_all(rec).map_err(werr)?;
+            o.write_all(&[self.eol]).map_err(werr)?;
+        }
+        Ok(())
+    }
+}
+
+/// Items coming back from a sort finishing on another thread, in blocks of
+/// `len:u32le item` records.
+struct ChanInput {
+    rx: mpsc::Receiver<Vec<u8>>,
+    block: Vec<u8>,
+    pos: usize,
+    cur: (usize, usize),
+}
+
+impl join::Input for ChanInput {
+    fn advance(&mut self) -> join::Result<bool> {
+        loop {
+            if self.pos + 4 <= self.block.len() {
+                let b = &self.block[self.pos..];
+                let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+                let start = self.pos + 4;
+                if start + n <= self.block.len() {
+                    self.cur = (start, n);
+                    self.pos = start + n;
+                    return Ok(true);
+                }
+            }
+            if self.pos < self.block.len() {
+                // A record cut between blocks (extsort sends whole items; be safe anyway).
+                let rest = self.block.split_off(self.pos);
+                match self.rx.recv() {
+                    Ok(next) => {
+                        self.block = rest;
+                        self.block.extend_from_slice(&next);
+                        self.pos = 0;
+                        continue;
+                    }
+                    Err(_) => {
+                        return Err(join::Error::Input(
+                            "a sorted run ended in the middle of a record".into(),
+                        ))
+                    }
+                }
+            }
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.block = next;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    fn current(&self) -> &[u8] {
+        &self.block[self.cur.0..self.cur.0 + self.cur.1]
+    }
+
+    fn at(&self) -> String {
+        "sorted input".into()
+    }
+}
+
+/// Push every remaining record of `input` into a sorter.
+fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn join::Input) -> Result<()> {
+    while input.advance().map_err(join_error)? {
+        sorter
+            .push(input.current())
+            .map_err(|e| match e {
+                extsort::Error::TooLarge { len, budget } => Error::Runtime(format!(
+                    "{}: a record of {len} bytes does not fit the memory budget of {budget} bytes (raise -S)",
+                    input.at()
+                )),
+                e => Error::from(e),
+            })?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Output layout
+
+/// Formats joined pairs: GNU join's layout for TSV/CSV, `{"left":L,"right":R}` for JSON.
+struct Layout<'a, W: Write + ?Sized> {
+    out: &'a mut W,
+    keys: &'a JoinKeys,
+    jt: JoinType,
+    format: Format,
+    eol: u8,
+    fill: &'a [u8],
+    /// Per side: which fields are key fields (0-based), and how many other fields the side
+    /// has (for filling), once known.
+    key_fields: [Vec<(usize, Option<usize>)>; 2],
+    width: [Option<usize>; 2],
+    line: Vec<u8>,
+    scratch: CsvScratch,
+    fields: Vec<Vec<u8>>,
+}
+
+fn key_fields(order: &RecordOrder) -> Vec<(usize, Option<usize>)> {
+    order
+        .keys
+        .iter()
+        .filter_map(|k| match &k.source {
+            KeySource::Span(s) => Some((s.sword, s.eword)),
+            KeySource::Path(_) => None,
+        })
+        .collect()
+}
+
+fn is_key_field(kf: &[(usize, Option<usize>)], i: usize) -> bool {
+    kf.iter().any(|&(s, e)| i >= s && e.is_none_or(|e| i <= e))
+}
+
+/// Write a CSV field, quoted when it must be.
+fn csv_field(out: &mut Vec<u8>, f: &[u8], delim: u8) {
+    if f.iter()
+        .any(|&c| c == delim || c == b'"' || c == b'\n' || c == b'\r')
+    {
+        out.push(b'"');
+        for &c in f {
+            if c == b'"' {
+                out.push(b'"');
+            }
+            out.push(c);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(f);
+    }
+}
+
+/// Append the fields of a TSV record that are not key fields, each run of consecutive ones
+/// copied at once (they are separated by the delimiter already).
+#[inline]
+fn push_tsv_others(
+    line: &mut Vec<u8>,
+    rec: &[u8],
+    t: u8,
+    kf: &[(usize, Option<usize>)],
+    first: &mut bool,
+) {
+    let mut flush = |line: &mut Vec<u8>, run: &mut Option<(usize, usize)>| {
+        if let Some((a, b)) = run.take() {
+            if !*first {
+                line.push(t);
+            }
+            *first = false;
+            line.extend_from_slice(&rec[a..b]);
+        }
+    };
+    let mut run: Option<(usize, usize)> = None;
+    let mut start = 0;
+    let mut i = 0;
+    loop {
+        let end = record::fields::find_byte(t, &rec[start..]).map_or(rec.len(), |p| start + p);
+        if is_key_field(kf, i) {
+            flush(line, &mut run);
+        } else {
+            run = Some((run.map_or(start, |r| r.0), end));
+        }
+        if end == rec.len() {
+            break;
+        }
+        start = end + 1;
+        i += 1;
+        // Past the last key field, the rest of the record is one run.
+        if kf.iter().all(|&(_, e)| e.is_some_and(|e| e < i)) {
+            run = Some((run.map_or(start, |r| r.0), rec.len()));
+            break;
+        }
+    }
+    flush(line, &mut run);
+}
+
+/// Append one output field (quoted for CSV) after a separator unless it is the first.
+fn push_field(line: &mut Vec<u8>, format: Format, first: &mut bool, f: &[u8]) {
+    let d = match format {
+        Format::Csv(d) => d,
+        Format::Text(FieldSplit::Char(t)) => t,
+        _ => b'\t',
+    };
+    if !*first {
+        line.push(d);
+    }
+    *first = false;
+    if let Format::Csv(d) = format {
+        csv_field(line, f, d);
+    } else {
+        line.extend_from_slice(f);
+    }
+}
+
+impl<W: Write + ?Sized> Layout<'_, W> {
+    fn side_index(side: Side) -> usize {
+        match side {
+            Side::Left => 0,
+            Side::Right => 1,
+        }
+    }
+
+    /// The fields of a record (decoded for CSV) into `self.fields`.
+    fn split(&mut self, rec: &[u8]) {
+        self.fields.clear();
+        match self.format {
+            // Items were encoded (and so parsed) already: a CSV record here parses.
+            Format::Csv(d) if self.scratch.parse(rec, d).is_ok() => {
+                for f in self.scratch.fields() {
+                    self.fields.push(f.to_vec());
+                }
+            }
+            Format::Text(FieldSplit::Char(t)) => {
+                for f in rec.split(|&c| c == t) {
+                    self.fields.push(f.to_vec());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn other_count(&mut self, side: Side, rec: &[u8]) -> usize {
+        self.split(rec);
+        let kf = &self.key_fields[Self::side_index(side)];
+        (0..self.fields.len())
+            .filter(|&i| !is_key_field(kf, i))
+            .count()
+    }
+
+    /// The other fields of one side's record, or fills.
+    fn push_side(&mut self, side: Side, item: Option<&[u8]>, first: &mut bool) {
+        let si = Self::side_index(side);
+        let format = self.format;
+        match item {
+            Some(it) => {
+                let rec = self.keys.order(side).record(it);
+                if let Format::Text(FieldSplit::Char(t)) = format {
+                    push_tsv_others(&mut self.line, rec, t, &self.key_fields[si], first);
+                } else {
+                    self.split(rec);
+                    for (i, f) in self.fields.iter().enumerate() {
+                        if !is_key_field(&self.key_fields[si], i) {
+                            push_field(&mut self.line, format, first, f);
+                        }
+                    }
+                }
+            }
+            None => {
+                for _ in 0..self.width[si].unwrap_or(0) {
+                    push_field(&mut self.line, format, first, self.fill);
+                }
+            }
+        }
+    }
+
+    /// The header line, from both sides' headers (split into fields).
+    fn header(&mut self, lh: &[Vec<u8>], rh: &[Vec<u8>], raw_left: &[u8]) -> io::Result<()> {
+        self.line.clear();
+        if !self.jt.pairs() {
+            self.line.extend_from_slice(raw_left);
+        } else {
+            let mut first = true;
+            let names: Vec<Vec<u8>> = self.key_fields[0]
+                .iter()
+                .map(|&(s, _)| lh.get(s).cloned().unwrap_or_default())
+                .collect();
+            for n in &names {
+                push_field(&mut self.line, self.format, &mut first, n);
+            }
+            for (side, h) in [(0usize, lh), (1, rh)] {
+                let kf = self.key_fields[side].clone();
+                for (i, f) in h.iter().enumerate() {
+                    if !is_key_field(&kf, i) {
+                        push_field(&mut self.line, self.format, &mut first, f);
+                    }
+                }
+            }
+        }
+        self.line.push(self.eol);
+        self.out.write_all(&self.line)
+    }
+}
+
+impl<W: Write + ?Sized> join::Sink for Layout<'_, W> {
+    fn seen(&mut self, side: Side, item: &[u8]) {
+        let si = Self::side_index(side);
+        if self.width[si].is_none() && !matches!(self.format, Format::Jsonl) {
+            let rec = self.keys.order(side).record(item);
+            self.width[si] = Some(self.other_count(side, rec));
+        }
+    }
+
+    fn emit(&mut self, l: Option<&[u8]>, r: Option<&[u8]>) -> io::Result<()> {
+        self.line.clear();
+        if !self.jt.pairs() {
+            if let Some(l) = l {
+                self.line.extend_from_slice(self.keys.left.record(l));
+            }
+        } else if self.format == Format::Jsonl {
+            self.line.extend_from_slice(b"{\"left\":");
+            match l {
+                Some(l) => self
+                    .line
+                    .extend_from_slice(self.keys.left.record(l).trim_ascii()),
+                None => self.line.extend_from_slice(b"null"),
+            }
+            self.line.extend_from_slice(b",\"right\":");
+            match r {
+                Some(r) => self
+                    .line
+                    .extend_from_slice(self.keys.right.record(r).trim_ascii()),
+                None => self.line.extend_from_slice(b"null"),
+            }
+            self.line.push(b'}');
+        } else {
+            let mut first = true;
+            let (side, it) = match (l, r) {
+                (Some(l), _) => (Side::Left, l),
+                (None, Some(r)) => (Side::Right, r),
+                (None, None) => return Ok(()),
+            };
+            let order = self.keys.order(side);
+            for i in 0..order.keys.len() {
+                let k = order.key(it, i);
+                push_field(&mut self.line, self.format, &mut first, k);
+            }
+            self.push_side(Side::Left, l, &mut first);
+            self.push_side(Side::Right, r, &mut first);
+        }
+        self.line.push(self.eol);
+        self.out.write_all(&self.line)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One join
+
+/// Sort `input` (with what `first` already read) and stream the result through a channel
+/// from a thread of `scope`.
+fn sort_side<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    sorter: Sorter<SortOrder>,
+) -> (
+    ChanInput,
+    std::thread::ScopedJoinHandle<'scope, extsort::Result<extsort::Stats>>,
+) {
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+    let handle = scope.spawn(move || {
+        let emit = |item: &[u8], out: &mut Vec<u8>| {
+            out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+            out.extend_from_slice(item);
+        };
+        let mut sink = |block: &[u8]| -> io::Result<()> {
+            tx.send(block.to_vec())
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "join stopped"))
+        };
+        sorter.finish(&emit, &mut sink)
+    });
+    (
+        ChanInput {
+            rx,
+            block: Vec::new(),
+            pos: 0,
+            cur: (0, 0),
+        },
+        handle,
+    )
+}
+
+/// Join one pair of inputs into `out`, with the header first when `write_header`.
+fn join_pair<W: Write + ?Sized>(
+    ctx: &Ctx,
+    mut left: common::Input,
+    mut right: common::Input,
+    sizes: [Option<u64>; 2],
+    out: &mut W,
+    write_header: bool,
+) -> Result<PairStats> {
+    let mut headers: [Option<Vec<u8>>; 2] = [None, None];
+    if ctx.header {
+        headers[0] = left.next_record()?.map(<[u8]>::to_vec);
+        headers[1] = right.next_record()?.map(<[u8]>::to_vec);
+    }
+    let hfields: Vec<Vec<Vec<u8>>> = headers
+        .iter()
+        .map(|h| {
+            h.as_ref()
+                .map(|h| common::split_header(h, ctx.format))
+                .unwrap_or_default()
+        })
+        .collect();
+    let resolve = |specs: &[KeySpec], hf: &[Vec<u8>]| -> Result<Vec<Key>> {
+        let refs: Vec<&[u8]> = hf.iter().map(Vec::as_slice).collect();
+        specs
+            .iter()
+            .map(|s| {
+                Key::resolve(s, ctx.format, ctx.header.then_some(refs.as_slice()))
+                    .map_err(Error::Usage)
+            })
+            .collect()
+    };
+    let lkeys = resolve(&ctx.left_specs, &hfields[0])?;
+    let rkeys = resolve(&ctx.right_specs, &hfields[1])?;
+    let plain = lkeys.iter().all(|k| !k.opts.any());
+    let keys = JoinKeys {
+        left: RecordOrder::new(ctx.format, lkeys, KeyOpts::default(), true),
+        right: RecordOrder::new(ctx.format, rkeys, KeyOpts::default(), true),
+        plain,
+    };
+    let mut layout = Layout {
+        out,
+        keys: &keys,
+        jt: ctx.jt,
+        format: ctx.format,
+        eol: ctx.eol,
+        fill: &ctx.fill,
+        key_fields: [key_fields(&keys.left), key_fields(&keys.right)],
+        width: [None, None],
+        line: Vec::new(),
+        scratch: CsvScratch::default(),
+        fields: Vec::new(),
+    };
+    if ctx.header {
+        for (i, h) in hfields.iter().enumerate() {
+            if headers[i].is_some() {
+                let kf = layout.key_fields[i].clone();
+                layout.width[i] = Some((0..h.len()).filter(|&j| !is_key_field(&kf, j)).count());
+            }
+        }
+        if write_header {
+            layout
+                .header(
+                    &hfields[0],
+                    &hfields[1],
+                    headers[0].as_deref().unwrap_or_default(),
+                )
+                .map_err(|e| Error::io("write error", e))?;
+        }
+    }
+    let mut li = RecInput::new(left, &keys.left, &ctx.bad);
+    let mut ri = RecInput::new(right, &keys.right, &ctx.bad);
+    let mut ps = PairStats::default();
+    let hashable = keys.hashable();
+    if ctx.strategy == Strategy::Hash && !hashable {
+        return Err(Error::Usage(
+            "human-numeric keys (h) cannot be hashed; use --strategy merge".into(),
+        ));
+    }
+    let use_hash = match ctx.strategy {
+        Strategy::Hash => true,
+        Strategy::Merge => false,
+        Strategy::Auto => !ctx.sorted && hashable,
+    };
+    let mut fallback_table = None;
+    if use_hash {
+        let build = ctx.build.unwrap_or(match sizes {
+            [Some(l), Some(r)] if l < r => Side::Left,
+            _ => Side::Right,
+        });
+        let known = sizes[match build {
+            Side::Left => 0,
+            Side::Right => 1,
+        }];
+        let too_big =
+            ctx.strategy == Strategy::Auto && known.is_some_and(|s| s as usize > ctx.budget);
+        if !too_big {
+            let (b_in, s_in): (&mut RecInput, &mut RecInput) = match build {
+                Side::Left => (&mut li, &mut ri),
+                Side::Right => (&mut ri, &mut li),
+            };
+            let built = HashTable::build(&keys, build, b_in, ctx.budget, &ctx.join_cfg)
+                .map_err(join_error)?;
+            match built {
+                Built::Fits(table) => {
+                    ps.join =
+                        join::hash_join(&keys, ctx.jt, &table, s_in, &mut layout, &ctx.join_cfg)
+                            .map_err(join_error)?;
+                    ps.strategy = "hash";
+                    ps.build = Some(build);
+                    return Ok(ps.read(&li, &ri));
+                }
+                Built::Overflow(table) => {
+                    if ctx.strategy == Strategy::Hash {
+                        return Err(Error::Runtime(format!(
+                            "the {} input ({}) does not fit the memory budget of {} bytes for a hash join (raise -S, or use --strategy merge or auto)",
+                            build.name(),
+                            b_in.input.name,
+                            ctx.budget
+                        )));
+                    }
+                    ps.fallback = true;
+                    fallback_table = Some(table);
+                }
+            }
+        }
+    }
+    // Merge join.
+    if ctx.sorted {
+        ps.join = join::merge_join(
+            &keys,
+            ctx.jt,
+            &mut li,
+            &mut ri,
+            &mut layout,
+            &ctx.join_cfg,
+            true,
+        )
+        .map_err(join_error)?;
+        ps.strategy = "merge-sorted";
+        return Ok(ps.read(&li, &ri));
+    }
+    // Both sides through the external sort (stable: equal keys keep their input order);
+    // the sorts get 4/5 of the budget, the buffered group of equal keys the rest.
+    let mut scfg = ctx.sort_cfg.clone();
+    scfg.budget = (ctx.budget / 5 * 2).max(1);
+    let mut sorters = Vec::with_capacity(2);
+    for (side, input) in [
+        (Side::Left, &mut li as &mut dyn join::Input),
+        (Side::Right, &mut ri),
+    ] {
+        let mut s = Sorter::new(SortOrder(keys.order(side).clone()), scfg.clone())?;
+        // What the hash join had built goes first (it was read first), then is freed.
+        if let Some(t) = fallback_table.take_if(|t| t.side == side) {
+            for item in t.items() {
+                s.push(item)?;
+            }
+        }
+        fill_sorter(&mut s, input)?;
+        sorters.push(s);
+    }
+    let mut jcfg = ctx.join_cfg.clone();
+    jcfg.budget = (ctx.budget / 5).max(1);
+    let right_sorter = sorters.pop();
+    let left_sorter = sorters.pop();
+    let (Some(ls), Some(rs)) = (left_sorter, right_sorter) else {
+        return Err(Error::Runtime("internal error: sorters missing".into()));
+    };
+    let (joined, lstats, rstats) = std::thread::scope(|scope| {
+        let (mut lc, lh) = sort_side(scope, ls);
+        let (mut rc, rh) = sort_side(scope, rs);
+        let joined = join::merge_join(&keys, ctx.jt, &mut lc, &mut rc, &mut layout, &jcfg, false);
+        // Stop the sorts if the join stopped early.
+        drop(lc);
+        drop(rc);
+        let lstats = lh.join();
+        let rstats = rh.join();
+        (joined, lstats, rstats)
+    });
+    let joined = joined.map_err(join_error)?;
+    for s in [lstats, rstats] {
+        match s {
+            Ok(Ok(s)) => {
+                ps.sort.spill_runs += s.spill_runs;
+                ps.sort.spill_bytes += s.spill_bytes;
+                ps.sort.merge_passes += s.merge_passes;
+            }
+            Ok(Err(e)) => return Err(Error::from(e)),
+            Err(_) => return Err(Error::Runtime("a sort thread failed".into())),
+        }
+    }
+    ps.join = joined;
+    ps.strategy = "merge";
+    Ok(ps.read(&li, &ri))
+}
+
+// ---------------------------------------------------------------------------------------
+// Partition-wise
+
+/// The part files of a partitioned directory, checked against the other side's.
+fn part_path(dir: &Path, i: u64) -> Result<PathBuf> {
+    for ext in ["", ".gz", ".zst"] {
+        let p = dir.join(partition::part_name(i, ext));
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(Error::Runtime(format!(
+        "{}: no {} (the directory is not a complete partitioning)",
+        dir.display(),
+        partition::part_name(i, "")
+    )))
+}
+
+fn manifest_keys(v: &Value) -> Vec<String> {
+    let keys: Vec<String> = v["partitioning"]["key"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if keys.is_empty() {
+        vec!["1".into()]
+    } else {
+        keys
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_partitioned(
+    ctx: &Ctx,
+    ldir: &Path,
+    rdir: &Path,
+    threads: usize,
+    tmp: &Path,
+    out: &mut Output,
+    stats: &mut Stats,
+    extra: &mut PairStats,
+) -> Result<u64> {
+    let read = |d: &Path| {
+        if !d.is_dir() {
+            return Err(Error::Usage(format!(
+                "{}: not a directory (--partitioned takes two directories)",
+                d.display()
+            )));
+        }
+        partition::read_manifest(d).map_err(|e| Error::Runtime(e.to_string()))
+    };
+    let (lm, rm) = (read(ldir)?, read(rdir)?);
+    let (ls, rs) = (ldir.display(), rdir.display());
+    let n_of = |v: &Value| v["partitioning"]["n"].as_u64();
+    let (Some(n), Some(rn)) = (n_of(&lm), n_of(&rm)) else {
+        return Err(Error::Runtime(format!(
+            "{ls} or {rs}: the manifest does not say how many parts there are"
+        )));
+    };
+    if n != rn {
+        return Err(Error::Runtime(format!(
+            "{ls} has {n} parts and {rs} has {rn}: partitionings must have the same N"
+        )));
+    }
+    let pf = |v: &Value| {
+        v["partitioning"]["partition_function"]
+            .as_str()
+            .map(str::to_string)
+    };
+    match (pf(&lm), pf(&rm)) {
+        (Some(a), Some(b)) if a == b && a == partition::PARTITION_FUNCTION => {}
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::Runtime(format!(
+                "{ls} and {rs} were cut by different partition functions ('{a}' and '{b}')"
+            )))
+        }
+        _ => {
+            return Err(Error::Runtime(format!(
+                "{ls} and {rs} must both be hash partitionings (bsplit --hash, bshuffle -o) by the current partition function"
+            )))
+        }
+    }
+    let texts = |s: &[KeySpec]| s.iter().map(|k| k.text.clone()).collect::<Vec<_>>();
+    for (d, m, want) in [
+        (&ls, &lm, texts(&ctx.left_specs)),
+        (&rs, &rm, texts(&ctx.right_specs)),
+    ] {
+        let got = manifest_keys(m);
+        if got != want {
+            return Err(Error::Runtime(format!(
+                "{d} is partitioned by key {got:?}, but the join key of that side is {want:?}"
+            )));
+        }
+    }
+    let eol = ctx.eol;
+    let max_record = ctx.budget.max(extsort::RECORD_ALLOWANCE);
+    let threads = threads.clamp(1, n.max(1) as usize);
+    // Each pair gets its share of the memory budget and one sort thread.
+    let pctx_budget = (ctx.budget / threads).max(1);
+    let pctx = Ctx {
+        jt: ctx.jt,
+        strategy: ctx.strategy,
+        build: ctx.build,
+        sorted: ctx.sorted,
+        format: ctx.format,
+        eol,
+        header: ctx.header,
+        fill: ctx.fill.clone(),
+        left_specs: ctx.left_specs.clone(),
+        right_specs: ctx.right_specs.clone(),
+        budget: pctx_budget,
+        sort_cfg: extsort::Config {
+            budget: pctx_budget,
+            threads: 1,
+            ..ctx.sort_cfg.clone()
+        },
+        join_cfg: join::Config {
+            budget: pctx_budget,
+            ..ctx.join_cfg.clone()
+        },
+        bad: std::sync::Arc::clone(&ctx.bad),
+    };
+    let job = |i: usize| -> Result<(std::fs::File, PairStats)> {
+        let lp = part_path(ldir, i as u64)?;
+        let rp = part_path(rdir, i as u64)?;
+        let names = [lp.display().to_string(), rp.display().to_string()];
+        let left = open_one(&names[0], eol, max_record, ctx.format)?;
+        let right = open_one(&names[1], eol, max_record, ctx.format)?;
+        let sizes = [
+            record::input::known_size(&names[0]),
+            record::input::known_size(&names[1]),
+        ];
+        let file = tempfile::tempfile_in(tmp).map_err(|e| {
+            Error::io(
+                format!("cannot create a temporary file in {}", tmp.display()),
+                e,
+            )
+        })?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, file);
+        let ps = join_pair(&pctx, left, right, sizes, &mut w, i == 0)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io("cannot write a temporary file", e.into_error()))?;
+        Ok((file, ps))
+    };
+    let mut consume = |_i: usize, (mut file, ps): (std::fs::File, PairStats)| -> Result<()> {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(0))
+            .map_err(|e| Error::io("cannot read a temporary file", e))?;
+        io::copy(&mut file, out).map_err(|e| Error::io("write error", e))?;
+        add_pair(stats, &ps);
+        if extra.strategy.is_empty() || extra.strategy == ps.strategy {
+            extra.strategy = ps.strategy;
+        } else {
+            extra.strategy = "mixed";
+        }
+        extra.build = extra.build.or(ps.build);
+        extra.fallback |= ps.fallback;
+        Ok(())
+    };
+    join::run_ordered(n as usize, threads, &job, &mut consume)?;
+    if extra.strategy.is_empty() {
+        extra.strategy = "none";
+    }
+    Ok(n)
+}
