@@ -1975,3 +1975,130 @@ fn skip_bad_equals_the_reference_without_the_bad_records() {
     }
     failures.finish();
 }
+
+// ---------------------------------------------------------------------------------------
+// Directory inputs: bshuffle/bsplit outputs read through their _SUCCESS manifests
+
+fn sorted_lines(b: &[u8]) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = b
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    v.sort();
+    v
+}
+
+/// `breduce A DIR` over a `bshuffle -n N -o DIR` output streams part after part (keys never
+/// cross parts), and equals `breduce --hash A` over the input as a multiset of lines;
+/// partial states from `bshuffle --combine` need --merge; a bsplit --hash output (unsorted
+/// parts) needs --hash; a directory without _SUCCESS is refused.
+#[test]
+fn directory_inputs_follow_their_manifest() {
+    let dir = Dir::new();
+    let mut rng = Rng::new(Rng::seed_from_env(0xb4ed_4001));
+    let mut input = Vec::new();
+    for _ in 0..3000 {
+        let k = if rng.chance(2, 3) {
+            rng.range(0, 6)
+        } else {
+            rng.range(0, 500)
+        };
+        input.extend_from_slice(
+            format!("k{k}\t{}.{}\n", rng.range(0, 99), rng.range(0, 9)).as_bytes(),
+        );
+    }
+    dir.write("in.tsv", &input);
+    let tool = |bin: &str, args: &[&str]| -> Output { dir.run(util::bin_path(bin), args, b"") };
+    let want = sorted_lines(&tool("breduce", &["--hash", "sum:2", "count", "in.tsv"]).stdout);
+    assert!(want.len() > 100);
+    for (label, make, reduce, ok) in [
+        (
+            "bshuffle -o",
+            &["-n", "3", "-o", "d"][..],
+            &["sum:2", "count", "d"][..],
+            true,
+        ),
+        (
+            "bshuffle -S 1K",
+            &["-n", "4", "-S", "1K", "-o", "d"][..],
+            &["sum:2", "count", "d"][..],
+            true,
+        ),
+        (
+            "bshuffle, --hash",
+            &["-n", "2", "-o", "d"][..],
+            &["--hash", "sum:2", "count", "d"][..],
+            true,
+        ),
+        (
+            "bshuffle --combine, --merge",
+            &[
+                "-n",
+                "3",
+                "-o",
+                "d",
+                "--combine",
+                "sum:2",
+                "--combine",
+                "count",
+            ][..],
+            &["--merge", "sum:2", "count", "d"][..],
+            true,
+        ),
+        (
+            "bshuffle --combine, no --merge",
+            &[
+                "-n",
+                "3",
+                "-o",
+                "d",
+                "--combine",
+                "sum:2",
+                "--combine",
+                "count",
+            ][..],
+            &["sum:2", "count", "d"][..],
+            false,
+        ),
+        (
+            "bshuffle --combine, other aggregates",
+            &["-n", "3", "-o", "d", "--combine", "sum:2"][..],
+            &["--merge", "sum:2", "count", "d"][..],
+            false,
+        ),
+        (
+            "bshuffle -k 2",
+            &["-n", "3", "-k", "2", "-o", "d"][..],
+            &["sum:2", "count", "d"][..],
+            false,
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(dir.join("d"));
+        let mut args = make.to_vec();
+        args.push("in.tsv");
+        assert!(tool("bshuffle", &args).status.success(), "{label}");
+        let out = tool("breduce", reduce);
+        if ok {
+            assert!(out.status.success(), "{label}: {}", escape(&out.stderr));
+            assert_eq!(sorted_lines(&out.stdout), want, "{label}");
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.code() == Some(2) && err.starts_with("breduce: d: "),
+                "{label}: {err}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.join("d"));
+    assert!(tool("bsplit", &["--hash", "-n", "3", "-o", "d", "in.tsv"])
+        .status
+        .success());
+    let out = tool("breduce", &["sum:2", "count", "d"]);
+    assert_eq!(out.status.code(), Some(2), "{}", escape(&out.stderr));
+    let out = tool("breduce", &["--hash", "sum:2", "count", "d"]);
+    assert_eq!(sorted_lines(&out.stdout), want);
+    std::fs::remove_file(dir.join("d/_SUCCESS")).unwrap_or_else(|e| panic!("{e}"));
+    let out = tool("breduce", &["--hash", "sum:2", "count", "d"]);
+    assert!(out.status.code() == Some(2) && escape(&out.stderr).contains("_SUCCESS"));
+}

@@ -43,6 +43,13 @@ is needed stops breduce with `breduce: FILE:LINE: field N is \"...\": not a numb
 and no -o file; with --skip-bad such records are left out whole (no aggregate sees them),
 counted on stderr and in --stats, and --bad-records FILE keeps them untouched.
 
+A directory input (a bshuffle -o or bsplit output; it must be the only input) is read part
+by part as its _SUCCESS manifest lists them; without _SUCCESS it is refused. When the
+manifest says the parts are hash-partitioned and sorted by the same -k (bshuffle -o),
+streaming mode takes each part's keys as its own: the output is in part order, each part's
+groups in key order. Other directories need --hash. Parts holding partial states (bshuffle
+--combine) need --merge with the same AGGs.
+
 Two-phase aggregation: --partial writes one partial line per group, the key(s) then one
 state per AGG (a count, an exact sum such as 100.00, `=value` for first/last/min/max, lists
 with their values' TABs, newlines, commas and backslashes escaped), and --merge reads such
@@ -58,7 +65,8 @@ Examples:
   breduce --header -k region --hash sum:amount q90:amount sales.tsv
   breduce --hash --partial sum:2 count day1.tsv > p1; breduce --hash --partial sum:2 count day2.tsv > p2
   cat p1 p2 | breduce --hash --merge sum:2 count
-  bshuffle --combine sum:2 --combine count in.tsv | breduce --merge sum:2 count";
+  bshuffle --combine sum:2 --combine count in.tsv | breduce --merge sum:2 count
+  bshuffle -n 8 -o shuffled/ in.tsv && breduce sum:2 count shuffled/";
 
 /// The clap definition: the one source of `--help` and `man/breduce.1`.
 pub fn command() -> Command {
@@ -188,11 +196,62 @@ impl GroupWriter {
 /// A group in the hash table: its first record's item (for ordering) and its states.
 type Group = (Vec<u8>, Vec<State>);
 
+/// A directory input: a bsplit/bshuffle output, read part by part as its `_SUCCESS`
+/// manifest lists them.
+struct PartsDir {
+    name: String,
+    parts: Vec<String>,
+    /// Hash-partitioned by these keys (each key's records in one part).
+    hashed_by: Option<Vec<String>>,
+    /// Each part sorted by these keys.
+    sorted_by: Option<Vec<String>>,
+    /// The parts hold partial states of these aggregates (bshuffle --combine).
+    combine: Option<Vec<String>>,
+}
+
+fn read_parts_dir(dir: &str) -> Result<PartsDir> {
+    let path = std::path::Path::new(dir);
+    if !path.join("_SUCCESS").is_file() {
+        return Err(Error::Usage(format!(
+            "{dir}: a directory without _SUCCESS (an unfinished or foreign output); give its files instead"
+        )));
+    }
+    let m = partition::read_manifest(path).map_err(|e| Error::Usage(e.to_string()))?;
+    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+    };
+    let p = &m["partitioning"];
+    let hashed_by = (p["method"] == "hash"
+        && p["partition_function"] == partition::PARTITION_FUNCTION)
+        .then(|| strings(&p["key"]))
+        .flatten();
+    let parts = m["parts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["name"].as_str())
+                .map(|n| path.join(n).to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(PartsDir {
+        name: dir.to_string(),
+        parts,
+        hashed_by,
+        sorted_by: strings(&m["sorted"]["by"]),
+        combine: strings(&m["combine"]),
+    })
+}
+
 fn run(m: &ArgMatches) -> Result<()> {
     let started = Instant::now();
     // Positionals: AGGs, then files.
     let mut specs = Vec::new();
-    let mut files = Vec::new();
+    let mut files: Vec<String> = Vec::new();
     for a in m.get_many::<String>("aggs").into_iter().flatten() {
         match Spec::parse(a) {
             Some(s) if files.is_empty() => specs.push(s),
@@ -206,6 +265,37 @@ fn run(m: &ArgMatches) -> Result<()> {
         )));
     }
     let merge = m.get_flag("merge");
+    // A directory (bsplit/bshuffle output) is read part by part, as its manifest says.
+    let dir = match files.iter().position(|f| std::path::Path::new(f).is_dir()) {
+        Some(i) if files.len() > 1 => {
+            return Err(Error::Usage(format!(
+                "{}: a directory must be the only input",
+                files[i]
+            )))
+        }
+        Some(_) => Some(read_parts_dir(&files[0])?),
+        None => None,
+    };
+    if let Some(d) = &dir {
+        files = d.parts.clone();
+        let texts: Vec<&str> = specs.iter().map(|s| s.text.as_str()).collect();
+        match &d.combine {
+            Some(c) if !merge => return Err(Error::Usage(format!(
+                "{}: its parts hold partial states of {} (bshuffle --combine): use breduce --merge",
+                d.name,
+                c.join(" ")
+            ))),
+            Some(c) if *c != texts => {
+                return Err(Error::Usage(format!(
+                    "{}: its parts hold partial states of {}, not of {}",
+                    d.name,
+                    c.join(" "),
+                    texts.join(" ")
+                )))
+            }
+            _ => {}
+        }
+    }
     let what = if m.get_flag("partial") {
         aggs::require_combinable(&specs, "--partial")?;
         aggs::Output::Partial
@@ -221,11 +311,30 @@ fn run(m: &ArgMatches) -> Result<()> {
         mut inputs,
         header,
         keys,
-        key_texts: _,
+        key_texts,
         budget,
         threads,
         stats_dest,
     } = common::setup_with_files(m, &files, KeyOpts::default(), Some("1"), merge)?;
+    // Parts of a directory hash-partitioned and sorted by our key hold disjoint key ranges:
+    // streaming restarts its order check at each part (the output is in part order).
+    let mut fresh_parts = false;
+    if let Some(d) = &dir {
+        let ours = if key_texts.is_empty() {
+            vec!["1".to_string()]
+        } else {
+            key_texts.clone()
+        };
+        let trusted = d.hashed_by.as_ref() == Some(&ours) && d.sorted_by.as_ref() == Some(&ours);
+        if !m.get_flag("hash") && !trusted {
+            return Err(Error::Usage(format!(
+                "{}: its _SUCCESS does not say its parts are hash-partitioned and sorted by -k {}; use --hash",
+                d.name,
+                ours.join(" -k ")
+            )));
+        }
+        fresh_parts = trusted;
+    }
     let header_fields = header.as_ref().map(|h| {
         let read_as = if merge {
             Format::Text(record::FieldSplit::Char(b'\t'))
@@ -454,6 +563,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         // key bytes (with a plain key) and its states.
         let mut group: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
         let mut failed = None;
+        let mut part_name: *const str = "";
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
             if failed.is_some() {
@@ -468,6 +578,13 @@ fn run(m: &ArgMatches) -> Result<()> {
                 }
             };
             let it: &[u8] = if item.is_empty() { rec } else { &item };
+            if fresh_parts && !std::ptr::eq(at.name, part_name) {
+                // A new part: its keys are none of the previous parts'.
+                part_name = at.name;
+                if let Some((first, _, mut states)) = group.take() {
+                    out.group(&aggs, &order, &first, &mut states)?;
+                }
+            }
             let same = match &group {
                 Some((first, gk, _)) => match match plain {
                     Some((_, f)) => gk.as_slice().cmp(aggs.field(rec, f)),
