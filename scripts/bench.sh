@@ -93,7 +93,7 @@ done
 
 ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time hyperfine:hyperfine
 if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS"; fi
-if [[ " ${selected[*]} " =~ " "(sort-key|sort-num|join-hash)" " ]]; then
+if [[ " ${selected[*]} " =~ " "(sort-key|sort-num|join-hash|reduce-hash)" " ]]; then
   ensure_venv "$DUCKDB_PIN" "$POLARS_PIN" # only those cases use DuckDB and Polars
 fi
 PY=$BENCH_DIR/venv/bin/python
@@ -147,6 +147,22 @@ sel = ", ".join(["o.user_id"] + [f"o.{c}" for c in ocols if c != "user_id"] + [f
 duckdb.connect().execute(
     f"""COPY (SELECT {sel} FROM read_csv('{orders}', {opts}, columns={{{odef}}}) o
              JOIN read_csv('{users}', {opts}, columns={{{udef}}}) u ON o.user_id = u.user_id)
+       TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
+)
+EOF
+
+# The DuckDB group-by anchor: key<TAB>value, SUM(value) and COUNT(*) per key (both cores).
+cat >"$BENCH_DIR/reduce_anchor.py" <<'EOF'
+"""reduce_anchor.py IN OUT: GROUP BY field 1 with sum of field 2 and count, DuckDB."""
+import sys
+
+import duckdb
+
+inp, out = sys.argv[1:3]
+duckdb.connect().execute(
+    f"""COPY (SELECT key, SUM(value), COUNT(*) FROM read_csv('{inp}', delim='\t', header=false,
+             quote='', escape='', auto_detect=false, columns={{'key': 'VARCHAR', 'value': 'BIGINT'}})
+             GROUP BY key)
        TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
 )
 EOF
@@ -244,16 +260,19 @@ case_reduce_stream() {
   case_run
 }
 
-# mawk's table comes out unordered and breduce's sorted, so outputs are not compared here:
+# mawk's and DuckDB's tables come out unordered and breduce's sorted: only line counts are compared;
 # tests/breduce.rs checks --hash against an exact reference and against streaming mode.
 case_reduce_hash() {
   need_kv
   case_begin reduce-hash "hash group-by over unsorted input: sum:2 count ($BENCH_LINES lines)"
   case_input "$KV"
   local o=$BENCH_DIR/out/reduce-hash
-  case_tool mawk anchor none "$o.mawk.out" "$(q mawk -F "$TAB" '{s[$1]+=$2; c[$1]++} END {for (k in s) print k "\t" s[k] "\t" c[k]}' "$KV") >$(q "$o.mawk.out")"
-  case_tool breduce target none "$o.breduce.out" "$(q "$BREDUCE" --hash sum:2 count -o "$o.breduce.out" "$KV")"
-  case_target 0.5
+  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk -F "$TAB" '{s[$1]+=$2; c[$1]++} END {for (k in s) print k "\t" s[k] "\t" c[k]}' "$KV") >$(q "$o.mawk.out")"
+  if ((HAVE_VENV)); then
+    case_tool duckdb anchor lines "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/reduce_anchor.py" "$KV" "$o.duckdb.out")"
+  fi
+  case_tool breduce target lines "$o.breduce.out" "$(q "$BREDUCE" --hash sum:2 count -o "$o.breduce.out" "$KV")"
+  if ((HAVE_VENV)); then case_target 0.5@mawk,1.0@duckdb; else case_target 0.5@mawk; fi
   case_run
 }
 
