@@ -3,12 +3,12 @@
 
 use crate::aggs::{self, Aggs};
 use crate::common::{self, At, Setup};
+use agg::table::Groups;
 use agg::{Spec, State};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
-use hashbrown::HashMap;
 use record::{CsvScratch, Format, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
@@ -192,9 +192,6 @@ impl GroupWriter {
             .map_err(|e| Error::io("write error", e))
     }
 }
-
-/// A group in the hash table: its first record's item (for ordering) and its states.
-type Group = (Vec<u8>, Vec<State>);
 
 /// A directory input: a bsplit/bshuffle output, read part by part as its `_SUCCESS`
 /// manifest lists them.
@@ -432,21 +429,24 @@ fn run(m: &ArgMatches) -> Result<()> {
         // Groups live in a hash table within half the budget; when it fills, their partial
         // states are spilled, sorted by key, through extsort (the other half) and merged back
         // at the end, so any number of groups fits.
-        let mut groups: HashMap<Vec<u8>, Group> = HashMap::new();
-        let mut used = 0usize;
+        // Without items when the key says all (the first field, plain bytes): the key is
+        // then the item the writer and the orders need.
+        let keep_items = !matches!(plain, Some((_, 0)));
+        let mut groups = Groups::new(aggs.specs.iter().map(|s| s.op).collect(), keep_items);
+        let mut grown = 0usize;
         let limit = (budget / 2).max(1);
         let mut sorter: Option<Sorter<SpillOrder>> = None;
         let cfg = common::sort_config(m, budget / 2, threads, true, false);
-        let spill = |groups: &mut HashMap<Vec<u8>, Group>,
-                     sorter: &mut Option<Sorter<SpillOrder>>|
-         -> Result<()> {
+        let spill = |groups: &mut Groups, sorter: &mut Option<Sorter<SpillOrder>>| -> Result<()> {
             if sorter.is_none() {
                 *sorter = Some(Sorter::new(SpillOrder(order.clone()), cfg.clone())?);
             }
             if let Some(s) = sorter {
-                for (k, (it, states)) in groups.drain() {
+                for g in 0..groups.len() {
+                    let k = groups.key(g).to_vec();
+                    let (it, states) = groups.item_and_states(g);
                     s.push_with(it.len() + k.len() + 64, |buf| {
-                        encode_spill(buf, &it, &k, &states);
+                        encode_spill(buf, it, &k, states);
                         Ok::<(), std::convert::Infallible>(())
                     })
                     .map_err(|e| match e {
@@ -454,6 +454,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                         extsort::PushError::Build(never) => match never {},
                     })?;
                 }
+                groups.clear();
             }
             Ok(())
         };
@@ -475,15 +476,12 @@ fn run(m: &ArgMatches) -> Result<()> {
                     &key
                 }
             };
-            // One hash per record; the key is copied only for a new group.
-            let entry = groups.entry_ref(k).or_insert_with(|| {
-                used += aggs.group_cost(k.len(), it.len());
-                (it.to_vec(), aggs.new_states())
-            });
-            used += feed(&aggs, &mut entry.1, rec, partial, &at)?;
-            if used > limit {
+            // One hash per record; the key (and item) copied only for a new group.
+            let (states, _) = groups.states_for(k, it);
+            grown += feed(&aggs, states, rec, partial, &at)?;
+            if grown + groups.bytes() > limit {
                 spill(&mut groups, &mut sorter)?;
-                used = 0;
+                grown = 0;
             }
             Ok(())
         })?;
@@ -537,25 +535,34 @@ fn run(m: &ArgMatches) -> Result<()> {
         }
         // Whatever never spilled, sorted by key: by normalized keys (bytes whose order is
         // the key order, made once per group), so that the sort never re-reads records.
-        let mut sorted: Vec<(Vec<u8>, Vec<u8>, Group)> = Vec::with_capacity(groups.len());
+        let mut norms: Vec<u8> = Vec::new();
+        let mut sorted: Vec<(usize, u32, usize)> = Vec::with_capacity(groups.len());
         let mut exact = true;
-        for (k, g) in groups {
-            let mut norm = Vec::with_capacity(k.len() + 8);
-            exact &= order.normalized(&g.0, &mut norm);
-            sorted.push((norm, k, g));
+        for g in 0..groups.len() {
+            let start = norms.len();
+            if keep_items {
+                exact &= order.normalized(groups.item(g), &mut norms);
+            } else {
+                // A plain first-field key: its bytes are its order.
+                norms.extend_from_slice(groups.key(g));
+            }
+            sorted.push((start, (norms.len() - start) as u32, g));
         }
+        let norm = |e: &(usize, u32, usize)| &norms[e.0..e.0 + e.1 as usize];
         sorted.sort_unstable_by(|a, b| {
             let by_keys = if exact {
                 // Equal normalized keys may still differ in the order (-g compares a prefix).
-                a.0.cmp(&b.0)
-                    .then_with(|| order.compare_keys(&a.2 .0, &b.2 .0))
+                norm(a)
+                    .cmp(norm(b))
+                    .then_with(|| order.compare_keys(groups.item(a.2), groups.item(b.2)))
             } else {
-                order.compare_keys(&a.2 .0, &b.2 .0)
+                order.compare_keys(groups.item(a.2), groups.item(b.2))
             };
-            by_keys.then_with(|| a.1.cmp(&b.1))
+            by_keys.then_with(|| groups.key(a.2).cmp(groups.key(b.2)))
         });
-        for (_, _, (it, mut states)) in sorted {
-            out.group(&aggs, &order, &it, &mut states)?;
+        for &(_, _, g) in &sorted {
+            let (it, states) = groups.item_and_states(g);
+            out.group(&aggs, &order, it, states)?;
         }
     } else {
         // The current group: its first record's item (for key comparisons) and states.

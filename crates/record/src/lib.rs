@@ -12,6 +12,7 @@ pub mod compare;
 pub mod fields;
 pub mod input;
 pub mod json;
+pub mod keymap;
 pub mod keyspec;
 pub mod order;
 
