@@ -48,7 +48,8 @@ impl Groups {
                 self.item_at.push((self.items.len(), item.len() as u32));
                 self.items.extend_from_slice(item);
             }
-            self.states.extend(self.ops.iter().map(|&op| State::new(op)));
+            self.states
+                .extend(self.ops.iter().map(|&op| State::new(op)));
         }
         let n = self.ops.len();
         let at = g as usize * n;
@@ -121,7 +122,12 @@ mod tests {
     #[test]
     fn groups_keep_keys_items_and_states_apart() {
         let mut g = Groups::new(vec![Op::Count, Op::Sum], true);
-        for (k, v) in [("a", "1"), ("bbbbbbbbbbbbbbbbbbbbbb", "2"), ("a", "3"), ("", "4")] {
+        for (k, v) in [
+            ("a", "1"),
+            ("bbbbbbbbbbbbbbbbbbbbbb", "2"),
+            ("a", "3"),
+            ("", "4"),
+        ] {
             let item = format!("{k}\t{v}");
             let (st, _) = g.states_for(k.as_bytes(), item.as_bytes());
             for s in st.iter_mut() {
@@ -138,7 +144,11 @@ mod tests {
                 s.finish(op, &mut out).unwrap_or_else(|e| panic!("{e}"));
                 out.push(b' ');
             }
-            seen.push((key, item.to_vec(), String::from_utf8_lossy(&out).into_owned()));
+            seen.push((
+                key,
+                item.to_vec(),
+                String::from_utf8_lossy(&out).into_owned(),
+            ));
         }
         assert_eq!(
             seen,

@@ -277,11 +277,13 @@ fn run(m: &ArgMatches) -> Result<()> {
         files = d.parts.clone();
         let texts: Vec<&str> = specs.iter().map(|s| s.text.as_str()).collect();
         match &d.combine {
-            Some(c) if !merge => return Err(Error::Usage(format!(
+            Some(c) if !merge => {
+                return Err(Error::Usage(format!(
                 "{}: its parts hold partial states of {} (bshuffle --combine): use breduce --merge",
                 d.name,
                 c.join(" ")
-            ))),
+            )))
+            }
             Some(c) if *c != texts => {
                 return Err(Error::Usage(format!(
                     "{}: its parts hold partial states of {}, not of {}",

@@ -18,9 +18,8 @@
 mod group;
 
 use group::Group;
-use hashbrown::{DefaultHashBuilder, HashTable as RawTable};
+use record::keymap::KeyMap;
 use std::cmp::Ordering;
-use std::hash::BuildHasher;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
@@ -401,76 +400,15 @@ pub struct HashTable {
     pub side: Side,
 }
 
-/// A distinct key of a build side and the chain of its records. Keys of up to 16 bytes live
-/// in the slot itself, so that a probe touches one cache line, not a pointer's target too.
+/// A distinct key's chain of records: its first and last record.
 #[derive(Clone, Copy)]
-struct Slot {
-    inline: [u8; 16],
-    len: u32,
-    /// Where bytes 16.. of a longer key are in `Keyed::long`.
-    off: usize,
+struct Chain {
     head: u32,
     tail: u32,
-    /// The key's hash, for growing the table without the key.
-    hash: u64,
 }
 
-/// Distinct keys → chains, hashed with a fast in-memory hasher.
-#[derive(Default)]
-struct Keyed {
-    table: RawTable<Slot>,
-    long: Vec<u8>,
-    hasher: DefaultHashBuilder,
-}
-
-fn inline_of(key: &[u8]) -> [u8; 16] {
-    let mut a = [0u8; 16];
-    let n = key.len().min(16);
-    a[..n].copy_from_slice(&key[..n]);
-    a
-}
-
-impl Keyed {
-    #[inline]
-    fn matches(long: &[u8], slot: &Slot, key: &[u8], inline: &[u8; 16]) -> bool {
-        slot.len as usize == key.len()
-            && slot.inline == *inline
-            && (key.len() <= 16
-                || long.get(slot.off..slot.off + key.len() - 16) == Some(&key[16..]))
-    }
-
-    #[inline]
-    fn find(&self, key: &[u8]) -> Option<&Slot> {
-        let h = self.hasher.hash_one(key);
-        let inline = inline_of(key);
-        let long = &self.long;
-        self.table.find(h, |s| Self::matches(long, s, key, &inline))
-    }
-
-    fn find_mut(&mut self, key: &[u8]) -> Option<&mut Slot> {
-        let h = self.hasher.hash_one(key);
-        let inline = inline_of(key);
-        let long = &self.long;
-        self.table
-            .find_mut(h, |s| Self::matches(long, s, key, &inline))
-    }
-
-    fn insert(&mut self, key: &[u8], i: u32) {
-        let off = self.long.len();
-        if key.len() > 16 {
-            self.long.extend_from_slice(&key[16..]);
-        }
-        let slot = Slot {
-            inline: inline_of(key),
-            len: key.len().min(u32::MAX as usize) as u32,
-            off,
-            head: i,
-            tail: i,
-            hash: self.hasher.hash_one(key),
-        };
-        self.table.insert_unique(slot.hash, slot, |s| s.hash);
-    }
-}
+/// Distinct keys → chains (keys of up to 16 bytes inline in the slots).
+type Keyed = KeyMap<Chain>;
 
 /// The outcome of building.
 pub enum Built {
@@ -541,14 +479,14 @@ impl HashTable {
             t.arena.extend_from_slice(item);
             t.next.push(NONE);
             t.used += item.len() + 16;
-            match t.map.find_mut(&hk) {
-                Some(slot) => {
-                    t.next[slot.tail as usize] = i;
-                    slot.tail = i;
+            match t.map.get_mut(&hk) {
+                Some(chain) => {
+                    t.next[chain.tail as usize] = i;
+                    chain.tail = i;
                 }
                 None => {
                     t.used += hk.len() + 48;
-                    t.map.insert(&hk, i);
+                    t.map.insert_new(&hk, Chain { head: i, tail: i });
                 }
             }
             if t.used > budget {
@@ -599,7 +537,7 @@ pub fn hash_join<K: Keys + ?Sized>(
         }
         hk.clear();
         keys.hash_key(probe, s, &mut hk);
-        let head = table.map.find(&hk).map(|slot| slot.head);
+        let head = table.map.get(&hk).map(|chain| chain.head);
         match build {
             Side::Right => {
                 match jt {

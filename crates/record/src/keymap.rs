@@ -80,11 +80,10 @@ impl<V: Copy> KeyMap<V> {
         let hash = self.hasher.hash_one(key);
         let inline = inline_of(key);
         let long = &mut self.long;
-        match self.table.entry(
-            hash,
-            |s| Self::matches(long, s, key, &inline),
-            |s| s.hash,
-        ) {
+        match self
+            .table
+            .entry(hash, |s| Self::matches(long, s, key, &inline), |s| s.hash)
+        {
             hashbrown::hash_table::Entry::Occupied(o) => (&mut o.into_mut().value, false),
             hashbrown::hash_table::Entry::Vacant(v) => {
                 let off = long.len();
