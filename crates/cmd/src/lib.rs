@@ -2,6 +2,7 @@
 //! (the one source of `--help` and the man page) and `main()`. Orchestration only: the
 //! algorithms live in the engine crates.
 
+pub mod bmap;
 pub mod breduce;
 pub mod bshuffle;
 pub mod bsort;
