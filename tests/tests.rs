@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bmap;
 mod breduce;
 mod bshuffle;
 mod bsort_features;

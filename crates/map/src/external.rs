@@ -439,7 +439,7 @@ fn read_chunks(
     let cfg = sh.cfg;
     let eol = cfg.eol;
     let size = cfg.chunk_size.max(1);
-    let read_block = size.clamp(64 << 10, 1 << 20);
+    let read_block = size.clamp(4 << 10, 1 << 20);
     let mut buf: Vec<u8> = Vec::with_capacity(size + read_block);
     let mut offset = 0u64;
     let mut seq = 0u64;
@@ -487,24 +487,27 @@ fn read_chunks(
             if n == 0 {
                 break;
             }
-            if buf.len() >= size {
-                match memchr::memrchr(eol, &buf) {
-                    Some(p) => {
-                        let rest = buf[p + 1..].to_vec();
-                        buf.truncate(p + 1);
-                        let mut next = Vec::with_capacity(size + read_block);
-                        next.extend_from_slice(&rest);
-                        let chunk = std::mem::replace(&mut buf, next);
-                        go = send(chunk, &mut seq, &mut offset)?;
-                    }
-                    None if buf.len() > cfg.max_record => {
-                        return Err(Error::TooLong {
-                            offset,
-                            limit: cfg.max_record,
-                        })
-                    }
-                    None => {}
-                }
+            // Cut chunks of at most `size` bytes at their last record end (a record longer
+            // than `size` makes a chunk of its own).
+            while go && buf.len() >= size {
+                let cut = match memchr::memrchr(eol, &buf[..size]) {
+                    Some(p) => p + 1,
+                    None => match memchr::memchr(eol, &buf[size..]) {
+                        Some(q) => size + q + 1,
+                        None if buf.len() > cfg.max_record => {
+                            return Err(Error::TooLong {
+                                offset,
+                                limit: cfg.max_record,
+                            })
+                        }
+                        None => break,
+                    },
+                };
+                let mut next = Vec::with_capacity(size.max(buf.len() - cut) + read_block);
+                next.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                let chunk = std::mem::replace(&mut buf, next);
+                go = send(chunk, &mut seq, &mut offset)?;
             }
         }
         // A last record without a terminator is still a record: end it before the next input.
@@ -663,7 +666,7 @@ fn run_once(
             loop {
                 let mut block = Vec::with_capacity(BLOCK);
                 let mut eof = false;
-                while block.len() < BLOCK / 2 {
+                while block.len() < BLOCK {
                     let at = block.len();
                     block.resize(BLOCK, 0);
                     match o.read(&mut block[at..]) {
