@@ -294,7 +294,15 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             records: 0,
         };
         for (name, r) in readers {
-            let (records, bytes) = words_stream(r, &name, header_flag, lower, eol, &mut out)?;
+            let (records, bytes) = words_stream(
+                r,
+                &name,
+                header_flag,
+                lower,
+                eol,
+                stats_dest.is_some(),
+                &mut out,
+            )?;
             stats.records_in += records;
             stats.bytes_in += bytes;
         }
@@ -439,6 +447,7 @@ fn words_stream(
     skip_header: bool,
     lower: bool,
     eol: u8,
+    count: bool,
     out: &mut Out,
 ) -> Result<(u64, u64)> {
     const READ: usize = 1 << 20;
@@ -460,7 +469,9 @@ fn words_stream(
         buf.truncate(at + n);
         bytes += n as u64;
         let fresh = &buf[at..];
-        records += fresh.iter().filter(|&&c| c == eol).count() as u64;
+        if count {
+            records += map::count_byte(fresh, eol);
+        }
         if let Some(&l) = fresh.last() {
             last = l;
         }
@@ -495,7 +506,7 @@ fn words_stream(
             break;
         }
     }
-    if bytes > 0 && last != eol {
+    if count && bytes > 0 && last != eol {
         records += 1;
     }
     Ok((records, bytes))
@@ -561,6 +572,7 @@ fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
         retries: m.get_one::<u32>("retries").copied().unwrap_or(0),
         unordered: m.get_flag("unordered"),
         eol: eol_of(m),
+        count_records: args::stats_of(m).is_some(),
         buffer: budget.saturating_sub(in_flight).max(1 << 20),
         max_record: budget.max(extsort::RECORD_ALLOWANCE),
         tmp_dir: args::tmp_of(m),

@@ -27,9 +27,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 /// Output blocks read from a command.
-const BLOCK: usize = 256 << 10;
+const BLOCK: usize = 1 << 20;
 /// How much of its output the chunk whose turn it is may have waiting in memory.
 const CURRENT_CAP: usize = 4 << 20;
+/// The buffer size asked for the pipes to and from a command.
+const PIPE_SIZE: libc::c_int = 1 << 20;
 /// The tail of a command's stderr kept for messages.
 const TAIL: usize = 2048;
 
@@ -41,6 +43,8 @@ pub struct Config {
     pub retries: u32,
     pub unordered: bool,
     pub eol: u8,
+    /// Count records in and out (for `--stats`; costs a pass over the data).
+    pub count_records: bool,
     /// Bytes of output that may wait in memory for their turn.
     pub buffer: usize,
     /// Largest record (a chunk holds at least one whole record).
@@ -173,6 +177,9 @@ struct State {
     error: Option<Error>,
     /// Process groups running.
     running: Vec<u32>,
+    /// Output blocks and chunk buffers to reuse (fresh memory costs a page fault per page).
+    blocks: Vec<Vec<u8>>,
+    chunk_bufs: Vec<Vec<u8>>,
     stats: Stats,
 }
 
@@ -214,6 +221,28 @@ impl Shared<'_> {
         }
         drop(st);
         self.cv.notify_all();
+    }
+
+    /// An output block of `BLOCK` bytes.
+    fn block(&self) -> Vec<u8> {
+        let mut b = self.lock().blocks.pop().unwrap_or_default();
+        b.resize(BLOCK, 0);
+        b
+    }
+
+    /// An empty chunk buffer with room for `cap` bytes.
+    fn chunk_buf(&self, cap: usize) -> Vec<u8> {
+        let mut b = self.lock().chunk_bufs.pop().unwrap_or_default();
+        b.clear();
+        b.reserve(cap);
+        b
+    }
+
+    fn recycle_chunk(&self, b: Vec<u8>) {
+        let mut st = self.lock();
+        if st.chunk_bufs.len() < self.cfg.jobs + 2 {
+            st.chunk_bufs.push(b);
+        }
     }
 
     fn failed(&self) -> bool {
@@ -446,8 +475,11 @@ fn read_chunks(
     let n_inputs = inputs.len();
     let send = |data: Vec<u8>, seq: &mut u64, offset: &mut u64| -> Result<bool, Error> {
         let len = data.len() as u64;
-        let records = data.iter().filter(|&&c| c == eol).count() as u64
-            + u64::from(data.last() != Some(&eol));
+        let records = if cfg.count_records {
+            crate::count_byte(&data, eol) + u64::from(data.last() != Some(&eol))
+        } else {
+            0
+        };
         {
             let mut st = sh.lock();
             if st.error.is_some() {
@@ -503,7 +535,7 @@ fn read_chunks(
                         None => break,
                     },
                 };
-                let mut next = Vec::with_capacity(size.max(buf.len() - cut) + read_block);
+                let mut next = sh.chunk_buf(size.max(buf.len() - cut) + read_block);
                 next.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 let chunk = std::mem::replace(&mut buf, next);
@@ -575,6 +607,7 @@ fn worker(sh: &Shared, rx: &Mutex<mpsc::Receiver<Chunk>>) {
                 }
             }
         }
+        sh.recycle_chunk(chunk.data);
     }
 }
 
@@ -630,6 +663,21 @@ fn run_once(
     };
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
+    {
+        use std::os::unix::io::AsRawFd;
+        // Larger pipes: fewer context switches between bmap and the command (the kernel
+        // may refuse past /proc/sys/fs/pipe-max-size; the default then stays).
+        for fd in [
+            stdin.as_ref().map(|p| p.as_raw_fd()),
+            stdout.as_ref().map(|p| p.as_raw_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            // SAFETY: fcntl on a pipe descriptor we own; F_SETPIPE_SZ only resizes its buffer.
+            unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE) };
+        }
+    }
     let stderr = child.stderr.take();
     let data = &chunk.data;
     let tail = std::thread::scope(|s| {
@@ -664,26 +712,25 @@ fn run_once(
         if let Some(mut o) = stdout {
             let mut stopped = false;
             loop {
-                let mut block = Vec::with_capacity(BLOCK);
+                // Filled by reads, cut to what was read.
+                let mut block = sh.block();
+                let mut filled = 0;
                 let mut eof = false;
-                while block.len() < BLOCK {
-                    let at = block.len();
-                    block.resize(BLOCK, 0);
-                    match o.read(&mut block[at..]) {
+                while filled < BLOCK {
+                    match o.read(&mut block[filled..]) {
                         Ok(0) => {
-                            block.truncate(at);
                             eof = true;
                             break;
                         }
-                        Ok(n) => block.truncate(at + n),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => block.truncate(at),
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => {
-                            block.truncate(at);
                             eof = true;
                             break;
                         }
                     }
                 }
+                block.truncate(filled);
                 if !block.is_empty() && !stopped && sink.put(block).is_err() {
                     // Another chunk failed or the output closed: stop this command too.
                     stopped = true;
@@ -736,6 +783,7 @@ fn write_out(sh: &Shared, out: &mut (dyn Write + Send)) -> Result<(), Error> {
         last: 0,
         bytes: 0,
         records: 0,
+        count: sh.cfg.count_records,
     };
     let mut emitted = 0u64;
     let mut st = sh.lock();
@@ -770,6 +818,9 @@ fn write_out(sh: &Shared, out: &mut (dyn Write + Send)) -> Result<(), Error> {
             sh.cv.notify_all();
             w.write(&b)?;
             st = sh.lock();
+            if st.blocks.len() < 2 * sh.cfg.jobs + 4 {
+                st.blocks.push(b);
+            }
             continue;
         }
         if slot.done {
@@ -807,6 +858,7 @@ struct Joiner<'o> {
     last: u8,
     bytes: u64,
     records: u64,
+    count: bool,
 }
 
 impl Joiner<'_> {
@@ -820,8 +872,9 @@ impl Joiner<'_> {
             self.records += 1;
         }
         self.started = true;
-        let eol = self.eol;
-        self.records += b.iter().filter(|&&c| c == eol).count() as u64;
+        if self.count {
+            self.records += crate::count_byte(b, self.eol);
+        }
         self.out.write_all(b).map_err(Error::Output)?;
         self.bytes += b.len() as u64;
         self.last = last;
