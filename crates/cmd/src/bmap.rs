@@ -527,7 +527,7 @@ fn findable(program: &str) -> bool {
 
 fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
     let started = Instant::now();
-    for f in ["where", "emit"] {
+    for f in ["where", "emit", "bad-records"] {
         if m.contains_id(f) {
             return Err(Error::Usage(format!(
                 "--{f} does not go with a command after --"

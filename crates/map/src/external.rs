@@ -285,7 +285,7 @@ struct Sink<'s, 'c> {
 struct Stop;
 
 impl Sink<'_, '_> {
-    fn put(&mut self, block: Vec<u8>) -> Result<(), Stop> {
+    fn put(&mut self, mut block: Vec<u8>) -> Result<(), Stop> {
         if let Some((f, p)) = &mut self.spill {
             return match f.write_all(&block) {
                 Ok(()) => {
@@ -312,9 +312,10 @@ impl Sink<'_, '_> {
             };
             if sh.stream && current {
                 if slot.mem_bytes < CURRENT_CAP {
-                    slot.mem_bytes += block.len();
-                    slot.mem.push_back(block.clone());
-                    st.mem_total += block.len();
+                    let n = block.len();
+                    slot.mem_bytes += n;
+                    slot.mem.push_back(std::mem::take(&mut block));
+                    st.mem_total += n;
                     drop(st);
                     sh.cv.notify_all();
                     return Ok(());
