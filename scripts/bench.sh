@@ -7,8 +7,11 @@
 #   BENCH_ONLY='split|shuffle' scripts/bench.sh
 #
 # Cases: sort-key sort-num sort-ext (bsort, on kv), split-n4 (bsplit -n 4, on
-# text), shuffle-n4 (bshuffle -n 4, on kv), reduce-stream reduce-hash (breduce),
-# join-hash join-merge (bjoin: orders-tsv with users, see gen-data.py).
+# text), shuffle-n4 (bshuffle -n 4, on kv), reduce-stream reduce-hash (breduce,
+# on kv), map-words (bmap --words | breduce --hash count, on text), map-revenue
+# (bmap --from jsonl ... | breduce --hash sum:2 count | bsort, on orders),
+# map-cat (bmap -j 2 -- cat, on text), join-hash join-merge (bjoin: orders-tsv with
+# users, see gen-data.py).
 #
 # Environment:
 #   BENCH_LINES    lines of the kv data set (default 20000000, about 310 MB)
@@ -16,13 +19,14 @@
 #   BENCH_JOIN_LINES  rows of the orders fact table of the join cases (default
 #                  BENCH_LINES / 2: 10M rows, about 560 MB); the users dimension
 #                  always has 100,000 rows
+#   BENCH_ORDERS   lines of the JSON-lines orders log (default 10000000, about 1.2 GB)
 #   BENCH_RUNS     timed runs per tool, alternating between tools (default 3)
 #   BENCH_ONLY     extended regex on case ids; only matching cases run
 #   BENCH_TIMEOUT  seconds before one run is killed (default 3600)
 #   BENCH_KEEP=1   keep the outputs in .bench/out/ (default: removed per case)
 #   BENCH_STRICT=1 exit 3 when a target is missed (default: exit 0 on misses)
 #   BENCH_BUILD=0  skip `cargo build --release`
-#   BSORT, BSPLIT, BSHUFFLE, BREDUCE, BJOIN  the binaries (default target/release/NAME); the
+#   BSORT, BSPLIT, BSHUFFLE, BREDUCE, BJOIN, BMAP  the binaries (default target/release/NAME); the
 #                  build is skipped when every binary the selected cases use
 #                  is set
 #
@@ -40,6 +44,7 @@ BENCH_DIR=$ROOT/.bench
 BENCH_LINES=${BENCH_LINES:-20000000}
 BENCH_TEXT_BYTES=${BENCH_TEXT_BYTES:-500000000}
 BENCH_JOIN_LINES=${BENCH_JOIN_LINES:-$((BENCH_LINES / 2))}
+BENCH_ORDERS=${BENCH_ORDERS:-10000000}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_ONLY=${BENCH_ONLY:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
@@ -55,7 +60,7 @@ export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
 
 # ---------------------------------------------------------------- selection
 
-CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4 reduce-stream reduce-hash join-hash join-merge)
+CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4 reduce-stream reduce-hash join-hash join-merge map-words map-revenue map-cat)
 
 selected=()
 for c in "${CASES[@]}"; do
@@ -66,8 +71,9 @@ done
 # the binaries the selected cases use (case sort-* uses bsort, split-* bsplit, ...)
 BINS=()
 for c in "${selected[@]}"; do
-  case $c in sort-*) b=bsort ;; split-*) b=bsplit ;; shuffle-*) b=bshuffle ;; reduce-*) b=breduce ;; join-*) b=bjoin ;; *) continue ;; esac
-  [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b")
+  case $c in sort-*) bs=(bsort) ;; split-*) bs=(bsplit) ;; shuffle-*) bs=(bshuffle) ;; reduce-*) bs=(breduce) ;; join-*) bs=(bjoin) ;;
+    map-*) bs=(bmap breduce bsort) ;; *) continue ;; esac
+  for b in "${bs[@]}"; do [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b"); done
 done
 
 # ---------------------------------------------------------------- setup
@@ -86,6 +92,7 @@ BSPLIT=${BSPLIT:-$ROOT/target/release/bsplit}
 BREDUCE=${BREDUCE:-$ROOT/target/release/breduce}
 BSHUFFLE=${BSHUFFLE:-$ROOT/target/release/bshuffle}
 BJOIN=${BJOIN:-$ROOT/target/release/bjoin}
+BMAP=${BMAP:-$ROOT/target/release/bmap}
 for b in "${BINS[@]}"; do
   var=${b^^}
   [[ -x ${!var} ]] || { echo "bench: $var=${!var} is not an executable" >&2; exit 1; }
@@ -93,7 +100,7 @@ done
 
 ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time hyperfine:hyperfine
 if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS"; fi
-if [[ " ${selected[*]} " =~ " "(sort-key|sort-num|join-hash|reduce-hash)" " ]]; then
+if [[ " ${selected[*]} " =~ \ (sort-key|sort-num|join-hash|reduce-hash|map-words|map-revenue)\  ]]; then
   ensure_venv "$DUCKDB_PIN" "$POLARS_PIN" # only those cases use DuckDB and Polars
 fi
 PY=$BENCH_DIR/venv/bin/python
@@ -101,12 +108,37 @@ PY=$BENCH_DIR/venv/bin/python
 # The DuckDB and Polars anchors, one small script so the commands stay short.
 cat >"$BENCH_DIR/anchors.py" <<'EOF'
 """anchors.py ENGINE OP IN OUT: sort a key<TAB>value file with DuckDB or Polars.
-OP: key (by field 1, bytewise) or num (by field 2 as a 64-bit integer)."""
+OP: key (by field 1, bytewise) or num (by field 2 as a 64-bit integer); with DuckDB also
+words (count the words of a text split on runs of spaces and TABs) and revenue (the daily
+revenue and order count of the completed orders of a JSON-lines log, by day)."""
 import sys
 
 engine, op, inp, out = sys.argv[1:5]
 num = op == "num"
-if engine == "duckdb":
+if engine == "duckdb" and op == "words":
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT word, count(*) FROM (
+                 SELECT unnest(regexp_split_to_array(line, '[ \t]+')) AS word
+                 FROM read_csv('{inp}', delim='\x01', header=false, quote='', escape='',
+                               auto_detect=false, columns={{'line': 'VARCHAR'}}))
+               WHERE word <> '' GROUP BY word)
+           TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
+    )
+elif engine == "duckdb" and op == "revenue":
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT substr(created_at, 1, 10) AS day, sum(amount), count(*)
+                 FROM read_json('{inp}', format='newline_delimited',
+                      columns={{'status': 'VARCHAR', 'created_at': 'VARCHAR', 'amount': 'DECIMAL(18,2)'}})
+                 WHERE status = 'completed' GROUP BY day ORDER BY day)
+           TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
+    )
+elif engine == "duckdb":
     import duckdb
 
     con = duckdb.connect()
@@ -181,9 +213,10 @@ add_engines() {
 # Generated (or found in the cache) on first use, so a selection of cases only
 # builds the data sets it reads.
 
-KV="" TEXT=""
+KV="" TEXT="" ORDERS=""
 need_kv() { [[ -n $KV ]] || KV=$(dataset kv --lines "$BENCH_LINES"); }
 need_text() { [[ -n $TEXT ]] || TEXT=$(dataset text --bytes "$BENCH_TEXT_BYTES"); }
+need_orders() { [[ -n $ORDERS ]] || ORDERS=$(dataset orders --lines "$BENCH_ORDERS"); }
 
 # ---------------------------------------------------------------- cases
 # One function per case, named case_<id with _ for ->; listed in CASES.
@@ -339,6 +372,54 @@ case_join_merge() {
   case_run
 }
 
+# Word count, MapReduce's hello world. The outputs are not in one order or format (uniq -c
+# pads counts; mawk's table is unordered; tr splits on spaces only), so the check is the
+# number of distinct words against mawk's (which splits as bmap does); tests/bmap.rs checks
+# --words against awk token for token.
+case_map_words() {
+  need_text
+  case_begin map-words "word count: bmap --words | breduce --hash count ($(stat -c %s "$TEXT") bytes of text)"
+  case_input "$TEXT"
+  local o=$BENCH_DIR/out/map-words
+  case_tool tr-sort-uniq anchor none "$o.tr.out" "tr -s ' ' '\n' <$(q "$TEXT") | LC_ALL=C sort -S 2G --parallel=2 -T $(q "$BENCH_DIR/tmp") | uniq -c >$(q "$o.tr.out")"
+  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk '{for (i = 1; i <= NF; i++) c[$i]++} END {for (w in c) print w "\t" c[w]}' "$TEXT") >$(q "$o.mawk.out")"
+  if ((HAVE_VENV)); then
+    case_tool duckdb info lines "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/anchors.py" duckdb words "$TEXT" "$o.duckdb.out")"
+  fi
+  case_tool bmap target lines "$o.bmap.out" "$(q "$BMAP" --words "$TEXT") | $(q "$BREDUCE" --hash count -o "$o.bmap.out")"
+  if ((HAVE_VENV)); then case_target 0.15@tr-sort-uniq,0.5@mawk,1.0@duckdb; else case_target 0.15@tr-sort-uniq,0.5@mawk; fi
+  case_run
+}
+
+# The daily revenue of the SPEC's second example, over a JSON-lines orders log; DuckDB's
+# exact DECIMAL sums are the reference, byte for byte.
+case_map_revenue() {
+  need_orders
+  case_begin map-revenue "daily revenue over JSON lines: bmap --where --emit | breduce --hash sum:2 count | bsort ($BENCH_ORDERS orders)"
+  case_input "$ORDERS"
+  local o=$BENCH_DIR/out/map-revenue
+  if ((HAVE_VENV)); then
+    case_tool duckdb anchor ref "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/anchors.py" duckdb revenue "$ORDERS" "$o.duckdb.out")"
+  else
+    skip_case map-revenue "no DuckDB to compare with"; return
+  fi
+  case_tool bmap target cmp "$o.bmap.out" "$(q "$BMAP" --from jsonl --where 'status == completed' --emit 'created_at|day,amount' "$ORDERS") | $(q "$BREDUCE" --hash sum:2 count) | $(q "$BSORT" -o "$o.bmap.out")"
+  case_target 1.0@duckdb
+  case_run
+}
+
+# External mapping's overhead: chunks through two cat processes, in order, against one cat.
+case_map_cat() {
+  need_text
+  case_begin map-cat "bmap -j 2 -- cat against cat ($(stat -c %s "$TEXT") bytes of text)"
+  case_input "$TEXT"
+  local o=$BENCH_DIR/out/map-cat
+  case_tool cat anchor ref "$o.cat.out" "$(q cat "$TEXT") >$(q "$o.cat.out")"
+  case_tool bmap target cmp "$o.bmap.out" "$(q "$BMAP" -j 2 -T "$BENCH_DIR/tmp" "$TEXT" -- cat) >$(q "$o.bmap.out")"
+  case_target 2.0@cat
+  case_run
+}
+
 # ---------------------------------------------------------------- main
 
 for c in "${selected[@]}"; do
@@ -359,6 +440,7 @@ report=$BENCH_DIR/results-$stamp.txt
   [[ -z $KV ]] || echo "data:     $KV ($BENCH_LINES lines, $(stat -c %s "$KV") bytes)"
   [[ -z $TEXT ]] || echo "data:     $TEXT ($(stat -c %s "$TEXT") bytes)"
   [[ -z $ORD ]] || echo "data:     $ORD ($BENCH_JOIN_LINES rows, $(stat -c %s "$ORD") bytes), $USERS"
+  [[ -z $ORDERS ]] || echo "data:     $ORDERS ($BENCH_ORDERS lines, $(stat -c %s "$ORDERS") bytes)"
   for b in "${BINS[@]}"; do
     var=${b^^}
     printf '%-10s%s (%s)\n' "$b:" "${!var}" "$("${!var}" --version 2>/dev/null | head -n 1 || true)"

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 fn pages() -> Vec<(&'static str, clap::Command)> {
     vec![
         ("bsort", cmd::bsort::command()),
+        ("bmap", cmd::bmap::command()),
         ("breduce", cmd::breduce::command()),
         ("bshuffle", cmd::bshuffle::command()),
         ("bsplit", cmd::bsplit::command()),

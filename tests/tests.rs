@@ -4,6 +4,7 @@
 mod util;
 
 mod bjoin;
+mod bmap;
 mod breduce;
 mod bshuffle;
 mod bsort_features;

@@ -55,6 +55,33 @@ pub fn temp_hook(path: &Path, created: bool) {
     }
 }
 
+fn children() -> &'static Mutex<Vec<u32>> {
+    static C: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
+    C.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Remember a child process that leads its own process group (bmap's commands), to be
+/// sent SIGTERM on a signal; forget it (`false`) before it is reaped.
+pub fn child_hook(pid: u32, running: bool) {
+    if let Ok(mut c) = children().lock() {
+        if running {
+            c.push(pid);
+        } else if let Some(i) = c.iter().position(|&p| p == pid) {
+            c.swap_remove(i);
+        }
+    }
+}
+
+/// Send SIGTERM to every registered child's process group.
+pub fn kill_children() {
+    if let Ok(c) = children().lock() {
+        for &pid in c.iter() {
+            // SAFETY: kill(2) on a process group we started and have not reaped yet.
+            unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
+        }
+    }
+}
+
 /// Remove everything registered.
 pub fn remove_all() {
     let paths = match registry().lock() {
@@ -85,6 +112,7 @@ pub fn install() {
                 if let Some(sig) = signals.forever().next() {
                     RECEIVED.store(sig, Ordering::SeqCst);
                     flag.store(true, Ordering::SeqCst);
+                    kill_children();
                     remove_all();
                     std::process::exit(128 + sig);
                 }

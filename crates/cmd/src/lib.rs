@@ -4,6 +4,7 @@
 
 pub mod aggs;
 pub mod bjoin;
+pub mod bmap;
 pub mod breduce;
 pub mod bshuffle;
 pub mod bsort;

@@ -1,0 +1,610 @@
+//! bmap: the map phase. Built-in mapping (`--where`, `--emit`, `--words`) over TSV, CSV or
+//! JSON lines, or any command run without a shell once per chunk of input, `-j` at a
+//! time, outputs in input order. Orchestration only: the engines are in `crates/map`.
+
+use crate::common::{self, At};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::{args, Error, Output, Progress, Result, Stats};
+use map::expr::Program;
+use map::fields::{Extractor, FieldRef, Fmt};
+use record::Format;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+const ABOUT: &str =
+    "Map records: filter, project and tokenise (built-in), or run a command over chunks in parallel";
+
+const AFTER_HELP: &str = "\
+Built-in mapping (output is TSV):
+  --where 'FIELD OP VALUE'   keep records where it holds; repeatable, all must hold. OP is one
+                       of == != < <= > >= ~ !~. When the field's value and VALUE both read as
+                       decimal numbers they compare as numbers, exactly (0.10 == 0.1, 10 > 9;
+                       with an exponent, as 64-bit floats); otherwise bytewise (the C locale).
+                       ~ and !~ search for a regex (Rust's regex crate syntax) anywhere in the
+                       value. VALUE may be quoted ('...' or \"...\"), and quoting does not
+                       make a number text. A missing field is the empty string.
+  --emit 'ITEM,ITEM'   write these values TAB-separated. ITEM is a field number (1-based),
+                       a span N-M (fields N to M with their separators), a column name
+                       (--header), or a dotted JSON path (user.id, items.0.sku) for JSON
+                       lines, followed by transforms |lower |upper (ASCII) |trim |len
+                       (characters) |day |month |year |hour; or a literal in quotes.
+                       The date transforms cut an ISO-8601 timestamp's text to YYYY-MM-DD,
+                       YYYY-MM, YYYY or YYYY-MM-DDTHH (no time-zone arithmetic); an empty value
+                       stays empty and anything else is a bad record.
+                       Values are written as they stand: a JSON number keeps its text (0.10
+                       stays 0.10), JSON strings are decoded, null is null; a TAB or newline
+                       inside a value is written as \\t or \\n.
+  --words              write TOKEN<TAB>1 for every token separated by spaces, TABs and
+                       newlines (awk's default splitting); --lower folds ASCII case.
+  With neither --emit nor --words, matching records are written unchanged.
+  --header: the first record of each input names the columns; it is written once (whole
+  records) or replaced by the --emit items as written (--emit).
+
+Bad records (a malformed JSON line, a date transform on a non-date) stop bmap with
+`bmap: FILE:LINE: what`, status 1, and no -o file; --skip-bad skips and counts them (the
+count goes to stderr), --bad-records FILE also writes them there unchanged. A JSON line is
+checked whole, not only up to the fields asked for.
+
+External mapping: `bmap [OPTIONS] [FILE...] -- CMD [ARG...]` runs CMD without a shell (use
+sh -c '...' for one) once per chunk of input, with the chunk on its stdin and BMAP_CHUNK
+(0, 1, ...) and BMAP_CHUNK_OFFSET (the chunk's first byte in the concatenated input) in its
+environment. Chunks are about --chunk-size bytes (default 16M, less when -S is small) and end
+on record boundaries; -j commands run at a time (default: the number of cores). Outputs are
+written in input order: waiting output is held in memory within -S and spilled to temporary
+files under -T beyond it. --unordered writes each chunk's output whole as it finishes. A
+chunk whose output lacks a final terminator gets one, unless it is the last output. A failed
+chunk (non-zero status or a signal) is re-run from its input up to --retries times (with
+retries, a chunk's output is held until it succeeds); then bmap stops every command, exits
+with status 1 and names the chunk, its input byte range and the end of the command's stderr
+(which also passes through to bmap's stderr as it comes). Empty input runs no command. On
+SIGINT/SIGTERM the commands' process groups get SIGTERM and temporary files are removed.
+
+Standard input is always read to the end (the Hadoop Streaming contract), even when the
+output closes early; a closed output is a quiet exit 0.
+
+Examples:
+  bmap --words corpus.txt | bshuffle | breduce count
+  bmap --words --lower corpus.txt | breduce --hash count
+  bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' orders.jsonl \\
+    | breduce --hash sum:2 count | bsort
+  bmap --header --where 'price >= 100' --where 'name ~ ^[A-M]' --emit 'name|upper,price' items.tsv
+  bmap --from csv --emit '1,\"fixed\",3-5' data.csv
+  bmap -j 4 --retries 2 big.log -- sh -c 'grep -c ERROR'
+  bmap -j 2 --chunk-size 64M access.log.gz -- python3 parse.py";
+
+/// The clap definition: the one source of `--help` and `man/bmap.1`.
+pub fn command() -> Command {
+    Command::new("bmap")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .after_help(AFTER_HELP)
+        .override_usage(
+            "bmap [--from FMT] [--where EXPR]... [--emit LIST | --words] [FILE...]\n       \
+             bmap [-j N] [--chunk-size SIZE] [--retries R] [--unordered] [FILE...] -- CMD [ARG...]",
+        )
+        .arg(
+            Arg::new("format")
+                .long("from")
+                .visible_alias("format")
+                .value_name("FMT")
+                .value_parser(["tsv", "csv", "jsonl"])
+                .help("Input format (default: from the first file's extension .csv/.jsonl/.ndjson, else tsv)"),
+        )
+        .arg(
+            Arg::new("where")
+                .long("where")
+                .value_name("EXPR")
+                .action(ArgAction::Append)
+                .help("Keep records where 'FIELD OP VALUE' holds (== != < <= > >= ~ !~); repeatable, ANDed"),
+        )
+        .arg(
+            Arg::new("emit")
+                .long("emit")
+                .value_name("LIST")
+                .conflicts_with("words")
+                .help("Write these items as TSV: fields, spans N-M, names, JSON paths, |transforms, 'literals'"),
+        )
+        .arg(
+            Arg::new("words")
+                .long("words")
+                .action(ArgAction::SetTrue)
+                .help("Write TOKEN<TAB>1 for each token separated by spaces and TABs"),
+        )
+        .arg(
+            Arg::new("lower")
+                .long("lower")
+                .action(ArgAction::SetTrue)
+                .requires("words")
+                .help("With --words: fold tokens to lower case (ASCII)"),
+        )
+        .arg(args::delimiter())
+        .arg(args::header())
+        .arg(args::zero())
+        .arg(
+            Arg::new("skip-bad")
+                .long("skip-bad")
+                .action(ArgAction::SetTrue)
+                .help("Skip bad records, count them, report the count on stderr"),
+        )
+        .arg(
+            Arg::new("bad-records")
+                .long("bad-records")
+                .value_name("FILE")
+                .help("Write bad records to FILE unchanged (implies --skip-bad)"),
+        )
+        .arg(args::output())
+        .arg(
+            Arg::new("chunk-size")
+                .long("chunk-size")
+                .value_name("SIZE")
+                .help("External mode: bytes per chunk (64M, 512K; a bare number is KiB) [default: 16M]"),
+        )
+        .arg(
+            Arg::new("retries")
+                .long("retries")
+                .value_name("R")
+                .value_parser(clap::value_parser!(u32))
+                .help("External mode: re-run a failed chunk up to R times [default: 0]"),
+        )
+        .arg(
+            Arg::new("unordered")
+                .long("unordered")
+                .action(ArgAction::SetTrue)
+                .help("External mode: write chunk outputs as they finish, not in input order"),
+        )
+        .args(args::resources())
+        .args(args::observe())
+        .arg(args::files())
+        .arg(
+            Arg::new("command")
+                .value_name("CMD")
+                .num_args(1..)
+                .last(true)
+                .allow_hyphen_values(true)
+                .help("External mode: the command (and its arguments) run once per chunk"),
+        )
+}
+
+/// The binary's entry point.
+pub fn main() -> ! {
+    cli::main("bmap", command(), run)
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    let names = args::inputs(m);
+    let r = if m.contains_id("command") {
+        external(m, &names)
+    } else {
+        builtin(m, &names)
+    };
+    if r.is_err() {
+        drain_stdin(&names);
+    }
+    r
+}
+
+/// Read standard input to its end when it is one of the inputs (and not a terminal).
+fn drain_stdin(names: &[String]) {
+    if names.iter().any(|n| n == "-") && !std::io::stdin().is_terminal() {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    }
+}
+
+fn eol_of(m: &ArgMatches) -> u8 {
+    if m.get_flag("zero") {
+        0
+    } else {
+        b'\n'
+    }
+}
+
+/// Bad records: stop, or skip, count and keep them.
+struct Bad {
+    skip: bool,
+    file: Option<Output>,
+    count: u64,
+    eol: u8,
+}
+
+impl Bad {
+    fn record(&mut self, rec: &[u8], at: &At, what: &dyn std::fmt::Display) -> Result<()> {
+        if !self.skip {
+            return Err(Error::Runtime(format!("{at}: {what}")));
+        }
+        self.count += 1;
+        if let Some(f) = &mut self.file {
+            f.write_all(rec)
+                .and_then(|()| f.write_all(&[self.eol]))
+                .map_err(|e| Error::io("cannot write the bad records", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Output records gathered in blocks (one write per block, not per record).
+struct Out {
+    out: Output,
+    block: Vec<u8>,
+    records: u64,
+}
+
+impl Out {
+    #[inline]
+    fn maybe_flush(&mut self) -> Result<()> {
+        if self.block.len() >= 1 << 18 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out
+            .write_all(&self.block)
+            .map_err(|e| Error::io("write error", e))?;
+        self.block.clear();
+        Ok(())
+    }
+}
+
+fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let eol = eol_of(m);
+    let delim = args::delimiter_of(m)?;
+    let format = match args::format_of(m, names) {
+        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
+        Some("jsonl") => Format::Jsonl,
+        _ => Format::Text(record::FieldSplit::Char(delim.unwrap_or(b'\t'))),
+    };
+    let fmt = match format {
+        Format::Csv(d) => Fmt::Csv(d),
+        Format::Jsonl => Fmt::Json,
+        Format::Text(record::FieldSplit::Char(t)) => Fmt::Tsv(t),
+        Format::Text(record::FieldSplit::Blank) => Fmt::Tsv(b'\t'),
+    };
+    let words = m.get_flag("words");
+    let lower = m.get_flag("lower");
+    let header_flag = m.get_flag("header") && format != Format::Jsonl;
+    let budget = args::budget_of(m)?;
+    let stats_dest = args::stats_of(m);
+    let wheres: Vec<&String> = m
+        .get_many::<String>("where")
+        .into_iter()
+        .flatten()
+        .collect();
+    let emit = m.get_one::<String>("emit");
+    let mut stats = Stats {
+        threads: 1,
+        ..Stats::default()
+    };
+    let out_path = m.get_one::<String>("output").map(PathBuf::from);
+
+    // --words alone: tokenise blocks of raw input, records need not be framed.
+    if words && wheres.is_empty() {
+        let mut readers = Vec::with_capacity(names.len());
+        for n in names {
+            let r = record::input::open(n).map_err(|e| {
+                Error::Usage(format!("cannot read {n}: {}", cli::error::describe(&e)))
+            })?;
+            readers.push((n.clone(), r));
+        }
+        let mut out = Out {
+            out: Output::open("bmap", out_path.as_deref())?,
+            block: Vec::with_capacity(3 << 20),
+            records: 0,
+        };
+        for (name, r) in readers {
+            let (records, bytes) = words_stream(
+                r,
+                &name,
+                header_flag,
+                lower,
+                eol,
+                stats_dest.is_some(),
+                &mut out,
+            )?;
+            stats.records_in += records;
+            stats.bytes_in += bytes;
+        }
+        out.flush()?;
+        stats.records_out = out.records;
+        stats.bytes_out = out.out.commit()?;
+        return common::emit_stats("bmap", &stats, &stats_dest, started);
+    }
+
+    let mut inputs = common::Inputs::open(names, eol, budget.max(extsort::RECORD_ALLOWANCE))?;
+    inputs.set_csv(matches!(format, Format::Csv(_)));
+    let header = if header_flag {
+        inputs.read_headers(format)?
+    } else {
+        None
+    };
+    let columns = header.as_ref().map(|h| common::split_header(h, format));
+    let resolve = |s: &str| -> std::result::Result<FieldRef, String> {
+        if format == Format::Jsonl {
+            return Ok(FieldRef::Path(
+                s.split('.').map(|p| p.as_bytes().to_vec()).collect(),
+            ));
+        }
+        let number = |t: &str| -> Option<std::result::Result<usize, String>> {
+            let n = t.parse::<usize>().ok()?;
+            Some(if n == 0 {
+                Err(format!("field {s}: field numbers start at 1"))
+            } else {
+                Ok(n - 1)
+            })
+        };
+        if let Some(n) = number(s) {
+            return n.map(FieldRef::Index);
+        }
+        if let Some((a, b)) = s.split_once('-') {
+            if let (Some(a), Some(b)) = (number(a), number(b)) {
+                let (a, b) = (a?, b?);
+                if a > b {
+                    return Err(format!("span {s}: the first field comes after the last"));
+                }
+                return Ok(FieldRef::Span(a, b));
+            }
+        }
+        match columns
+            .as_ref()
+            .and_then(|c| c.iter().position(|c| c == s.as_bytes()))
+        {
+            Some(i) => Ok(FieldRef::Index(i)),
+            None if columns.is_some() => Err(format!("no column named '{s}'")),
+            None => Err(format!(
+                "no field '{s}': name fields by number, or by column name with --header"
+            )),
+        }
+    };
+    let mut prog = Program::default();
+    for w in &wheres {
+        prog.add_where(w, &resolve).map_err(Error::Usage)?;
+    }
+    if let Some(e) = emit {
+        prog.add_emit(e, &resolve).map_err(Error::Usage)?;
+    }
+    let mut x = Extractor::new(fmt, prog.refs.clone());
+    let bad_path = m.get_one::<String>("bad-records").map(PathBuf::from);
+    let mut bad = Bad {
+        skip: m.get_flag("skip-bad") || bad_path.is_some(),
+        file: match &bad_path {
+            Some(p) => Some(Output::open("bmap", Some(p))?),
+            None => None,
+        },
+        count: 0,
+        eol,
+    };
+    let mut out = Out {
+        out: Output::open("bmap", out_path.as_deref())?,
+        block: Vec::with_capacity(1 << 19),
+        records: 0,
+    };
+    if let Some(h) = &header {
+        if emit.is_some() {
+            out.block
+                .extend_from_slice(prog.item_texts.join("\t").as_bytes());
+            out.block.push(eol);
+        } else if !words {
+            out.block.extend_from_slice(h);
+            out.block.push(eol);
+        }
+    }
+    let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
+    let mut scratch = Vec::new();
+    let has_items = !prog.items.is_empty();
+    inputs.for_each(&progress, |rec, at| {
+        stats.records_in += 1;
+        if !x.is_empty() {
+            if let Err(e) = x.extract(rec) {
+                return bad.record(rec, &at, &e);
+            }
+            if !prog.matches(&x, rec) {
+                return Ok(());
+            }
+        }
+        if words {
+            out.records += map::words::tokens(rec, lower, eol, &mut out.block);
+        } else if has_items {
+            let at_len = out.block.len();
+            if let Err(e) = prog.emit(&x, rec, eol, &mut out.block, &mut scratch) {
+                out.block.truncate(at_len);
+                return bad.record(rec, &at, &e);
+            }
+            out.block.push(eol);
+            out.records += 1;
+        } else {
+            out.block.extend_from_slice(rec);
+            out.block.push(eol);
+            out.records += 1;
+        }
+        out.maybe_flush()
+    })?;
+    out.flush()?;
+    stats.bytes_in = inputs.bytes;
+    stats.records_out = out.records;
+    stats.bad_records = bad.count;
+    stats.bytes_out = out.out.commit()?;
+    if let Some(f) = bad.file.take() {
+        f.commit()?;
+    }
+    progress.finish();
+    if bad.count > 0 {
+        eprintln!(
+            "bmap: skipped {} bad record{}",
+            bad.count,
+            if bad.count == 1 { "" } else { "s" }
+        );
+    }
+    common::emit_stats("bmap", &stats, &stats_dest, started)
+}
+
+/// `--words` over one raw input: blocks cut after their last separator, so that no token
+/// is split. Returns (records, bytes) read.
+fn words_stream(
+    mut r: Box<dyn Read + Send>,
+    name: &str,
+    skip_header: bool,
+    lower: bool,
+    eol: u8,
+    count: bool,
+    out: &mut Out,
+) -> Result<(u64, u64)> {
+    const READ: usize = 1 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * READ);
+    let mut bytes = 0u64;
+    let mut records = 0u64;
+    let mut in_header = skip_header;
+    let mut last = eol;
+    loop {
+        let at = buf.len();
+        buf.resize(at + READ, 0);
+        let n = loop {
+            match r.read(&mut buf[at..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(format!("{name}: read error"), e)),
+            }
+        };
+        buf.truncate(at + n);
+        bytes += n as u64;
+        let fresh = &buf[at..];
+        if count {
+            records += map::count_byte(fresh, eol);
+        }
+        if let Some(&l) = fresh.last() {
+            last = l;
+        }
+        let mut start = 0;
+        if in_header {
+            match memchr::memchr(eol, &buf) {
+                Some(p) => {
+                    start = p + 1;
+                    in_header = false;
+                }
+                None if n == 0 => break,
+                None => continue,
+            }
+        }
+        let cut = if n == 0 {
+            buf.len()
+        } else {
+            match buf[start..]
+                .iter()
+                .rposition(|&c| map::words::is_sep(c, eol))
+            {
+                Some(p) => start + p + 1,
+                None => start,
+            }
+        };
+        out.records += map::words::tokens(&buf[start..cut], lower, eol, &mut out.block);
+        if out.block.len() >= 1 << 20 {
+            out.flush()?;
+        }
+        buf.drain(..cut);
+        if n == 0 {
+            break;
+        }
+    }
+    if count && bytes > 0 && last != eol {
+        records += 1;
+    }
+    Ok((records, bytes))
+}
+
+/// Whether `program` can be run: a path that exists, or a name found in PATH.
+fn findable(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let ok = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|md| md.is_file() && md.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return ok(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| ok(&d.join(program))))
+}
+
+fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
+    let started = Instant::now();
+    for f in ["where", "emit", "bad-records"] {
+        if m.contains_id(f) {
+            return Err(Error::Usage(format!(
+                "--{f} does not go with a command after --"
+            )));
+        }
+    }
+    for f in ["words", "skip-bad", "header"] {
+        if m.get_flag(f) {
+            return Err(Error::Usage(format!(
+                "--{f} does not go with a command after --"
+            )));
+        }
+    }
+    let mut cmdline = m
+        .get_many::<String>("command")
+        .into_iter()
+        .flatten()
+        .cloned();
+    let program = cmdline.next().unwrap_or_default();
+    if !findable(&program) {
+        return Err(Error::Usage(format!(
+            "cannot run '{program}': command not found"
+        )));
+    }
+    let cmd = map::external::Cmd {
+        program: program.into(),
+        args: cmdline.map(Into::into).collect(),
+    };
+    let budget = args::budget_of(m)?;
+    let jobs = args::threads_of(m);
+    let chunk_size = match m.get_one::<String>("chunk-size") {
+        Some(s) => match cli::size::parse_size(s) {
+            Some(v) if v > 0 => v.min(1 << 40) as usize,
+            _ => return Err(Error::Usage(format!("invalid chunk size '{s}'"))),
+        },
+        None => (16usize << 20).min(budget / (2 * (jobs + 2))).max(64 << 10),
+    };
+    let in_flight = chunk_size.saturating_mul(jobs + 2);
+    let cfg = map::external::Config {
+        jobs,
+        chunk_size,
+        retries: m.get_one::<u32>("retries").copied().unwrap_or(0),
+        unordered: m.get_flag("unordered"),
+        eol: eol_of(m),
+        count_records: args::stats_of(m).is_some(),
+        buffer: budget.saturating_sub(in_flight).max(1 << 20),
+        max_record: budget.max(extsort::RECORD_ALLOWANCE),
+        tmp_dir: args::tmp_of(m),
+        cancel: Some(cli::cleanup::cancel_flag()),
+        temp_hook: Some(cli::cleanup::temp_hook),
+        child_hook: Some(cli::cleanup::child_hook),
+    };
+    let mut inputs = Vec::with_capacity(names.len());
+    for n in names {
+        let r = record::input::open(n)
+            .map_err(|e| Error::Usage(format!("cannot read {n}: {}", cli::error::describe(&e))))?;
+        inputs.push((n.clone(), r));
+    }
+    let out_path = m.get_one::<String>("output").map(PathBuf::from);
+    let mut out = Output::open("bmap", out_path.as_deref())?;
+    let st = map::external::run(&cfg, &cmd, inputs, &mut out).map_err(|e| match e {
+        map::external::Error::Output(e) => Error::io("write error", e),
+        map::external::Error::Input(c, e) => Error::io(c, e),
+        map::external::Error::Interrupted => Error::Exit(130),
+        e => Error::Runtime(e.to_string()),
+    })?;
+    let mut stats = Stats {
+        threads: jobs,
+        records_in: st.records_in,
+        records_out: st.records_out,
+        bytes_in: st.bytes_in,
+        spill_runs: st.spill_files,
+        spill_bytes: st.spill_bytes,
+        ..Stats::default()
+    };
+    stats.extra.insert("chunks".into(), st.chunks.into());
+    stats.extra.insert("retries".into(), st.retries.into());
+    stats.bytes_out = out.commit()?;
+    common::emit_stats("bmap", &stats, &args::stats_of(m), started)
+}
