@@ -97,11 +97,13 @@ with open(f"{work}/records.tsv", "w", encoding="utf-8", newline="\n") as f:
             line = "\t".join(fields)
         f.write(line + "\n")
         n += len(line.encode()) + 1
-# Numbers with one bad value past the middle: the reducer must fail on it.
+# Numbers (2 MB or more, more than breduce's 1 MB read block) with a bad value early on:
+# the reducer fails with most of its partition unread, which must still be reported as
+# breduce's failure (status and message), not as a broken pipe.
 with open(f"{work}/numbers.tsv", "w") as f:
-    lines = max(1000, size // 40)
+    lines = max(200000, size // 10)
     for i in range(lines):
-        f.write(f"k{i % 97}\t{'12,5' if i == lines // 2 else i}\n")
+        f.write(f"k{i % 97:02d}\t{'12,5' if i == 20000 else i}\n")
 EOF
 [[ -s $WORK/words.txt ]] || die "cannot generate data"
 
@@ -156,7 +158,7 @@ fi
 
 # --- job 3: a failing reducer fails the job -------------------------------------------
 t=$(now)
-"${RUNNER[@]}" --mapper cat --reducer 'breduce sum:2' --partitions 2 \
+"${RUNNER[@]}" --mapper cat --reducer 'breduce sum:2' --partitions 1 \
   --input "$WORK/numbers.tsv" --output "$WORK/failing" 2>"$WORK/failing.err"
 status=$?
 if [[ $status -ne 1 ]]; then

@@ -134,9 +134,13 @@ def transform(spark, df, stage, command, prefix):
     transform.count += 1
     df.createOrReplaceTempView(view)
     row_format = "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\n' LINES TERMINATED BY '\\n'"
+    # After a failure the rest of the partition is read and dropped: otherwise Spark's
+    # writer thread may hit the closed pipe first and report only "Broken pipe", losing
+    # the command's status and stderr. A command that exits 0 early still fails the task.
     script = (
         f"{prefix}{command}\n"
-        f"__status=$?; [ $__status -eq 0 ] || echo '{STAGE_TAG}{stage}' >&2; exit $__status"
+        f"__status=$?; if [ $__status -ne 0 ]; then echo '{STAGE_TAG}{stage}' >&2; "
+        f"cat >/dev/null; fi; exit $__status"
     )
     return spark.sql(
         f"SELECT TRANSFORM(line) {row_format} USING {sql_string(script)} "
