@@ -10,5 +10,6 @@ mod bshuffle;
 mod bsort_features;
 mod bsort_oracle;
 mod bsplit;
+mod engines;
 mod faults;
 mod man;

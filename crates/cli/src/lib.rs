@@ -18,6 +18,19 @@ pub use progress::Progress;
 pub use stats::Stats;
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether standard input is one of the tool's inputs (see [`reads_stdin`]).
+static READS_STDIN: AtomicBool = AtomicBool::new(false);
+
+/// Say that the tool reads standard input as one of its inputs: if it then stops early
+/// because its downstream pipe closed, [`main`] reads standard input to the end before
+/// exiting. Hadoop Streaming and Spark's `TRANSFORM` fail a task whose command exits
+/// before draining its input ("Broken pipe"), even with status 0; and a shell producer
+/// upstream is spared a SIGPIPE. Standard input that is not an input is never touched.
+pub fn reads_stdin() {
+    READS_STDIN.store(true, Ordering::Relaxed);
+}
 
 /// Run a tool: parse arguments (usage errors exit 2 with one line), run it, print
 /// `TOOL: message` for a failure and exit with its status (a closed downstream pipe is a
@@ -48,6 +61,10 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
         // Stopped by a signal: whatever failed afterwards is a consequence, not news.
         Err(_) if cleanup::received().is_some() => 128 + cleanup::received().unwrap_or(15),
         Err(e) => {
+            if e.is_broken_pipe() && READS_STDIN.load(Ordering::Relaxed) {
+                // Whatever fails here (a read error) changes nothing: the output is done.
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            }
             if let Some(msg) = e.message() {
                 let _ = writeln!(std::io::stderr(), "{tool}: {msg}");
             }

@@ -95,6 +95,9 @@ impl Inputs {
         let mut list = Vec::with_capacity(names.len());
         let mut sizes = Some(0u64);
         for name in names {
+            if name == "-" {
+                cli::reads_stdin();
+            }
             let r = record::input::open(name).map_err(|e| {
                 Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e)))
             })?;
