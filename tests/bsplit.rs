@@ -404,3 +404,74 @@ fn usage_errors() {
         );
     }
 }
+
+/// `--by 'created_at|day'` over JSON lines: Hive-style `day=YYYY-MM-DD` directories, each
+/// holding exactly the records of its day (in input order), the manifest naming the key as
+/// given; a value that is not a date stops bsplit with FILE:LINE; an unknown transform is
+/// a usage error.
+#[test]
+fn by_with_a_date_transform() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut input = String::new();
+    let mut want: std::collections::BTreeMap<String, String> = Default::default();
+    for i in 0..300 {
+        let day = format!("2024-0{}-1{}", 1 + i % 3, i % 7);
+        let line = format!(
+            "{{\"id\":{i},\"created_at\":\"{day}T0{}:00:00Z\",\"note\":\"a\\tb\"}}\n",
+            i % 10
+        );
+        input.push_str(&line);
+        want.entry(day).or_default().push_str(&line);
+    }
+    let src = dir.path().join("in.jsonl");
+    std::fs::write(&src, &input).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("by-day");
+    let run = |args: &[&str]| crate::util::run(crate::util::bin_path("bsplit"), args, b"");
+    let o = run(&[
+        "--by",
+        "created_at|day",
+        "-o",
+        out.to_str().unwrap_or_default(),
+        src.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (day, lines) in &want {
+        let got = std::fs::read_to_string(out.join(format!("day={day}")).join("part-00000"))
+            .unwrap_or_else(|e| panic!("{day}: {e}"));
+        assert_eq!(&got, lines, "{day}");
+    }
+    let dirs = std::fs::read_dir(&out)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_dir()))
+        .count();
+    assert_eq!(dirs, want.len());
+    let manifest = std::fs::read_to_string(out.join("_SUCCESS")).unwrap_or_default();
+    assert!(manifest.contains("created_at|day"), "{manifest}");
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"created_at\":\"2024-01-01\"}\n{\"created_at\":\"soon\"}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&[
+        "--by",
+        "created_at|day",
+        "-o",
+        dir.path().join("b").to_str().unwrap_or_default(),
+        bad.to_str().unwrap_or_default(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code() == Some(1) && err.contains("bad.jsonl:2:"),
+        "{err}"
+    );
+    assert!(!dir.path().join("b").exists());
+    let o = run(&[
+        "--by",
+        "created_at|dya",
+        "-o",
+        dir.path().join("c").to_str().unwrap_or_default(),
+        bad.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

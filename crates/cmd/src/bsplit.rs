@@ -108,7 +108,7 @@ pub fn command() -> Command {
             Arg::new("by")
                 .long("by")
                 .value_name("KEY")
-                .help("Hive-style directories NAME=VALUE by this key's value"),
+                .help("Hive-style directories NAME=VALUE by this key's value; KEY|day (|month |year |hour |lower |upper |trim) transforms it first"),
         )
         .group(
             clap::ArgGroup::new("distribution")
@@ -230,14 +230,17 @@ fn run(m: &ArgMatches) -> Result<()> {
         .get_one::<String>("output")
         .map(PathBuf::from)
         .ok_or_else(|| Error::Usage("-o DIR is required".into()))?;
-    let by_key = match &mode {
-        Mode::By(k) => Some(k.as_str()),
-        _ => None,
+    // `--by 'KEY|day'`: the key, then bmap's transforms of its value.
+    let (by_key, by_transforms) = match &mode {
+        Mode::By(k) => {
+            let mut it = k.split('|');
+            let key = it.next().unwrap_or_default();
+            let ts = map::expr::parse_transforms(it).map_err(Error::Usage)?;
+            (Some(key), ts)
+        }
+        _ => (None, Vec::new()),
     };
-    let key_default = match &mode {
-        Mode::By(k) => Some(k.as_str()),
-        _ => Some("1"),
-    };
+    let key_default = by_key.or(Some("1"));
     if by_key.is_some() && m.contains_id("key") {
         return Err(Error::Usage("--by takes its key itself; drop -k".into()));
     }
@@ -288,7 +291,13 @@ fn run(m: &ArgMatches) -> Result<()> {
     };
     // Names of the by-value directories, in order of first appearance.
     let mut dirs: Vec<String> = Vec::new();
-    let by_name = by_key.map(|k| by_dir_name(k, header.as_deref(), format));
+    let by_name = by_key.map(|k| match by_transforms.last() {
+        // A date transform names what the value now is: day=2024-01-05.
+        Some(t) if matches!(t.as_str(), "day" | "month" | "year" | "hour") => {
+            t.as_str().to_string()
+        }
+        _ => by_dir_name(k, header.as_deref(), format),
+    });
     let method;
     let n_parts;
     match mode {
@@ -355,8 +364,18 @@ fn run(m: &ArgMatches) -> Result<()> {
             method = "by";
             let name = by_name.clone().unwrap_or_default();
             let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+            let mut raw = Vec::new();
             inputs.for_each(&progress, |rec, at| {
                 key_of(&order, rec, &mut item, &mut key, &mut scratch, &at)?;
+                if !by_transforms.is_empty() {
+                    std::mem::swap(&mut raw, &mut key);
+                    map::expr::transform_into(&raw, &by_transforms, &mut key).map_err(|t| {
+                        Error::Runtime(format!(
+                            "{at}: key \"{}\" is not an ISO-8601 date for |{t}",
+                            String::from_utf8_lossy(&raw)
+                        ))
+                    })?;
+                }
                 let i = match index.get(key.as_slice()) {
                     Some(&i) => i,
                     None => {
@@ -398,7 +417,8 @@ fn run(m: &ArgMatches) -> Result<()> {
         method: method.into(),
         n: n_parts,
         keys: match (&by_key, method) {
-            (Some(k), _) => vec![k.to_string()],
+            // As given, transforms and all (`created_at|day`).
+            (Some(_), _) => vec![m.get_one::<String>("by").cloned().unwrap_or_default()],
             (None, "hash" | "range") if key_texts.is_empty() => vec!["1".into()],
             (None, "hash" | "range") => key_texts.clone(),
             _ => vec![],

@@ -404,6 +404,44 @@ fn apply(v: &[u8], ts: &[Transform], scratch: &mut Vec<u8>) -> Result<Place, Tra
     Ok(place)
 }
 
+/// Parse transform names (`day`, `lower`, ...), for other tools' keys (`bsplit --by
+/// 'created_at|day'`).
+pub fn parse_transforms<'a>(
+    names: impl Iterator<Item = &'a str>,
+) -> std::result::Result<Vec<Transform>, String> {
+    names
+        .map(|n| {
+            Transform::parse(n.trim()).ok_or_else(|| {
+                format!("unknown transform '|{n}' (lower upper trim len day month year hour)")
+            })
+        })
+        .collect()
+}
+
+impl Transform {
+    /// The transform's name, as written after `|`.
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+}
+
+/// `v` through `ts`, into `out` (cleared first); `Err` names a date transform that met a
+/// value that is not an ISO-8601 date.
+pub fn transform_into(
+    v: &[u8],
+    ts: &[Transform],
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), &'static str> {
+    let mut scratch = Vec::new();
+    let place = apply(v, ts, &mut scratch).map_err(Transform::name)?;
+    out.clear();
+    match place {
+        Place::Value(a, b) => out.extend_from_slice(&v[a..b]),
+        Place::Scratch(a, b) => out.extend_from_slice(&scratch[a..b]),
+    }
+    Ok(())
+}
+
 /// The length of the ISO-8601 prefix a date transform keeps: `YYYY`, `YYYY-MM`,
 /// `YYYY-MM-DD`, `YYYY-MM-DDTHH` (the separator as it stands: `T`, `t` or a space).
 fn date_prefix(v: &[u8], t: Transform) -> Option<usize> {
