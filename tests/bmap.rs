@@ -553,7 +553,9 @@ for r in rows[1:]:
     if not (float(price) >= 10):
         continue
     vals = [f(0).upper(), cfg['delim'].join(r[1:3]), 'lit', f(header.index('price'))]
-    out.append('\t'.join(v.replace('\t', '\\t').replace('\n', '\\n') for v in vals) + '\n')
+    esc = lambda v: v.replace('\t', '\\t').replace('\n', '\\n')
+    # A span of TSV fields keeps its TABs: they separate output fields.
+    out.append('\t'.join(v if i == 1 and cfg['delim'] == '\t' else esc(v) for i, v in enumerate(vals)) + '\n')
 sys.stdout.write(json.dumps(''.join(out)))
 "#;
 

@@ -30,6 +30,21 @@ pub fn cancel_flag() -> Arc<AtomicBool> {
     Arc::clone(F.get_or_init(|| Arc::new(AtomicBool::new(false))))
 }
 
+/// Create something with `create` and register the path it returns, as one step that a
+/// signal cannot cut in two: the signal thread holds the registry from the moment it acts
+/// until the process exits, so a creation either finishes and is registered before (and is
+/// removed) or never starts.
+pub fn create_registered<T>(
+    create: impl FnOnce() -> std::io::Result<(T, PathBuf)>,
+) -> std::io::Result<T> {
+    let mut r = registry()
+        .lock()
+        .map_err(|_| std::io::Error::other("the cleanup registry is unusable"))?;
+    let (t, path) = create()?;
+    r.push(path);
+    Ok(t)
+}
+
 /// Remember `path` for removal on a signal.
 pub fn register(path: &Path) {
     if let Ok(mut r) = registry().lock() {
@@ -110,10 +125,21 @@ pub fn install() {
             .name("signals".into())
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
+                    // Held until exit: no temporary can be created and registered behind
+                    // our back (see create_registered).
+                    let held = registry().lock();
                     RECEIVED.store(sig, Ordering::SeqCst);
                     flag.store(true, Ordering::SeqCst);
                     kill_children();
-                    remove_all();
+                    if let Ok(mut paths) = held {
+                        for p in paths.drain(..) {
+                            if p.is_dir() {
+                                let _ = std::fs::remove_dir_all(&p);
+                            } else {
+                                let _ = std::fs::remove_file(&p);
+                            }
+                        }
+                    }
                     std::process::exit(128 + sig);
                 }
             });

@@ -77,15 +77,15 @@ impl Output {
                 path.display()
             )));
         }
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{tool}."))
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-        let (file, tmp_path) = tmp
-            .keep()
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e.error))?;
-        cleanup::register(&tmp_path);
+        let (file, tmp_path) = cleanup::create_registered(|| {
+            let tmp = tempfile::Builder::new()
+                .prefix(&format!(".{tool}."))
+                .suffix(".tmp")
+                .tempfile_in(&dir)?;
+            let (file, tmp_path) = tmp.keep().map_err(|e| e.error)?;
+            Ok(((file, tmp_path.clone()), tmp_path))
+        })
+        .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         Ok(Output {
             target: Target::File {
                 w: Threaded::new(file),

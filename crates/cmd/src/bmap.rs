@@ -25,7 +25,8 @@ Built-in mapping (output is TSV):
                        value. VALUE may be quoted ('...' or \"...\"), and quoting does not
                        make a number text. A missing field is the empty string.
   --emit 'ITEM,ITEM'   write these values TAB-separated. ITEM is a field number (1-based),
-                       a span N-M (fields N to M with their separators), a column name
+                       a span N-M (fields N to M with their separators; over TSV
+                       its TABs stay TABs, so it writes several fields), a column name
                        (--header), or a dotted JSON path (user.id, items.0.sku) for JSON
                        lines, followed by transforms |lower |upper (ASCII) |trim |len
                        (characters) |day |month |year |hour; or a literal in quotes.
@@ -357,7 +358,10 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             )),
         }
     };
-    let mut prog = Program::default();
+    let mut prog = Program {
+        tsv: matches!(fmt, Fmt::Tsv(b'\t')),
+        ..Program::default()
+    };
     for w in &wheres {
         prog.add_where(w, &resolve).map_err(Error::Usage)?;
     }

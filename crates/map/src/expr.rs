@@ -109,6 +109,8 @@ pub enum Item {
         /// The field as written, for messages.
         field: String,
         transforms: Vec<Transform>,
+        /// A span `N-M` of TSV fields: its TABs separate output fields and stay TABs.
+        tsv_span: bool,
     },
     Literal(Vec<u8>),
 }
@@ -142,6 +144,8 @@ pub struct Program {
     pub items: Vec<Item>,
     /// Each item as written, for a header line.
     pub item_texts: Vec<String>,
+    /// The input is TAB-separated: spans keep their TABs (see [`Item::Field`]).
+    pub tsv: bool,
 }
 
 impl Program {
@@ -256,11 +260,14 @@ impl Program {
                         )
                     })?);
                 }
-                let slot = self.slot(resolve(field)?);
+                let fref = resolve(field)?;
+                let span = matches!(fref, FieldRef::Span(..));
+                let slot = self.slot(fref);
                 self.items.push(Item::Field {
                     slot,
                     field: field.to_string(),
                     transforms,
+                    tsv_span: span && self.tsv,
                 });
                 self.item_texts.push(it.to_string());
             }
@@ -303,9 +310,13 @@ impl Program {
                     slot,
                     field,
                     transforms,
+                    tsv_span,
                 } => {
                     let v = x.get(rec, *slot);
-                    if transforms.is_empty() {
+                    if *tsv_span && transforms.is_empty() {
+                        // The span's own TABs are the output's separators.
+                        out.extend_from_slice(v);
+                    } else if transforms.is_empty() {
                         put_escaped(v, eol, out);
                     } else {
                         let r = apply(v, transforms, scratch).map_err(|t| TransformError {

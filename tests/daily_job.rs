@@ -1,0 +1,206 @@
+//! The Makefile-driven daily job (scripts/examples/daily): run twice it gives identical
+//! outputs and the second run does nothing; killed mid-run and rerun it gives the same
+//! final outputs; `make day DAY=D` rewrites only day D's files. Needs GNU make and
+//! python3 (the sample data); skipped with a note when make is missing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have_make() -> bool {
+    Command::new("make")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn make(dir: &Path, args: &[&str]) -> Command {
+    let bin = crate::util::bin_path("bsort");
+    let bin = bin.parent().unwrap_or(Path::new("."));
+    let mut c = Command::new("make");
+    c.current_dir(dir)
+        .arg(format!("BIN={}", bin.display()))
+        .arg(format!("ROOT={}", repo().display()))
+        .args(args)
+        .env("LC_ALL", "C");
+    c
+}
+
+fn run_ok(mut c: Command) -> String {
+    let out = c.output().unwrap_or_else(|e| panic!("make: {e}"));
+    assert!(
+        out.status.success(),
+        "{c:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file under the job's layers: path → (contents, mtime).
+fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack: Vec<PathBuf> = ["bronze", "silver", "gold"]
+        .iter()
+        .map(|d| dir.join(d))
+        .collect();
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                let data = std::fs::read(&path).unwrap_or_default();
+                let mtime = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                out.insert(rel, (data, mtime));
+            }
+        }
+    }
+    out
+}
+
+fn contents(s: &BTreeMap<String, (Vec<u8>, SystemTime)>) -> BTreeMap<String, Vec<u8>> {
+    s.iter()
+        // _SUCCESS manifests describe the run that wrote them (a one-day rerun lists one day).
+        .filter(|(k, _)| !k.ends_with("_SUCCESS"))
+        .map(|(k, (d, _))| (k.clone(), d.clone()))
+        .collect()
+}
+
+/// Which files differ in contents (missing on either side, or other bytes): names only.
+fn differing(
+    a: &BTreeMap<String, (Vec<u8>, SystemTime)>,
+    b: &BTreeMap<String, (Vec<u8>, SystemTime)>,
+) -> Vec<String> {
+    let (a, b) = (contents(a), contents(b));
+    let mut names: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    names.dedup();
+    names
+}
+
+#[test]
+fn daily_job_is_idempotent_atomic_and_reruns_one_day() {
+    if !have_make() {
+        eprintln!("note: GNU make not found; the daily job test is skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::copy(
+        repo().join("scripts/examples/daily/Makefile"),
+        dir.join("Makefile"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    run_ok(make(dir, &["sample", "SAMPLE_ORDERS=20000"]));
+
+    // First run, in parallel.
+    run_ok(make(dir, &["-j2"]));
+    let first = snapshot(dir);
+    let report = &first
+        .get("gold/report.tsv")
+        .unwrap_or_else(|| panic!("no report: {:?}", first.keys().collect::<Vec<_>>()))
+        .0;
+    assert!(report.len() > 1000, "a report of {} bytes", report.len());
+    assert!(first
+        .keys()
+        .any(|k| k.starts_with("bronze/orders/day=2024-01-05/")));
+
+    // Second run: nothing to do, nothing touched.
+    let q = make(dir, &["-q", "gold"])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(q.code(), Some(0), "make -q: the job should be up to date");
+    run_ok(make(dir, &[]));
+    let again = snapshot(dir);
+    assert!(
+        differing(&again, &first).is_empty(),
+        "a second run changed files"
+    );
+    assert!(
+        again
+            .iter()
+            .all(|(k, v)| first.get(k).map(|f| f.1) == Some(v.1)),
+        "a second run rewrote files"
+    );
+
+    // One day again: only that day's files are rewritten (same bytes), and the report.
+    std::thread::sleep(Duration::from_millis(20));
+    run_ok(make(dir, &["day", "DAY=2024-01-05"]));
+    let redo = snapshot(dir);
+    let d = differing(&redo, &first);
+    assert!(d.is_empty(), "a one-day rerun changed contents: {d:?}");
+    let changed: Vec<&String> = redo
+        .iter()
+        .filter(|(k, v)| first.get(*k).map(|f| f.1) != Some(v.1))
+        .map(|(k, _)| k)
+        .collect();
+    for k in &changed {
+        assert!(
+            k.contains("2024-01-05") || k.ends_with("report.tsv") || k.ends_with("_SUCCESS"),
+            "{k} was rewritten by a rerun of 2024-01-05: {changed:?}"
+        );
+    }
+    assert!(changed
+        .iter()
+        .any(|k| k.starts_with("gold/country/2024-01-05")));
+
+    // Killed at several points and rerun: the same final outputs, no temporaries left.
+    for delay_ms in [150, 600, 1500] {
+        run_ok(make(dir, &["clean"]));
+        let mut c = make(dir, &["-j2"]);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        // Its own process group, so that the signal reaches make and every tool.
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // SIGTERM to the group until it is empty: make does not pass the signal on, and a
+        // tool it forked just after the first one would run on unsignalled.
+        let pgid = child.id() as i32;
+        for _ in 0..500 {
+            // SAFETY: kill(2) on the child's process group; no memory is involved.
+            let r = unsafe { libc::kill(-pgid, libc::SIGTERM) };
+            if r == -1 {
+                break; // ESRCH: no process left in the group
+            }
+            let _ = child.try_wait();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.wait();
+        let left: Vec<String> = snapshot(dir)
+            .into_keys()
+            .filter(|k| k.ends_with(".tmp") || k.contains("/."))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "killed after {delay_ms} ms, left: {left:?}"
+        );
+        run_ok(make(dir, &["-j2"]));
+        let d = differing(&snapshot(dir), &first);
+        assert!(
+            d.is_empty(),
+            "killed after {delay_ms} ms and rerun: different outputs: {d:?}"
+        );
+    }
+}
