@@ -1602,6 +1602,8 @@ fn output_is_the_same_for_every_budget_and_thread_count() {
         &["--hash", "-S", "64K"],
         &["--hash", "-j", "1"],
         &["--hash", "-j", "2", "-S", "4K"],
+        &["--hash", "-j", "3"],
+        &["--hash", "-j", "3", "-S", "2K"],
     ] {
         let mut args: Vec<&str> = extra.to_vec();
         args.extend(aggs);
@@ -2101,4 +2103,40 @@ fn directory_inputs_follow_their_manifest() {
     std::fs::remove_file(dir.join("d/_SUCCESS")).unwrap_or_else(|e| panic!("{e}"));
     let out = tool("breduce", &["--hash", "sum:2", "count", "d"]);
     assert!(out.status.code() == Some(2) && escape(&out.stderr).contains("_SUCCESS"));
+}
+
+/// --hash on several threads reads files in blocks: a file without a final newline ends its
+/// last record there, records are numbered per file in errors, and -j does not change a
+/// byte (nor which bad record is reported: the first in input order).
+#[test]
+fn hash_threads_keep_files_lines_and_first_errors() {
+    let dir = Dir::new();
+    dir.write("a.tsv", b"k\t1\nj\t2\nk\t3");
+    dir.write("b.tsv", b"k\t4\nz\t5\n");
+    for j in ["1", "2", "3"] {
+        let out = dir.run(
+            breduce(),
+            ["--hash", "-j", j, "sum:2", "count", "a.tsv", "b.tsv"],
+            b"",
+        );
+        assert_eq!(out.stdout, b"j\t2\t1\nk\t8\t3\nz\t5\t1\n", "-j {j}");
+    }
+    // Bad values in both files: the first in input order is reported, whatever -j.
+    dir.write("c.tsv", b"a\t1\nb\t2\nc\tx\n");
+    dir.write("d.tsv", b"d\ty\n");
+    for j in ["1", "2", "3"] {
+        for (files, want) in [
+            (&["c.tsv", "d.tsv"][..], "c.tsv:3:"),
+            (&["d.tsv", "c.tsv"][..], "d.tsv:1:"),
+        ] {
+            let mut args = vec!["--hash", "-j", j, "sum:2"];
+            args.extend(files);
+            let out = dir.run(breduce(), &args, b"");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.code() == Some(1) && err.contains(want),
+                "-j {j} {files:?}: {err}"
+            );
+        }
+    }
 }

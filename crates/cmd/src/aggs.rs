@@ -13,6 +13,7 @@ use record::{CsvScratch, FieldSplit, Format, RecordOrder};
 use std::borrow::Cow;
 
 /// Where an aggregate's value comes from.
+#[derive(Clone)]
 enum Source {
     None,
     Field(usize),
@@ -151,6 +152,21 @@ impl Aggs {
     /// first record's item) on the heap, and the states.
     pub fn group_cost(&self, key_len: usize, item_len: usize) -> usize {
         key_len + item_len + self.specs.len() * std::mem::size_of::<State>() + 128
+    }
+
+    /// The same aggregates with buffers of their own, for another thread.
+    pub fn fresh(&self) -> Aggs {
+        Aggs {
+            specs: self.specs.clone(),
+            names: self.names.clone(),
+            sources: self.sources.clone(),
+            format: self.format,
+            scratch: CsvScratch::default(),
+            cols: Vec::new(),
+            grows: self.grows.clone(),
+            cuts: record::Cuts::default(),
+            scan: self.scan,
+        }
     }
 
     pub fn new_states(&self) -> Vec<State> {

@@ -123,7 +123,7 @@ pub fn main() -> ! {
 
 /// The order of spilled partial states: the group's key as the record order sees it, then
 /// its key bytes. Items: `item_len:u32 item key_len:u32 key states...`.
-struct SpillOrder(RecordOrder);
+pub(crate) struct SpillOrder(pub(crate) RecordOrder);
 
 fn spill_parts(item: &[u8]) -> (&[u8], &[u8]) {
     let mut r = agg::partial::Reader { buf: item };
@@ -167,8 +167,77 @@ fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<u8>, Vec<St
     Ok((it, key, states))
 }
 
+/// Push every group of `groups` into the spill sort (as partial states) and clear them.
+pub(crate) fn spill_groups(groups: &mut Groups, s: &mut Sorter<SpillOrder>) -> Result<()> {
+    for g in 0..groups.len() {
+        let k = groups.key(g).to_vec();
+        let (it, states) = groups.item_and_states(g);
+        s.push_with(it.len() + k.len() + 64, |buf| {
+            encode_spill(buf, it, &k, states);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .map_err(|e| match e {
+            extsort::PushError::Sort(e) => Error::from(e),
+            extsort::PushError::Build(never) => match never {},
+        })?;
+    }
+    groups.clear();
+    Ok(())
+}
+
+/// Merge the spilled partial states back, sorted by key (earlier spills of a key first),
+/// fold equal keys and write each group.
+pub(crate) fn finish_spilled(
+    s: Sorter<SpillOrder>,
+    aggs: &Aggs,
+    order: &RecordOrder,
+    out: &mut GroupWriter,
+    stats: &mut Stats,
+) -> Result<()> {
+    let emit = |it: &[u8], b: &mut Vec<u8>| {
+        b.extend_from_slice(&(it.len() as u32).to_le_bytes());
+        b.extend_from_slice(it);
+    };
+    let mut current: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
+    let mut failed: Option<Error> = None;
+    let mut sink = |mut block: &[u8]| -> std::io::Result<()> {
+        while block.len() >= 4 {
+            let n = u32::from_le_bytes([block[0], block[1], block[2], block[3]]) as usize;
+            let it = block.get(4..4 + n).unwrap_or(&[]);
+            block = block.get(4 + n..).unwrap_or(&[]);
+            let res =
+                decode_spill(it, &aggs.specs).and_then(|(it, k, states)| match &mut current {
+                    Some((_, ck, cs)) if *ck == k => {
+                        for (a, b) in cs.iter_mut().zip(states) {
+                            a.merge(b);
+                        }
+                        Ok(())
+                    }
+                    _ => match current.replace((it, k, states)) {
+                        Some((ci, _, mut cs)) => out.group(aggs, order, &ci, &mut cs),
+                        None => Ok(()),
+                    },
+                });
+            if let Err(e) = res {
+                failed = Some(e);
+                return Err(std::io::Error::other("stopped"));
+            }
+        }
+        Ok(())
+    };
+    let sort_stats = s.finish(&emit, &mut sink);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    stats.add_sort(&sort_stats?);
+    if let Some((ci, _, mut cs)) = current.take() {
+        out.group(aggs, order, &ci, &mut cs)?;
+    }
+    Ok(())
+}
+
 /// Writes groups' lines to the (buffered) output and counts them.
-struct GroupWriter {
+pub(crate) struct GroupWriter {
     out: Output,
     line: Vec<u8>,
     groups: u64,
@@ -177,7 +246,7 @@ struct GroupWriter {
 }
 
 impl GroupWriter {
-    fn group(
+    pub(crate) fn group(
         &mut self,
         aggs: &Aggs,
         order: &RecordOrder,
@@ -427,7 +496,27 @@ fn run(m: &ArgMatches) -> Result<()> {
             None => aggs.update(states, rec, at),
         }
     };
-    if m.get_flag("hash") {
+    // Several threads for the usual --hash (delimited text, one plain key field); the
+    // same bytes as one thread (see hashagg).
+    let parallel = match plain {
+        Some((_, f)) if m.get_flag("hash") && threads >= 2 && !skipping && header.is_none() => {
+            Some(f)
+        }
+        _ => None,
+    };
+    if let Some(field) = parallel {
+        let plan = crate::hashagg::Plan {
+            order: &order,
+            aggs: &aggs,
+            field,
+            eol,
+            threads,
+            budget,
+            max_record: budget.max(extsort::RECORD_ALLOWANCE),
+            cfg: common::sort_config(m, budget / 2, threads, true, false),
+        };
+        inputs.bytes += crate::hashagg::run(&plan, inputs.take_all(), &mut out, &mut stats)?;
+    } else if m.get_flag("hash") {
         // Groups live in a hash table within half the budget; when it fills, their partial
         // states are spilled, sorted by key, through extsort (the other half) and merged back
         // at the end, so any number of groups fits.
@@ -443,22 +532,10 @@ fn run(m: &ArgMatches) -> Result<()> {
             if sorter.is_none() {
                 *sorter = Some(Sorter::new(SpillOrder(order.clone()), cfg.clone())?);
             }
-            if let Some(s) = sorter {
-                for g in 0..groups.len() {
-                    let k = groups.key(g).to_vec();
-                    let (it, states) = groups.item_and_states(g);
-                    s.push_with(it.len() + k.len() + 64, |buf| {
-                        encode_spill(buf, it, &k, states);
-                        Ok::<(), std::convert::Infallible>(())
-                    })
-                    .map_err(|e| match e {
-                        extsort::PushError::Sort(e) => Error::from(e),
-                        extsort::PushError::Build(never) => match never {},
-                    })?;
-                }
-                groups.clear();
+            match sorter {
+                Some(s) => spill_groups(groups, s),
+                None => Ok(()),
             }
-            Ok(())
         };
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
@@ -491,49 +568,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             spill(&mut groups, &mut sorter)?;
         }
         if let Some(s) = sorter.take() {
-            // Partial states come back sorted by key, earlier spills first: fold equal keys.
-            let emit = |it: &[u8], b: &mut Vec<u8>| {
-                b.extend_from_slice(&(it.len() as u32).to_le_bytes());
-                b.extend_from_slice(it);
-            };
-            let mut current: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
-            let mut failed: Option<Error> = None;
-            let mut sink = |mut block: &[u8]| -> std::io::Result<()> {
-                while block.len() >= 4 {
-                    let n = u32::from_le_bytes([block[0], block[1], block[2], block[3]]) as usize;
-                    let it = block.get(4..4 + n).unwrap_or(&[]);
-                    block = block.get(4 + n..).unwrap_or(&[]);
-                    let res =
-                        decode_spill(it, &aggs.specs).and_then(
-                            |(it, k, states)| match &mut current {
-                                Some((_, ck, cs)) if *ck == k => {
-                                    for (a, b) in cs.iter_mut().zip(states) {
-                                        a.merge(b);
-                                    }
-                                    Ok(())
-                                }
-                                _ => match current.replace((it, k, states)) {
-                                    Some((ci, _, mut cs)) => out.group(&aggs, &order, &ci, &mut cs),
-                                    None => Ok(()),
-                                },
-                            },
-                        );
-                    if let Err(e) = res {
-                        failed = Some(e);
-                        return Err(std::io::Error::other("stopped"));
-                    }
-                }
-                Ok(())
-            };
-            let sort_stats = s.finish(&emit, &mut sink);
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let sort_stats = sort_stats?;
-            stats.add_sort(&sort_stats);
-            if let Some((ci, _, mut cs)) = current.take() {
-                out.group(&aggs, &order, &ci, &mut cs)?;
-            }
+            finish_spilled(s, &aggs, &order, &mut out, &mut stats)?;
         }
         // Whatever never spilled, sorted by key: by normalized keys (bytes whose order is
         // the key order, made once per group), so that the sort never re-reads records.

@@ -49,6 +49,11 @@ impl Input {
     pub fn line(&self) -> u64 {
         self.framer.line
     }
+
+    /// Unframed bytes, the reader, and whether it is at its end (see [`Framer::into_parts`]).
+    pub fn into_parts(self) -> (Vec<u8>, Box<dyn Read + Send>, bool) {
+        self.framer.into_parts()
+    }
 }
 
 fn next_record<'a>(

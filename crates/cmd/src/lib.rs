@@ -10,3 +10,4 @@ pub mod bshuffle;
 pub mod bsort;
 pub mod bsplit;
 pub mod common;
+mod hashagg;

@@ -181,6 +181,12 @@ impl<R: Read> Framer<R> {
         }
     }
 
+    /// The bytes read but not yet framed, the reader, and whether it reached its end: for
+    /// a caller that reads the rest in blocks of its own.
+    pub fn into_parts(self) -> (Vec<u8>, R, bool) {
+        (self.buf[self.pos..self.end].to_vec(), self.reader, self.eof)
+    }
+
     /// The record last returned by [`Framer::next_record`].
     pub fn last(&self) -> &[u8] {
         &self.buf[self.last.0..self.last.0 + self.last.1]

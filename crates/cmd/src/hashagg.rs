@@ -1,0 +1,311 @@
+//! `breduce --hash` on several threads, for delimited text keyed by one plain field (the
+//! Hadoop Streaming key, and the usual case).
+//!
+//! The reading thread cuts the input into blocks of whole records and hands every block to
+//! every worker; worker `w` owns the keys with `xxh3(key) mod W == w` and aggregates only
+//! those, in input order. Each key is thus aggregated by one thread in the order a single
+//! thread would see its records, so every aggregate — first, last, collect, float sums —
+//! gives the same bytes for any `-j`. Workers sort their own groups at the end; the output
+//! is their merge by key. Past the budget, workers spill partial states into one shared
+//! external sort and the groups come back through breduce's spill merge.
+
+use crate::aggs::Aggs;
+use crate::breduce::{finish_spilled, spill_groups, GroupWriter, SpillOrder};
+use crate::common::{At, Input};
+use agg::table::Groups;
+use cli::{Error, Result, Stats};
+use extsort::Sorter;
+use record::RecordOrder;
+use std::io::Read;
+use std::sync::{mpsc, Arc, Mutex};
+
+/// Whole records of one input: `first_line` is the 1-based number of the first.
+struct Block {
+    data: Vec<u8>,
+    input: usize,
+    first_line: u64,
+}
+
+/// What a worker hands back.
+struct Done {
+    groups: Groups,
+    /// Its groups' order: (start, length) of each normalized key in `norms`, and the group.
+    sorted: Vec<(usize, u32, usize)>,
+    norms: Vec<u8>,
+    /// The first bad record it met: (input, line, error).
+    error: Option<(usize, u64, Error)>,
+    records: u64,
+}
+
+/// Everything the workers share.
+pub struct Plan<'a> {
+    pub order: &'a RecordOrder,
+    pub aggs: &'a Aggs,
+    /// The key field (0-based).
+    pub field: usize,
+    pub eol: u8,
+    pub threads: usize,
+    pub budget: usize,
+    pub max_record: usize,
+    pub cfg: extsort::Config,
+}
+
+/// Aggregate `inputs` and write the groups sorted by key. Returns bytes read.
+pub fn run(
+    plan: &Plan,
+    inputs: Vec<Input>,
+    out: &mut GroupWriter,
+    stats: &mut Stats,
+) -> Result<u64> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let w = plan.threads.max(2);
+    let keep_items = plan.field != 0;
+    let limit = (plan.budget / 2 / w).max(1);
+    let sorter: Mutex<Option<Sorter<SpillOrder>>> = Mutex::new(None);
+    let (results, read) = std::thread::scope(|scope| -> Result<(Vec<Done>, u64)> {
+        let mut senders = Vec::with_capacity(w);
+        let mut handles = Vec::with_capacity(w);
+        for me in 0..w {
+            let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(4);
+            senders.push(tx);
+            let names = &names;
+            let sorter = &sorter;
+            let mut aggs = plan.aggs.fresh();
+            handles.push(scope.spawn(move || {
+                worker(
+                    plan, me as u64, w as u64, rx, names, &mut aggs, keep_items, limit, sorter,
+                )
+            }));
+        }
+        let read = read_blocks(plan, inputs, &senders);
+        drop(senders);
+        let mut done = Vec::with_capacity(w);
+        for h in handles {
+            done.push(
+                h.join()
+                    .map_err(|_| Error::Runtime("a worker thread panicked".into()))??,
+            );
+        }
+        Ok((done, read?))
+    })?;
+    stats.records_in = results.first().map_or(0, |d| d.records);
+    // The first bad record in input order, whichever worker met it.
+    let mut results = results;
+    let first_bad = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.error.as_ref().map(|(inp, l, _)| ((*inp, *l), i)))
+        .min();
+    if let Some((_, i)) = first_bad {
+        if let Some((_, _, e)) = results[i].error.take() {
+            return Err(e);
+        }
+    }
+    let spilled = sorter
+        .into_inner()
+        .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+    if let Some(mut s) = spilled {
+        for d in &mut results {
+            spill_groups(&mut d.groups, &mut s)?;
+        }
+        finish_spilled(s, plan.aggs, plan.order, out, stats)?;
+        return Ok(read);
+    }
+    // Merge the workers' sorted groups (their keys are disjoint).
+    let mut heads = vec![0usize; results.len()];
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, d) in results.iter().enumerate() {
+            let Some(e) = d.sorted.get(heads[i]) else {
+                continue;
+            };
+            let norm = &d.norms[e.0..e.0 + e.1 as usize];
+            best = match best {
+                Some(b) => {
+                    let be = &results[b].sorted[heads[b]];
+                    let bn = &results[b].norms[be.0..be.0 + be.1 as usize];
+                    if norm < bn {
+                        Some(i)
+                    } else {
+                        Some(b)
+                    }
+                }
+                None => Some(i),
+            };
+        }
+        let Some(b) = best else { break };
+        let g = results[b].sorted[heads[b]].2;
+        heads[b] += 1;
+        let (it, states) = results[b].groups.item_and_states(g);
+        out.group(plan.aggs, plan.order, it, states)?;
+    }
+    Ok(read)
+}
+
+/// Read every input in blocks of whole records and give each block to every worker.
+/// Reads to the end even when a worker has stopped (the Hadoop Streaming contract).
+fn read_blocks(
+    plan: &Plan,
+    inputs: Vec<Input>,
+    to: &[mpsc::SyncSender<Arc<Block>>],
+) -> Result<u64> {
+    const BLOCK: usize = 4 << 20;
+    let mut total = 0u64;
+    for (idx, input) in inputs.into_iter().enumerate() {
+        let name = input.name.clone();
+        let (mut carry, mut reader, mut eof) = input.into_parts();
+        let mut line = 1u64;
+        loop {
+            let mut buf = std::mem::take(&mut carry);
+            let start = buf.len();
+            if !eof {
+                buf.resize(start.max(BLOCK / 2) + BLOCK, 0);
+                let mut got = start;
+                // Fill most of the block (pipes give little at a time).
+                while got < start + BLOCK / 2 {
+                    match reader.read(&mut buf[got..]) {
+                        Ok(0) => {
+                            eof = true;
+                            break;
+                        }
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Error::io(format!("{name}: read error"), e)),
+                    }
+                }
+                buf.truncate(got);
+            }
+            if buf.is_empty() {
+                break;
+            }
+            // Whole records only; the rest waits for the next block (or is the input's
+            // unterminated last record).
+            let cut = if eof {
+                buf.len()
+            } else {
+                match memchr::memrchr(plan.eol, &buf) {
+                    Some(p) => p + 1,
+                    None => buf.len() + 1,
+                }
+            };
+            if cut > buf.len() {
+                if buf.len() > plan.max_record {
+                    return Err(Error::Runtime(format!(
+                        "{name}:{line}: record is longer than the memory budget of {} bytes (raise -S)",
+                        plan.max_record
+                    )));
+                }
+                carry = buf;
+                continue;
+            }
+            carry = buf[cut..].to_vec();
+            buf.truncate(cut);
+            total += buf.len() as u64;
+            let records =
+                map::count_byte(&buf, plan.eol) + u64::from(eof && buf.last() != Some(&plan.eol));
+            let block = Arc::new(Block {
+                data: buf,
+                input: idx,
+                first_line: line,
+            });
+            line += records;
+            for tx in to {
+                // A worker gone (it failed) is not a reason to stop reading.
+                let _ = tx.send(Arc::clone(&block));
+            }
+            if eof && carry.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker(
+    plan: &Plan,
+    me: u64,
+    w: u64,
+    rx: mpsc::Receiver<Arc<Block>>,
+    names: &[String],
+    aggs: &mut Aggs,
+    keep_items: bool,
+    limit: usize,
+    sorter: &Mutex<Option<Sorter<SpillOrder>>>,
+) -> Result<Done> {
+    let mut groups = Groups::new(aggs.specs.iter().map(|s| s.op).collect(), keep_items);
+    let mut grown = 0usize;
+    let mut error = None;
+    let mut records = 0u64;
+    let eol = plan.eol;
+    for block in rx {
+        if error.is_some() {
+            continue; // keep receiving: the reader must not block on us
+        }
+        let mut line = block.first_line;
+        let data = &block.data[..];
+        let mut pos = 0;
+        while pos < data.len() {
+            let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
+            let rec = &data[pos..end];
+            pos = end + 1;
+            let at = At {
+                name: &names[block.input],
+                line,
+            };
+            line += 1;
+            records += 1;
+            // Cannot fail for delimited text; it finds the key's and values' fields.
+            aggs.prepare(rec, &at)?;
+            let key = aggs.field(rec, plan.field);
+            if partition::hash(key) % w != me {
+                continue;
+            }
+            let (states, _) = groups.states_for(key, rec);
+            match aggs.update(states, rec, &at) {
+                Ok(g) => grown += g,
+                Err(e) => {
+                    error = Some((block.input, at.line, e));
+                    break;
+                }
+            }
+            if grown + groups.bytes() > limit {
+                let mut s = sorter
+                    .lock()
+                    .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+                if s.is_none() {
+                    *s = Some(Sorter::new(
+                        SpillOrder(plan.order.clone()),
+                        plan.cfg.clone(),
+                    )?);
+                }
+                if let Some(s) = s.as_mut() {
+                    spill_groups(&mut groups, s)?;
+                }
+                grown = 0;
+            }
+        }
+    }
+    // This worker's groups in key order, by normalized keys made once per group.
+    let mut norms = Vec::new();
+    let mut sorted = Vec::with_capacity(groups.len());
+    for g in 0..groups.len() {
+        let start = norms.len();
+        if keep_items {
+            plan.order.normalized(groups.item(g), &mut norms);
+        } else {
+            norms.extend_from_slice(groups.key(g));
+        }
+        sorted.push((start, (norms.len() - start) as u32, g));
+    }
+    sorted.sort_unstable_by(|a, b| {
+        norms[a.0..a.0 + a.1 as usize].cmp(&norms[b.0..b.0 + b.1 as usize])
+    });
+    Ok(Done {
+        groups,
+        sorted,
+        norms,
+        error,
+        records,
+    })
+}
