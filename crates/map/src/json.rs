@@ -201,60 +201,9 @@ fn is_json_number(s: &[u8]) -> bool {
     i == s.len()
 }
 
-/// Decode a JSON string's raw content into `out` (appended).
+/// Decode a JSON string's raw content into `out` (appended): record's decoder.
 pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> R<()> {
-    let mut i = 0;
-    while i < raw.len() {
-        match memchr::memchr(b'\\', &raw[i..]) {
-            None => {
-                out.extend_from_slice(&raw[i..]);
-                return Ok(());
-            }
-            Some(p) => {
-                out.extend_from_slice(&raw[i..i + p]);
-                i += p;
-            }
-        }
-        let e = *raw.get(i + 1).ok_or(JsonError("bad escape"))?;
-        i += 2;
-        match e {
-            b'"' => out.push(b'"'),
-            b'\\' => out.push(b'\\'),
-            b'/' => out.push(b'/'),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'u' => {
-                let hex = |at: usize| -> R<u32> {
-                    let h = raw.get(at..at + 4).ok_or(JsonError("bad \\u escape"))?;
-                    let mut v = 0u32;
-                    for &c in h {
-                        let d = (c as char)
-                            .to_digit(16)
-                            .ok_or(JsonError("bad \\u escape"))?;
-                        v = v * 16 + d;
-                    }
-                    Ok(v)
-                };
-                let mut cp = hex(i)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&cp) && raw.get(i..i + 2) == Some(b"\\u") {
-                    let lo = hex(i + 2)?;
-                    if (0xDC00..0xE000).contains(&lo) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        i += 6;
-                    }
-                }
-                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            }
-            _ => return Err(JsonError("bad escape")),
-        }
-    }
-    Ok(())
+    record::json::unescape_into(raw, out).map_err(|e| JsonError(e.0))
 }
 
 /// Finds a set of dotted paths in JSON lines, one pass per line.

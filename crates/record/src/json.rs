@@ -149,19 +149,29 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Decode the escapes of a JSON string's raw content.
+/// Decode a JSON string's raw content (between the quotes): borrowed when it has no escapes.
 pub fn unescape(raw: &[u8]) -> R<Cow<'_, [u8]>> {
     if memchr::memchr(b'\\', raw).is_none() {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = Vec::with_capacity(raw.len());
+    unescape_into(raw, &mut out)?;
+    Ok(Cow::Owned(out))
+}
+
+/// Decode a JSON string's raw content into `out` (appended).
+pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> R<()> {
     let mut i = 0;
     while i < raw.len() {
-        let c = raw[i];
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
-            continue;
+        match memchr::memchr(b'\\', &raw[i..]) {
+            None => {
+                out.extend_from_slice(&raw[i..]);
+                return Ok(());
+            }
+            Some(p) => {
+                out.extend_from_slice(&raw[i..i + p]);
+                i += p;
+            }
         }
         let e = *raw.get(i + 1).ok_or(JsonError("bad escape"))?;
         i += 2;
@@ -177,8 +187,14 @@ pub fn unescape(raw: &[u8]) -> R<Cow<'_, [u8]>> {
             b'u' => {
                 let hex = |at: usize| -> R<u32> {
                     let h = raw.get(at..at + 4).ok_or(JsonError("bad \\u escape"))?;
-                    let s = std::str::from_utf8(h).map_err(|_| JsonError("bad \\u escape"))?;
-                    u32::from_str_radix(s, 16).map_err(|_| JsonError("bad \\u escape"))
+                    let mut v = 0u32;
+                    for &c in h {
+                        let d = (c as char)
+                            .to_digit(16)
+                            .ok_or(JsonError("bad \\u escape"))?;
+                        v = v * 16 + d;
+                    }
+                    Ok(v)
                 };
                 let mut cp = hex(i)?;
                 i += 4;
@@ -196,7 +212,7 @@ pub fn unescape(raw: &[u8]) -> R<Cow<'_, [u8]>> {
             _ => return Err(JsonError("bad escape")),
         }
     }
-    Ok(Cow::Owned(out))
+    Ok(())
 }
 
 /// Find `path` (already split on '.') in the JSON object `line`.
