@@ -496,10 +496,10 @@ fn run(m: &ArgMatches) -> Result<()> {
             None => aggs.update(states, rec, at),
         }
     };
-    // Several threads for the usual --hash (delimited text, one plain key field); the
-    // same bytes as one thread (see hashagg).
+    // The usual --hash (delimited text, one plain key field) reads in blocks on its own
+    // thread and aggregates on -j threads; the same bytes for any -j (see hashagg).
     let parallel = match plain {
-        Some((_, f)) if m.get_flag("hash") && threads >= 2 && !skipping && header.is_none() => {
+        Some((_, f)) if m.get_flag("hash") && !skipping && header.is_none() => {
             Some(f)
         }
         _ => None,

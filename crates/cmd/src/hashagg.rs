@@ -58,7 +58,7 @@ pub fn run(
     stats: &mut Stats,
 ) -> Result<u64> {
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-    let w = plan.threads.max(2);
+    let w = plan.threads.max(1);
     let keep_items = plan.field != 0;
     let limit = (plan.budget / 2 / w).max(1);
     let sorter: Mutex<Option<Sorter<SpillOrder>>> = Mutex::new(None);
@@ -258,7 +258,7 @@ fn worker(
             // Cannot fail for delimited text; it finds the key's and values' fields.
             aggs.prepare(rec, &at)?;
             let key = aggs.field(rec, plan.field);
-            if partition::hash(key) % w != me {
+            if w > 1 && partition::hash(key) % w != me {
                 continue;
             }
             let (states, _) = groups.states_for(key, rec);
