@@ -499,12 +499,27 @@ fn run(m: &ArgMatches) -> Result<()> {
     // The usual --hash (delimited text, one plain key field) reads in blocks on its own
     // thread and aggregates on -j threads; the same bytes for any -j (see hashagg).
     let parallel = match plain {
-        Some((_, f)) if m.get_flag("hash") && !skipping && header.is_none() => {
-            Some(f)
-        }
+        Some((_, f)) if m.get_flag("hash") && !skipping && header.is_none() => Some(f),
         _ => None,
     };
-    if let Some(field) = parallel {
+    let streaming_fast = match plain {
+        Some((_, f)) if !m.get_flag("hash") && !skipping && header.is_none() => Some(f),
+        _ => None,
+    };
+    if let Some(field) = streaming_fast {
+        let plan = crate::hashagg::Plan {
+            order: &order,
+            aggs: &aggs,
+            field,
+            eol,
+            threads,
+            budget,
+            max_record: budget.max(extsort::RECORD_ALLOWANCE),
+            cfg: common::sort_config(m, budget / 2, threads, true, false),
+        };
+        inputs.bytes +=
+            crate::hashagg::stream(&plan, inputs.take_all(), &mut out, &mut stats, fresh_parts)?;
+    } else if let Some(field) = parallel {
         let plan = crate::hashagg::Plan {
             order: &order,
             aggs: &aggs,

@@ -142,6 +142,98 @@ pub fn run(
     Ok(read)
 }
 
+/// Streaming mode over key-grouped delimited text with one plain key field: the reading
+/// thread cuts blocks of whole records, this thread groups and writes. `fresh_parts`: each
+/// input holds keys of its own (a bshuffle directory's parts), so the order check restarts
+/// at each. Returns bytes read.
+pub fn stream(
+    plan: &Plan,
+    inputs: Vec<Input>,
+    out: &mut GroupWriter,
+    stats: &mut Stats,
+    fresh_parts: bool,
+) -> Result<u64> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let mut aggs = plan.aggs.fresh();
+    let mut states = aggs.new_states();
+    // The current group's key, first record (its item) and whether there is one.
+    let mut key: Vec<u8> = Vec::new();
+    let mut first: Vec<u8> = Vec::new();
+    let mut open = false;
+    let mut input = usize::MAX;
+    let mut failed: Option<Error> = None;
+    let eol = plan.eol;
+    std::thread::scope(|scope| -> Result<u64> {
+        let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(4);
+        let reader = scope.spawn(move || read_blocks(plan, inputs, &[tx]));
+        for block in rx {
+            if failed.is_some() {
+                continue; // read to the end (the Hadoop Streaming contract)
+            }
+            let mut line = block.first_line;
+            let data = &block.data[..];
+            let mut pos = 0;
+            while pos < data.len() {
+                let end =
+                    record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
+                let rec = &data[pos..end];
+                pos = end + 1;
+                let at = At {
+                    name: &names[block.input],
+                    line,
+                };
+                line += 1;
+                stats.records_in += 1;
+                aggs.prepare(rec, &at)?;
+                let k = aggs.field(rec, plan.field);
+                let fresh = fresh_parts && block.input != input;
+                input = block.input;
+                let same = open
+                    && !fresh
+                    && match key.as_slice().cmp(k) {
+                        std::cmp::Ordering::Equal => true,
+                        std::cmp::Ordering::Less => false,
+                        std::cmp::Ordering::Greater => {
+                            failed = Some(Error::Runtime(format!(
+                                "{at}: input is not sorted by key; sort it with bsort or use --hash"
+                            )));
+                            break;
+                        }
+                    };
+                if !same {
+                    if open {
+                        let it = if plan.field == 0 { &key } else { &first };
+                        out.group(&aggs, plan.order, it, &mut states)?;
+                        states = aggs.new_states();
+                    }
+                    key.clear();
+                    key.extend_from_slice(k);
+                    if plan.field != 0 {
+                        first.clear();
+                        first.extend_from_slice(rec);
+                    }
+                    open = true;
+                }
+                if let Err(e) = aggs.update(&mut states, rec, &at) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let read = reader
+            .join()
+            .map_err(|_| Error::Runtime("the reading thread panicked".into()))??;
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
+        if open {
+            let it = if plan.field == 0 { &key } else { &first };
+            out.group(&aggs, plan.order, it, &mut states)?;
+        }
+        Ok(read)
+    })
+}
+
 /// Read every input in blocks of whole records and give each block to every worker.
 /// Reads to the end even when a worker has stopped (the Hadoop Streaming contract).
 fn read_blocks(
