@@ -1049,3 +1049,76 @@ fn sigterm_kills_the_commands_and_leaves_no_files() {
         .collect();
     assert!(staged.is_empty(), "staged output left: {staged:?}");
 }
+
+/// Built-in mapping on several threads writes exactly what one thread writes — records in
+/// input order, the same bad records in the same order, the same first error — over
+/// inputs larger than one block (blocks are cut at record boundaries).
+#[test]
+fn threads_do_not_change_a_byte() {
+    let dir = Dir::new();
+    let mut rng = Rng::new(Rng::seed_from_env(0xb3a9_7001));
+    let mut jsonl = String::new();
+    let mut tsv = String::new();
+    for i in 0..120_000 {
+        let status = ["completed", "pending", "cancelled"][rng.range(0, 2)];
+        if rng.chance(1, 5000) {
+            jsonl.push_str("{\"broken\":\n");
+        } else {
+            jsonl.push_str(&format!(
+                "{{\"id\":{i},\"status\":\"{status}\",\"amount\":{}.{:02},\"at\":\"2024-0{}-1{}T10:00:00Z\"}}\n",
+                rng.range(0, 999),
+                rng.range(0, 99),
+                1 + rng.range(0, 8),
+                rng.range(0, 9)
+            ));
+        }
+        tsv.push_str(&format!(
+            "k{}\t{}\tw{} x{}\n",
+            rng.range(0, 50),
+            i,
+            i % 7,
+            i % 3
+        ));
+    }
+    dir.write("o.jsonl", &jsonl);
+    dir.write("t.tsv", &tsv);
+    let cases: [&[&str]; 4] = [
+        &[
+            "--skip-bad",
+            "--bad-records",
+            "bad.txt",
+            "--where",
+            "status == completed",
+            "--emit",
+            "at|day,amount",
+            "o.jsonl",
+        ],
+        &[
+            "--where",
+            "2 > 1000",
+            "--emit",
+            "1,3-4,'x'",
+            "t.tsv",
+            "t.tsv",
+        ],
+        &["--where", "1 ~ ^k1", "--words", "t.tsv"],
+        &["--emit", "at|day", "o.jsonl"],
+    ];
+    for args in cases {
+        let mut runs = Vec::new();
+        for j in ["1", "2", "3"] {
+            let mut a = vec!["-j", j];
+            a.extend(args);
+            let out = dir.run(bmap(), &a, b"");
+            let bad = std::fs::read(dir.join("bad.txt")).unwrap_or_default();
+            runs.push((j, out.status.code(), out.stdout, out.stderr, bad));
+        }
+        let (_, code, stdout, stderr, bad) = &runs[0];
+        for (j, c, o, e, b) in &runs[1..] {
+            assert_eq!(c, code, "-j {j} {args:?}: status");
+            assert!(o == stdout, "-j {j} {args:?}: stdout differs from -j 1");
+            assert_eq!(escape(e), escape(stderr), "-j {j} {args:?}: stderr");
+            assert!(b == bad, "-j {j} {args:?}: bad records differ");
+        }
+    }
+}

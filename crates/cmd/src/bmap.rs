@@ -394,9 +394,35 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             out.block.push(eol);
         }
     }
+    let has_items = !prog.items.is_empty();
+    let threads = args::threads_of(m);
+    // Records are mapped on -j threads, block by block, and written in input order; CSV
+    // records may span lines, so CSV keeps one thread.
+    if threads > 1 && !matches!(format, Format::Csv(_)) {
+        let job = Job {
+            prog: &prog,
+            fmt,
+            words,
+            lower,
+            has_items,
+            eol,
+            skip: bad.skip,
+        };
+        let read = parallel(
+            &job,
+            inputs.take_all(),
+            threads,
+            budget,
+            &mut out,
+            &mut bad,
+            &mut stats,
+        )?;
+        stats.threads = threads;
+        stats.bytes_in = read;
+        return finish(out, bad, stats, &stats_dest, started);
+    }
     let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
     let mut scratch = Vec::new();
-    let has_items = !prog.items.is_empty();
     inputs.for_each(&progress, |rec, at| {
         stats.records_in += 1;
         if !x.is_empty() {
@@ -424,15 +450,26 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
         }
         out.maybe_flush()
     })?;
-    out.flush()?;
     stats.bytes_in = inputs.bytes;
+    progress.finish();
+    finish(out, bad, stats, &stats_dest, started)
+}
+
+/// Flush and commit the output and the bad records, report, write --stats.
+fn finish(
+    mut out: Out,
+    mut bad: Bad,
+    mut stats: Stats,
+    stats_dest: &Option<String>,
+    started: Instant,
+) -> Result<()> {
+    out.flush()?;
     stats.records_out = out.records;
     stats.bad_records = bad.count;
     stats.bytes_out = out.out.commit()?;
     if let Some(f) = bad.file.take() {
         f.commit()?;
     }
-    progress.finish();
     if bad.count > 0 {
         eprintln!(
             "bmap: skipped {} bad record{}",
@@ -440,7 +477,176 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             if bad.count == 1 { "" } else { "s" }
         );
     }
-    common::emit_stats("bmap", &stats, &stats_dest, started)
+    common::emit_stats("bmap", &stats, stats_dest, started)
+}
+
+/// What every worker of [`parallel`] applies to each record.
+struct Job<'a> {
+    prog: &'a Program,
+    fmt: Fmt,
+    words: bool,
+    lower: bool,
+    has_items: bool,
+    eol: u8,
+    skip: bool,
+}
+
+/// One block mapped.
+struct Mapped {
+    seq: u64,
+    out: Vec<u8>,
+    records_in: u64,
+    records_out: u64,
+    /// Bad records skipped, each with its terminator, and how many.
+    bad: Vec<u8>,
+    bad_count: u64,
+    /// The first bad record when they are not skipped: `FILE:LINE: what`.
+    error: Option<String>,
+}
+
+fn map_block(
+    job: &Job,
+    x: &mut Extractor,
+    scratch: &mut Vec<u8>,
+    b: &common::Block,
+    name: &str,
+) -> Mapped {
+    let eol = job.eol;
+    let mut m = Mapped {
+        seq: b.seq,
+        out: Vec::with_capacity(b.data.len() / 2),
+        records_in: 0,
+        records_out: 0,
+        bad: Vec::new(),
+        bad_count: 0,
+        error: None,
+    };
+    let data = &b.data[..];
+    let mut line = b.first_line;
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
+        let rec = &data[pos..end];
+        pos = end + 1;
+        let at = At { name, line };
+        line += 1;
+        m.records_in += 1;
+        let mut problem: Option<String> = None;
+        if !x.is_empty() {
+            if let Err(e) = x.extract(rec) {
+                problem = Some(e.to_string());
+            } else if !job.prog.matches(x, rec) {
+                continue;
+            }
+        }
+        if problem.is_none() {
+            if job.words {
+                m.records_out += map::words::tokens(rec, job.lower, eol, &mut m.out);
+            } else if job.has_items {
+                let at_len = m.out.len();
+                match job.prog.emit(x, rec, eol, &mut m.out, scratch) {
+                    Ok(()) => {
+                        m.out.push(eol);
+                        m.records_out += 1;
+                    }
+                    Err(e) => {
+                        m.out.truncate(at_len);
+                        problem = Some(e.to_string());
+                    }
+                }
+            } else {
+                m.out.extend_from_slice(rec);
+                m.out.push(eol);
+                m.records_out += 1;
+            }
+        }
+        if let Some(p) = problem {
+            if !job.skip {
+                m.error = Some(format!("{at}: {p}"));
+                break;
+            }
+            m.bad.extend_from_slice(rec);
+            m.bad.push(eol);
+            m.bad_count += 1;
+        }
+    }
+    m
+}
+
+/// Map the inputs on `threads` workers, blocks in turn, and write the results in input
+/// order (a worker's queue holds two blocks, so memory stays bounded). Returns bytes read.
+#[allow(clippy::too_many_arguments)]
+fn parallel(
+    job: &Job,
+    inputs: Vec<common::Input>,
+    threads: usize,
+    budget: usize,
+    out: &mut Out,
+    bad: &mut Bad,
+    stats: &mut Stats,
+) -> Result<u64> {
+    use std::sync::{mpsc, Arc};
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let eol = job.eol;
+    std::thread::scope(|scope| -> Result<u64> {
+        let (done_tx, done_rx) = mpsc::channel::<Mapped>();
+        let mut senders = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (tx, rx) = mpsc::sync_channel::<Arc<common::Block>>(2);
+            senders.push(tx);
+            let done = done_tx.clone();
+            let names = &names;
+            scope.spawn(move || {
+                let mut x = Extractor::new(job.fmt, job.prog.refs.clone());
+                let mut scratch = Vec::new();
+                for b in rx {
+                    let m = map_block(job, &mut x, &mut scratch, &b, &names[b.input]);
+                    if done.send(m).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let reader = scope.spawn(move || {
+            common::read_blocks(inputs, eol, budget.max(extsort::RECORD_ALLOWANCE), |b| {
+                let w = (b.seq % senders.len() as u64) as usize;
+                // A worker gone is not a reason to stop reading.
+                let _ = senders[w].send(b);
+            })
+        });
+        let mut waiting: std::collections::BTreeMap<u64, Mapped> = Default::default();
+        let mut next = 0u64;
+        let mut failed: Option<Error> = None;
+        for m in done_rx {
+            waiting.insert(m.seq, m);
+            while let Some(m) = waiting.remove(&next) {
+                next += 1;
+                if failed.is_some() {
+                    continue;
+                }
+                stats.records_in += m.records_in;
+                out.records += m.records_out;
+                out.block.extend_from_slice(&m.out);
+                out.maybe_flush()?;
+                bad.count += m.bad_count;
+                if let Some(f) = &mut bad.file {
+                    f.write_all(&m.bad)
+                        .map_err(|e| Error::io("cannot write the bad records", e))?;
+                }
+                if let Some(e) = m.error {
+                    failed = Some(Error::Runtime(e));
+                }
+            }
+        }
+        let read = reader
+            .join()
+            .map_err(|_| Error::Runtime("the reading thread panicked".into()))??;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(read),
+        }
+    })
 }
 
 /// `--words` over one raw input: blocks cut after their last separator, so that no token

@@ -9,6 +9,7 @@ use record::{
 };
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 /// Where a record is: `FILE:LINE`.
 #[derive(Clone, Copy)]
@@ -84,6 +85,95 @@ fn frame_error(name: &str, e: FrameError) -> Error {
             "{name}:{line}: record is longer than the memory budget of {limit} bytes (raise -S)"
         )),
     }
+}
+
+/// Whole records of one input, as [`read_blocks`] cuts them: `first_line` is the 1-based
+/// number of the first, `seq` the block's place in the whole input.
+pub struct Block {
+    pub data: Vec<u8>,
+    pub input: usize,
+    pub first_line: u64,
+    pub seq: u64,
+}
+
+/// Read every input in blocks of whole records (about 2 to 4 MiB; a longer record makes a
+/// block of its own, up to `max_record`) and hand each to `give`, in order. Reads to the
+/// end whatever the consumers do (the Hadoop Streaming contract). Returns bytes read.
+pub fn read_blocks(
+    inputs: Vec<Input>,
+    eol: u8,
+    max_record: usize,
+    mut give: impl FnMut(Arc<Block>),
+) -> Result<u64> {
+    const BLOCK: usize = 4 << 20;
+    let mut total = 0u64;
+    let mut seq = 0u64;
+    for (idx, input) in inputs.into_iter().enumerate() {
+        let name = input.name.clone();
+        // After a header read by setup, numbering goes on from it.
+        let mut line = input.line() + 1;
+        let (mut carry, mut reader, mut eof) = input.into_parts();
+        loop {
+            let mut buf = std::mem::take(&mut carry);
+            let start = buf.len();
+            if !eof {
+                buf.resize(start.max(BLOCK / 2) + BLOCK, 0);
+                let mut got = start;
+                // Fill most of the block (pipes give little at a time).
+                while got < start + BLOCK / 2 {
+                    match reader.read(&mut buf[got..]) {
+                        Ok(0) => {
+                            eof = true;
+                            break;
+                        }
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Error::io(format!("{name}: read error"), e)),
+                    }
+                }
+                buf.truncate(got);
+            }
+            if buf.is_empty() {
+                break;
+            }
+            // Whole records only; the rest waits for the next block (or is the input's
+            // unterminated last record).
+            let cut = if eof {
+                buf.len()
+            } else {
+                match memchr::memrchr(eol, &buf) {
+                    Some(p) => p + 1,
+                    None => buf.len() + 1,
+                }
+            };
+            if cut > buf.len() {
+                if buf.len() > max_record {
+                    return Err(Error::Runtime(format!(
+                        "{name}:{line}: record is longer than the memory budget of {} bytes (raise -S)",
+                        max_record
+                    )));
+                }
+                carry = buf;
+                continue;
+            }
+            carry = buf[cut..].to_vec();
+            buf.truncate(cut);
+            total += buf.len() as u64;
+            let records = map::count_byte(&buf, eol) + u64::from(eof && buf.last() != Some(&eol));
+            give(Arc::new(Block {
+                data: buf,
+                input: idx,
+                first_line: line,
+                seq,
+            }));
+            seq += 1;
+            line += records;
+            if eof && carry.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// All inputs, read in order.

@@ -11,20 +11,12 @@
 
 use crate::aggs::Aggs;
 use crate::breduce::{finish_spilled, spill_groups, GroupWriter, SpillOrder};
-use crate::common::{At, Input};
+use crate::common::{read_blocks, At, Block, Input};
 use agg::table::Groups;
 use cli::{Error, Result, Stats};
 use extsort::Sorter;
 use record::RecordOrder;
-use std::io::Read;
 use std::sync::{mpsc, Arc, Mutex};
-
-/// Whole records of one input: `first_line` is the 1-based number of the first.
-struct Block {
-    data: Vec<u8>,
-    input: usize,
-    first_line: u64,
-}
 
 /// What a worker hands back.
 struct Done {
@@ -77,7 +69,12 @@ pub fn run(
                 )
             }));
         }
-        let read = read_blocks(plan, inputs, &senders);
+        let read = read_blocks(inputs, plan.eol, plan.max_record, |b| {
+            for tx in &senders {
+                // A worker gone (it failed) is not a reason to stop reading.
+                let _ = tx.send(Arc::clone(&b));
+            }
+        });
         drop(senders);
         let mut done = Vec::with_capacity(w);
         for h in handles {
@@ -165,7 +162,11 @@ pub fn stream(
     let eol = plan.eol;
     std::thread::scope(|scope| -> Result<u64> {
         let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(4);
-        let reader = scope.spawn(move || read_blocks(plan, inputs, &[tx]));
+        let reader = scope.spawn(move || {
+            read_blocks(inputs, eol, plan.max_record, |b| {
+                let _ = tx.send(b);
+            })
+        });
         for block in rx {
             if failed.is_some() {
                 continue; // read to the end (the Hadoop Streaming contract)
@@ -232,85 +233,6 @@ pub fn stream(
         }
         Ok(read)
     })
-}
-
-/// Read every input in blocks of whole records and give each block to every worker.
-/// Reads to the end even when a worker has stopped (the Hadoop Streaming contract).
-fn read_blocks(
-    plan: &Plan,
-    inputs: Vec<Input>,
-    to: &[mpsc::SyncSender<Arc<Block>>],
-) -> Result<u64> {
-    const BLOCK: usize = 4 << 20;
-    let mut total = 0u64;
-    for (idx, input) in inputs.into_iter().enumerate() {
-        let name = input.name.clone();
-        let (mut carry, mut reader, mut eof) = input.into_parts();
-        let mut line = 1u64;
-        loop {
-            let mut buf = std::mem::take(&mut carry);
-            let start = buf.len();
-            if !eof {
-                buf.resize(start.max(BLOCK / 2) + BLOCK, 0);
-                let mut got = start;
-                // Fill most of the block (pipes give little at a time).
-                while got < start + BLOCK / 2 {
-                    match reader.read(&mut buf[got..]) {
-                        Ok(0) => {
-                            eof = true;
-                            break;
-                        }
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(Error::io(format!("{name}: read error"), e)),
-                    }
-                }
-                buf.truncate(got);
-            }
-            if buf.is_empty() {
-                break;
-            }
-            // Whole records only; the rest waits for the next block (or is the input's
-            // unterminated last record).
-            let cut = if eof {
-                buf.len()
-            } else {
-                match memchr::memrchr(plan.eol, &buf) {
-                    Some(p) => p + 1,
-                    None => buf.len() + 1,
-                }
-            };
-            if cut > buf.len() {
-                if buf.len() > plan.max_record {
-                    return Err(Error::Runtime(format!(
-                        "{name}:{line}: record is longer than the memory budget of {} bytes (raise -S)",
-                        plan.max_record
-                    )));
-                }
-                carry = buf;
-                continue;
-            }
-            carry = buf[cut..].to_vec();
-            buf.truncate(cut);
-            total += buf.len() as u64;
-            let records =
-                map::count_byte(&buf, plan.eol) + u64::from(eof && buf.last() != Some(&plan.eol));
-            let block = Arc::new(Block {
-                data: buf,
-                input: idx,
-                first_line: line,
-            });
-            line += records;
-            for tx in to {
-                // A worker gone (it failed) is not a reason to stop reading.
-                let _ = tx.send(Arc::clone(&block));
-            }
-            if eof && carry.is_empty() {
-                break;
-            }
-        }
-    }
-    Ok(total)
 }
 
 #[allow(clippy::too_many_arguments)]
