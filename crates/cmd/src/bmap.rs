@@ -39,6 +39,8 @@ Built-in mapping (output is TSV):
   --words              write TOKEN<TAB>1 for every token separated by spaces, TABs and
                        newlines (awk's default splitting); --lower folds ASCII case.
   With neither --emit nor --words, matching records are written unchanged.
+  TSV and JSON lines are mapped on -j threads, blocks of records in turn, the output (and
+  bad records, and the first error) in input order: the same bytes as -j 1.
   --header: the first record of each input names the columns; it is written once (whole
   records) or replaced by the --emit items as written (--emit).
 
