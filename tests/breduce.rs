@@ -2140,3 +2140,64 @@ fn hash_threads_keep_files_lines_and_first_errors() {
         }
     }
 }
+
+/// The block readers (streaming and --hash, on one or several threads) against the general
+/// path, with blocks as small as a few bytes (BATCHKIT_BLOCK_BYTES) so that records are cut
+/// across reads and groups span many blocks: the same stdout, stderr and status, also for
+/// unsorted input (the same first error).
+#[test]
+fn block_readers_equal_the_general_path_for_any_block_size_and_threads() {
+    let dir = Dir::new();
+    let mut failures = Failures::new("breduce block readers vs -j 1 with default blocks");
+    for c in random_cases(0xb4ed_5001, 16) {
+        let sorted = to_input(&sorted_by(&c.records, &c.keys));
+        let unsorted = to_input(&c.records);
+        dir.write("sorted.tsv", &sorted);
+        dir.write("unsorted.tsv", &unsorted);
+        for (mode, file) in [
+            (&[][..], "sorted.tsv"),
+            (&[][..], "unsorted.tsv"),
+            (&["--hash"][..], "unsorted.tsv"),
+        ] {
+            let mut base: Vec<String> = key_args(&c.keys);
+            base.extend(mode.iter().map(|s| s.to_string()));
+            base.extend(c.aggs.iter().cloned());
+            base.push(file.to_string());
+            let run = |j: &str, block: Option<&str>| {
+                let mut args = vec!["-j".to_string(), j.to_string()];
+                args.extend(base.iter().cloned());
+                let mut cmd = dir.command(breduce(), &args);
+                if let Some(b) = block {
+                    cmd.env("BATCHKIT_BLOCK_BYTES", b);
+                }
+                util::run_cmd(cmd, b"")
+            };
+            let want = run("1", None);
+            for (j, block) in [
+                ("1", "7"),
+                ("2", "7"),
+                ("2", "64"),
+                ("3", "200"),
+                ("2", "4096"),
+            ] {
+                let got = run(j, Some(block));
+                if got.stdout != want.stdout
+                    || got.stderr != want.stderr
+                    || got.status.code() != want.status.code()
+                {
+                    failures.check(Err(format!(
+                        "seed {:#x}: breduce -j {j} {} with BATCHKIT_BLOCK_BYTES={block} differs from -j 1:\nstatus {:?} vs {:?}\nstderr {} vs {}\n{}",
+                        c.seed,
+                        base.join(" "),
+                        got.status.code(),
+                        want.status.code(),
+                        escape(&got.stderr),
+                        escape(&want.stderr),
+                        util::first_difference(&want.stdout, &got.stdout, b'\n').unwrap_or_default()
+                    )));
+                }
+            }
+        }
+    }
+    failures.finish();
+}

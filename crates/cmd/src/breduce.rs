@@ -246,6 +246,19 @@ pub(crate) struct GroupWriter {
 }
 
 impl GroupWriter {
+    /// What a group's line holds (results or partial states).
+    pub(crate) fn what(&self) -> aggs::Output {
+        self.what
+    }
+
+    /// Lines of `groups` groups written elsewhere (by [`Aggs::write`]).
+    pub(crate) fn lines(&mut self, bytes: &[u8], groups: u64) -> Result<()> {
+        self.groups += groups;
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::io("write error", e))
+    }
+
     pub(crate) fn group(
         &mut self,
         aggs: &Aggs,
@@ -517,8 +530,12 @@ fn run(m: &ArgMatches) -> Result<()> {
             max_record: budget.max(extsort::RECORD_ALLOWANCE),
             cfg: common::sort_config(m, budget / 2, threads, true, false),
         };
-        inputs.bytes +=
-            crate::hashagg::stream(&plan, inputs.take_all(), &mut out, &mut stats, fresh_parts)?;
+        let list = inputs.take_all();
+        inputs.bytes += if threads > 1 {
+            crate::hashagg::stream_parallel(&plan, list, &mut out, &mut stats, fresh_parts)?
+        } else {
+            crate::hashagg::stream(&plan, list, &mut out, &mut stats, fresh_parts)?
+        };
     } else if let Some(field) = parallel {
         let plan = crate::hashagg::Plan {
             order: &order,

@@ -105,7 +105,13 @@ pub fn read_blocks(
     max_record: usize,
     mut give: impl FnMut(Arc<Block>),
 ) -> Result<u64> {
-    const BLOCK: usize = 4 << 20;
+    // BATCHKIT_BLOCK_BYTES: a smaller block for tests, so that small inputs make many blocks
+    // (records cut across reads, groups spanning blocks).
+    let block_size = std::env::var("BATCHKIT_BLOCK_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&b| b >= 2)
+        .unwrap_or(4 << 20);
     let mut total = 0u64;
     let mut seq = 0u64;
     for (idx, input) in inputs.into_iter().enumerate() {
@@ -117,10 +123,10 @@ pub fn read_blocks(
             let mut buf = std::mem::take(&mut carry);
             let start = buf.len();
             if !eof {
-                buf.resize(start.max(BLOCK / 2) + BLOCK, 0);
+                buf.resize(start.max(block_size / 2) + block_size, 0);
                 let mut got = start;
                 // Fill most of the block (pipes give little at a time).
-                while got < start + BLOCK / 2 {
+                while got < start + block_size / 2 {
                     match reader.read(&mut buf[got..]) {
                         Ok(0) => {
                             eof = true;

@@ -18,6 +18,27 @@ use extsort::Sorter;
 use record::RecordOrder;
 use std::sync::{mpsc, Arc, Mutex};
 
+/// A block reduced by a streaming worker. Its head run (its first records, as long as they
+/// share the first key) may continue the previous block's last group, so it is left to
+/// the main thread, which feeds it in order; the groups after it are finished here, except
+/// the last one (the tail), which the next block may continue.
+struct Reduced {
+    block: Arc<Block>,
+    /// Bytes of the head run in `block.data` and how many records it has.
+    head_end: usize,
+    head_records: u64,
+    /// Whether a later key closed the head run's group (not an error at that record).
+    head_closed: bool,
+    /// Finished groups' lines, and how many.
+    out: Vec<u8>,
+    groups: u64,
+    /// The last group after the head run: key, first record, states.
+    tail: Option<OpenGroup>,
+    records: u64,
+    /// A key going backwards or a bad value after the head run.
+    error: Option<Error>,
+}
+
 /// What a worker hands back.
 struct Done {
     groups: Groups,
@@ -233,6 +254,275 @@ pub fn stream(
         }
         Ok(read)
     })
+}
+
+/// Streaming mode on several threads: blocks are reduced in turn by `plan.threads`
+/// workers (see [`Reduced`]); this thread stitches them together in input order, feeding
+/// head runs into the open group itself, so every group is aggregated by one thread in
+/// input order: the same bytes as [`stream`].
+pub fn stream_parallel(
+    plan: &Plan,
+    inputs: Vec<Input>,
+    out: &mut GroupWriter,
+    stats: &mut Stats,
+    fresh_parts: bool,
+) -> Result<u64> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let eol = plan.eol;
+    let what = out.what();
+    let mut aggs = plan.aggs.fresh();
+    // The open group: key, first record, states; and the input it is in.
+    let mut open: Option<OpenGroup> = None;
+    let mut input = usize::MAX;
+    let mut failed: Option<Error> = None;
+    std::thread::scope(|scope| -> Result<u64> {
+        let (done_tx, done_rx) = mpsc::channel::<(u64, Reduced)>();
+        let mut senders = Vec::with_capacity(plan.threads);
+        for _ in 0..plan.threads {
+            let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(2);
+            senders.push(tx);
+            let done = done_tx.clone();
+            let names = &names;
+            let mut aggs = plan.aggs.fresh();
+            scope.spawn(move || {
+                for b in rx {
+                    let seq = b.seq;
+                    let r = reduce_block(plan, &mut aggs, b, names, what);
+                    if done.send((seq, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let reader = scope.spawn(move || {
+            read_blocks(inputs, eol, plan.max_record, |b| {
+                let w = (b.seq % senders.len() as u64) as usize;
+                let _ = senders[w].send(b);
+            })
+        });
+        let mut waiting: std::collections::BTreeMap<u64, Reduced> = Default::default();
+        let mut next = 0u64;
+        for (seq, r) in done_rx {
+            waiting.insert(seq, r);
+            while let Some(r) = waiting.remove(&next) {
+                next += 1;
+                if failed.is_some() {
+                    continue; // read to the end (the Hadoop Streaming contract)
+                }
+                if let Err(e) = stitch(
+                    plan,
+                    &mut aggs,
+                    &names,
+                    r,
+                    &mut open,
+                    &mut input,
+                    fresh_parts,
+                    out,
+                    stats,
+                ) {
+                    failed = Some(e);
+                }
+            }
+        }
+        let read = reader
+            .join()
+            .map_err(|_| Error::Runtime("the reading thread panicked".into()))??;
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
+        if let Some((k, first, mut states)) = open.take() {
+            out.group(&aggs, plan.order, pick(plan.field, &k, &first), &mut states)?;
+        }
+        Ok(read)
+    })
+}
+
+/// A group's item for the writer: its key when the key is the first field, else its first
+/// record.
+fn pick<'a>(field: usize, key: &'a [u8], first: &'a [u8]) -> &'a [u8] {
+    if field == 0 {
+        key
+    } else {
+        first
+    }
+}
+
+/// An open group: its key, its first record and its states.
+type OpenGroup = (Vec<u8>, Vec<u8>, Vec<agg::State>);
+
+/// Fold one reduced block into the output, in input order.
+#[allow(clippy::too_many_arguments)]
+fn stitch(
+    plan: &Plan,
+    aggs: &mut Aggs,
+    names: &[String],
+    r: Reduced,
+    open: &mut Option<OpenGroup>,
+    input: &mut usize,
+    fresh_parts: bool,
+    out: &mut GroupWriter,
+    stats: &mut Stats,
+) -> Result<()> {
+    let b = &r.block;
+    stats.records_in += r.records;
+    if fresh_parts && b.input != *input {
+        if let Some((k, first, mut states)) = open.take() {
+            out.group(aggs, plan.order, pick(plan.field, &k, &first), &mut states)?;
+        }
+    }
+    *input = b.input;
+    // The head run, record by record, into the open group or a new one.
+    let data = &b.data[..r.head_end];
+    let mut pos = 0;
+    let mut line = b.first_line;
+    while pos < data.len() {
+        let end = record::fields::find_byte(plan.eol, &data[pos..]).map_or(data.len(), |e| pos + e);
+        let rec = &data[pos..end];
+        pos = end + 1;
+        let at = At {
+            name: &names[b.input],
+            line,
+        };
+        line += 1;
+        aggs.prepare(rec, &at)?;
+        let k = aggs.field(rec, plan.field);
+        let same = match open {
+            Some((ok, _, _)) => match ok.as_slice().cmp(k) {
+                std::cmp::Ordering::Equal => true,
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Greater => {
+                    return Err(Error::Runtime(format!(
+                        "{at}: input is not sorted by key; sort it with bsort or use --hash"
+                    )))
+                }
+            },
+            None => false,
+        };
+        if !same {
+            if let Some((k0, first, mut states)) = open.take() {
+                out.group(aggs, plan.order, pick(plan.field, &k0, &first), &mut states)?;
+            }
+            *open = Some((k.to_vec(), rec.to_vec(), aggs.new_states()));
+        }
+        if let Some((_, _, states)) = open.as_mut() {
+            aggs.update(states, rec, &at)?;
+        }
+    }
+    debug_assert!(r.head_records == line - b.first_line);
+    if r.head_closed {
+        // The block went on past its head run: the head's group is finished.
+        if let Some((k, first, mut states)) = open.take() {
+            out.group(aggs, plan.order, pick(plan.field, &k, &first), &mut states)?;
+        }
+        out.lines(&r.out, r.groups)?;
+        *open = r.tail;
+    }
+    match r.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Reduce one block: find its head run, finish every later group but the last.
+fn reduce_block(
+    plan: &Plan,
+    aggs: &mut Aggs,
+    block: Arc<Block>,
+    names: &[String],
+    what: crate::aggs::Output,
+) -> Reduced {
+    let eol = plan.eol;
+    let mut r = Reduced {
+        block: Arc::clone(&block),
+        head_end: block.data.len(),
+        head_records: 0,
+        head_closed: false,
+        out: Vec::new(),
+        groups: 0,
+        tail: None,
+        records: 0,
+        error: None,
+    };
+    let data = &block.data[..];
+    let mut pos = 0;
+    let mut line = block.first_line;
+    let mut head_key: Option<Vec<u8>> = None;
+    let mut in_head = true;
+    let mut cur: Option<OpenGroup> = None;
+    while pos < data.len() {
+        let start = pos;
+        let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
+        let rec = &data[pos..end];
+        pos = end + 1;
+        let at = At {
+            name: &names[block.input],
+            line,
+        };
+        line += 1;
+        r.records += 1;
+        if let Err(e) = aggs.prepare(rec, &at) {
+            r.error = Some(e);
+            break;
+        }
+        let k = aggs.field(rec, plan.field);
+        if in_head {
+            match &head_key {
+                None => {
+                    head_key = Some(k.to_vec());
+                    r.head_records += 1;
+                    continue;
+                }
+                Some(h) if h.as_slice() == k => {
+                    r.head_records += 1;
+                    continue;
+                }
+                Some(h) => {
+                    in_head = false;
+                    r.head_end = start;
+                    if h.as_slice() > k {
+                        r.error = Some(Error::Runtime(format!(
+                            "{at}: input is not sorted by key; sort it with bsort or use --hash"
+                        )));
+                        break;
+                    }
+                    r.head_closed = true;
+                }
+            }
+        }
+        let same = match &cur {
+            Some((ck, _, _)) => match ck.as_slice().cmp(k) {
+                std::cmp::Ordering::Equal => true,
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Greater => {
+                    r.error = Some(Error::Runtime(format!(
+                        "{at}: input is not sorted by key; sort it with bsort or use --hash"
+                    )));
+                    break;
+                }
+            },
+            None => false,
+        };
+        if !same {
+            if let Some((ck, first, mut states)) = cur.take() {
+                let item = if plan.field == 0 { &ck } else { &first };
+                if let Err(e) = aggs.write(plan.order, item, &mut states, what, eol, &mut r.out) {
+                    r.error = Some(e);
+                    break;
+                }
+                r.groups += 1;
+            }
+            cur = Some((k.to_vec(), rec.to_vec(), aggs.new_states()));
+        }
+        if let Some((_, _, states)) = cur.as_mut() {
+            if let Err(e) = aggs.update(states, rec, &at) {
+                r.error = Some(e);
+                break;
+            }
+        }
+    }
+    r.tail = cur;
+    r
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -787,6 +787,9 @@ fn write_out(sh: &Shared, out: &mut (dyn Write + Send)) -> Result<(), Error> {
         count: sh.cfg.count_records,
     };
     let mut emitted = 0u64;
+    // Unordered: the chunk being written, until all of it is (another may finish meanwhile
+    // and must not cut in).
+    let mut writing: Option<u64> = None;
     let mut st = sh.lock();
     loop {
         if st.error.is_some() {
@@ -798,11 +801,13 @@ fn write_out(sh: &Shared, out: &mut (dyn Write + Send)) -> Result<(), Error> {
             return Ok(());
         }
         let seq = if sh.cfg.unordered {
-            st.slots
-                .iter()
-                .filter(|(_, s)| s.done)
-                .map(|(k, _)| *k)
-                .min()
+            writing.or_else(|| {
+                st.slots
+                    .iter()
+                    .filter(|(_, s)| s.done)
+                    .map(|(k, _)| *k)
+                    .min()
+            })
         } else {
             Some(st.current)
         };
@@ -817,6 +822,7 @@ fn write_out(sh: &Shared, out: &mut (dyn Write + Send)) -> Result<(), Error> {
             st.mem_total -= b.len();
             drop(st);
             sh.cv.notify_all();
+            writing = Some(seq);
             w.write(&b)?;
             st = sh.lock();
             if st.blocks.len() < 2 * sh.cfg.jobs + 4 {
@@ -834,6 +840,7 @@ fn write_out(sh: &Shared, out: &mut (dyn Write + Send)) -> Result<(), Error> {
                 res?;
             }
             w.end_chunk();
+            writing = None;
             emitted += 1;
             st = sh.lock();
             if !sh.cfg.unordered {
