@@ -523,15 +523,8 @@ fn map_block(
         bad_count: 0,
         error: None,
     };
-    let data = &b.data[..];
-    let mut line = b.first_line;
-    let mut pos = 0;
-    while pos < data.len() {
-        let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
-        let rec = &data[pos..end];
-        pos = end + 1;
+    for (_, line, rec) in common::records(&b.data, eol, b.first_line) {
         let at = At { name, line };
-        line += 1;
         m.records_in += 1;
         let mut problem: Option<String> = None;
         if !x.is_empty() {

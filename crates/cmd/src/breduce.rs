@@ -509,45 +509,31 @@ fn run(m: &ArgMatches) -> Result<()> {
             None => aggs.update(states, rec, at),
         }
     };
-    // The usual --hash (delimited text, one plain key field) reads in blocks on its own
-    // thread and aggregates on -j threads; the same bytes for any -j (see hashagg).
-    let parallel = match plain {
-        Some((_, f)) if m.get_flag("hash") && !skipping && header.is_none() => Some(f),
-        _ => None,
-    };
-    let streaming_fast = match plain {
-        Some((_, f)) if !m.get_flag("hash") && !skipping && header.is_none() => Some(f),
-        _ => None,
-    };
-    if let Some(field) = streaming_fast {
-        let plan = crate::hashagg::Plan {
+    // The usual case — delimited text, one plain key field, no --header or --skip-bad —
+    // reads in blocks on a thread of its own and aggregates on -j threads, with the same
+    // bytes for any -j (see hashagg); everything else takes the general path below.
+    let block_path = match plain {
+        Some((_, f)) if !skipping && header.is_none() => Some(crate::hashagg::Plan {
             order: &order,
             aggs: &aggs,
-            field,
+            field: f,
             eol,
             threads,
             budget,
             max_record: budget.max(extsort::RECORD_ALLOWANCE),
             cfg: common::sort_config(m, budget / 2, threads, true, false),
-        };
+        }),
+        _ => None,
+    };
+    if let Some(plan) = &block_path {
         let list = inputs.take_all();
-        inputs.bytes += if threads > 1 {
-            crate::hashagg::stream_parallel(&plan, list, &mut out, &mut stats, fresh_parts)?
+        inputs.bytes += if m.get_flag("hash") {
+            crate::hashagg::run(plan, list, &mut out, &mut stats)?
+        } else if threads > 1 {
+            crate::hashagg::stream_parallel(plan, list, &mut out, &mut stats, fresh_parts)?
         } else {
-            crate::hashagg::stream(&plan, list, &mut out, &mut stats, fresh_parts)?
+            crate::hashagg::stream(plan, list, &mut out, &mut stats, fresh_parts)?
         };
-    } else if let Some(field) = parallel {
-        let plan = crate::hashagg::Plan {
-            order: &order,
-            aggs: &aggs,
-            field,
-            eol,
-            threads,
-            budget,
-            max_record: budget.max(extsort::RECORD_ALLOWANCE),
-            cfg: common::sort_config(m, budget / 2, threads, true, false),
-        };
-        inputs.bytes += crate::hashagg::run(&plan, inputs.take_all(), &mut out, &mut stats)?;
     } else if m.get_flag("hash") {
         // Groups live in a hash table within half the budget; when it fills, their partial
         // states are spilled, sorted by key, through extsort (the other half) and merged back

@@ -96,6 +96,23 @@ pub struct Block {
     pub seq: u64,
 }
 
+/// The records of `data` (each ended by `eol`, the last maybe not), with their byte
+/// offset and line number (the first is `first_line`).
+pub fn records(data: &[u8], eol: u8, first_line: u64) -> impl Iterator<Item = (usize, u64, &[u8])> {
+    let mut pos = 0;
+    let mut line = first_line;
+    std::iter::from_fn(move || {
+        if pos >= data.len() {
+            return None;
+        }
+        let start = pos;
+        let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
+        pos = end + 1;
+        line += 1;
+        Some((start, line - 1, &data[start..end]))
+    })
+}
+
 /// Read every input in blocks of whole records (about 2 to 4 MiB; a longer record makes a
 /// block of its own, up to `max_record`) and hand each to `give`, in order. Reads to the
 /// end whatever the consumers do (the Hadoop Streaming contract). Returns bytes read.

@@ -11,7 +11,7 @@
 
 use crate::aggs::Aggs;
 use crate::breduce::{finish_spilled, spill_groups, GroupWriter, SpillOrder};
-use crate::common::{read_blocks, At, Block, Input};
+use crate::common::{read_blocks, records, At, Block, Input};
 use agg::table::Groups;
 use cli::{Error, Result, Stats};
 use extsort::Sorter;
@@ -192,19 +192,11 @@ pub fn stream(
             if failed.is_some() {
                 continue; // read to the end (the Hadoop Streaming contract)
             }
-            let mut line = block.first_line;
-            let data = &block.data[..];
-            let mut pos = 0;
-            while pos < data.len() {
-                let end =
-                    record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
-                let rec = &data[pos..end];
-                pos = end + 1;
+            for (_, line, rec) in records(&block.data, eol, block.first_line) {
                 let at = At {
                     name: &names[block.input],
                     line,
                 };
-                line += 1;
                 stats.records_in += 1;
                 aggs.prepare(rec, &at)?;
                 let k = aggs.field(rec, plan.field);
@@ -373,18 +365,13 @@ fn stitch(
     }
     *input = b.input;
     // The head run, record by record, into the open group or a new one.
-    let data = &b.data[..r.head_end];
-    let mut pos = 0;
-    let mut line = b.first_line;
-    while pos < data.len() {
-        let end = record::fields::find_byte(plan.eol, &data[pos..]).map_or(data.len(), |e| pos + e);
-        let rec = &data[pos..end];
-        pos = end + 1;
+    let mut fed = 0u64;
+    for (_, line, rec) in records(&b.data[..r.head_end], plan.eol, b.first_line) {
+        fed += 1;
         let at = At {
             name: &names[b.input],
             line,
         };
-        line += 1;
         aggs.prepare(rec, &at)?;
         let k = aggs.field(rec, plan.field);
         let same = match open {
@@ -409,7 +396,7 @@ fn stitch(
             aggs.update(states, rec, &at)?;
         }
     }
-    debug_assert!(r.head_records == line - b.first_line);
+    debug_assert!(r.head_records == fed);
     if r.head_closed {
         // The block went on past its head run: the head's group is finished.
         if let Some((k, first, mut states)) = open.take() {
@@ -444,22 +431,14 @@ fn reduce_block(
         records: 0,
         error: None,
     };
-    let data = &block.data[..];
-    let mut pos = 0;
-    let mut line = block.first_line;
     let mut head_key: Option<Vec<u8>> = None;
     let mut in_head = true;
     let mut cur: Option<OpenGroup> = None;
-    while pos < data.len() {
-        let start = pos;
-        let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
-        let rec = &data[pos..end];
-        pos = end + 1;
+    for (start, line, rec) in records(&block.data, eol, block.first_line) {
         let at = At {
             name: &names[block.input],
             line,
         };
-        line += 1;
         r.records += 1;
         if let Err(e) = aggs.prepare(rec, &at) {
             r.error = Some(e);
@@ -546,18 +525,11 @@ fn worker(
         if error.is_some() {
             continue; // keep receiving: the reader must not block on us
         }
-        let mut line = block.first_line;
-        let data = &block.data[..];
-        let mut pos = 0;
-        while pos < data.len() {
-            let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
-            let rec = &data[pos..end];
-            pos = end + 1;
+        for (_, line, rec) in crate::common::records(&block.data, eol, block.first_line) {
             let at = At {
                 name: &names[block.input],
                 line,
             };
-            line += 1;
             records += 1;
             // Cannot fail for delimited text; it finds the key's and values' fields.
             aggs.prepare(rec, &at)?;
