@@ -83,6 +83,17 @@ impl BadRecords {
         }
     }
 
+    /// `count` records found bad elsewhere (another thread), in order, each with its
+    /// terminator in `records`.
+    pub fn add(&mut self, records: &[u8], count: u64) -> Result<()> {
+        self.count += count;
+        if let Some(f) = &mut self.file {
+            f.write_all(records)
+                .map_err(|e| Error::io("cannot write the bad records", e))?;
+        }
+        Ok(())
+    }
+
     /// Report the count on stderr (when any) and move the bad-records file into place.
     pub fn finish(self) -> Result<u64> {
         if let Some(f) = self.file {

@@ -4,6 +4,7 @@
 
 use crate::common::{self, At};
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use map::expr::Program;
 use map::fields::{Extractor, FieldRef, Fmt};
@@ -124,18 +125,7 @@ pub fn command() -> Command {
         .arg(args::delimiter())
         .arg(args::header())
         .arg(args::zero())
-        .arg(
-            Arg::new("skip-bad")
-                .long("skip-bad")
-                .action(ArgAction::SetTrue)
-                .help("Skip bad records, count them, report the count on stderr"),
-        )
-        .arg(
-            Arg::new("bad-records")
-                .long("bad-records")
-                .value_name("FILE")
-                .help("Write bad records to FILE unchanged (implies --skip-bad)"),
-        )
+        .args(cli::bad::args())
         .arg(args::output())
         .arg(
             Arg::new("chunk-size")
@@ -202,27 +192,15 @@ fn eol_of(m: &ArgMatches) -> u8 {
     }
 }
 
-/// Bad records: stop, or skip, count and keep them.
-struct Bad {
-    skip: bool,
-    file: Option<Output>,
-    count: u64,
-    eol: u8,
-}
-
-impl Bad {
-    fn record(&mut self, rec: &[u8], at: &At, what: &dyn std::fmt::Display) -> Result<()> {
-        if !self.skip {
-            return Err(Error::Runtime(format!("{at}: {what}")));
-        }
-        self.count += 1;
-        if let Some(f) = &mut self.file {
-            f.write_all(rec)
-                .and_then(|()| f.write_all(&[self.eol]))
-                .map_err(|e| Error::io("cannot write the bad records", e))?;
-        }
-        Ok(())
-    }
+/// A bad record at `at`: an error, or (with --skip-bad) counted and kept.
+fn bad_record(
+    bad: &mut BadRecords,
+    rec: &[u8],
+    at: &At,
+    what: &dyn std::fmt::Display,
+) -> Result<()> {
+    bad.check(Err(Error::Runtime(format!("{at}: {what}"))), rec)
+        .map(drop)
 }
 
 /// Output records gathered in blocks (one write per block, not per record).
@@ -371,16 +349,7 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
         prog.add_emit(e, &resolve).map_err(Error::Usage)?;
     }
     let mut x = Extractor::new(fmt, prog.refs.clone());
-    let bad_path = m.get_one::<String>("bad-records").map(PathBuf::from);
-    let mut bad = Bad {
-        skip: m.get_flag("skip-bad") || bad_path.is_some(),
-        file: match &bad_path {
-            Some(p) => Some(Output::open("bmap", Some(p))?),
-            None => None,
-        },
-        count: 0,
-        eol,
-    };
+    let mut bad = BadRecords::new("bmap", m, eol)?;
     let mut out = Out {
         out: Output::open("bmap", out_path.as_deref())?,
         block: Vec::with_capacity(1 << 19),
@@ -408,7 +377,7 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             lower,
             has_items,
             eol,
-            skip: bad.skip,
+            skip: bad.skipping(),
         };
         let read = parallel(
             &job,
@@ -429,7 +398,7 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
         stats.records_in += 1;
         if !x.is_empty() {
             if let Err(e) = x.extract(rec) {
-                return bad.record(rec, &at, &e);
+                return bad_record(&mut bad, rec, &at, &e);
             }
             if !prog.matches(&x, rec) {
                 return Ok(());
@@ -441,7 +410,7 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             let at_len = out.block.len();
             if let Err(e) = prog.emit(&x, rec, eol, &mut out.block, &mut scratch) {
                 out.block.truncate(at_len);
-                return bad.record(rec, &at, &e);
+                return bad_record(&mut bad, rec, &at, &e);
             }
             out.block.push(eol);
             out.records += 1;
@@ -460,25 +429,15 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
 /// Flush and commit the output and the bad records, report, write --stats.
 fn finish(
     mut out: Out,
-    mut bad: Bad,
+    bad: BadRecords,
     mut stats: Stats,
     stats_dest: &Option<String>,
     started: Instant,
 ) -> Result<()> {
     out.flush()?;
     stats.records_out = out.records;
-    stats.bad_records = bad.count;
     stats.bytes_out = out.out.commit()?;
-    if let Some(f) = bad.file.take() {
-        f.commit()?;
-    }
-    if bad.count > 0 {
-        eprintln!(
-            "bmap: skipped {} bad record{}",
-            bad.count,
-            if bad.count == 1 { "" } else { "s" }
-        );
-    }
+    stats.bad_records = bad.finish()?;
     common::emit_stats("bmap", &stats, stats_dest, started)
 }
 
@@ -577,7 +536,7 @@ fn parallel(
     threads: usize,
     budget: usize,
     out: &mut Out,
-    bad: &mut Bad,
+    bad: &mut BadRecords,
     stats: &mut Stats,
 ) -> Result<u64> {
     use std::sync::{mpsc, Arc};
@@ -624,11 +583,7 @@ fn parallel(
                 out.records += m.records_out;
                 out.block.extend_from_slice(&m.out);
                 out.maybe_flush()?;
-                bad.count += m.bad_count;
-                if let Some(f) = &mut bad.file {
-                    f.write_all(&m.bad)
-                        .map_err(|e| Error::io("cannot write the bad records", e))?;
-                }
+                bad.add(&m.bad, m.bad_count)?;
                 if let Some(e) = m.error {
                     failed = Some(Error::Runtime(e));
                 }
