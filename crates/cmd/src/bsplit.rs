@@ -281,10 +281,14 @@ fn run(m: &ArgMatches) -> Result<()> {
     let mut item = Vec::new();
     let mut key = Vec::new();
     let mut line = Vec::new();
-    let mut write_rec = |parts: &mut Parts, i: usize, rec: &[u8]| -> Result<()> {
+    // `ended`: whether to write the terminator; -l and -b keep an unterminated last record
+    // as it is (the parts concatenate to the input, as with GNU split).
+    let mut write_rec = |parts: &mut Parts, i: usize, rec: &[u8], ended: bool| -> Result<()> {
         line.clear();
         line.extend_from_slice(rec);
-        line.push(eol);
+        if ended {
+            line.push(eol);
+        }
         parts
             .write(i, &line)
             .map_err(|e| Error::io("cannot write a part", e))
@@ -306,8 +310,8 @@ fn run(m: &ArgMatches) -> Result<()> {
             method = if by_lines { "lines" } else { "bytes" };
             let (mut count, mut size) = (0u64, 0u64);
             let header_len = header_line.as_ref().map_or(0, |h| h.len() as u64);
-            inputs.for_each(&progress, |rec, _| {
-                let len = rec.len() as u64 + 1;
+            inputs.for_each_ended(&progress, |rec, ended, _| {
+                let len = rec.len() as u64 + u64::from(ended);
                 let full = if by_lines {
                     count == l
                 } else {
@@ -321,7 +325,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 count += 1;
                 size += len;
                 let i = parts.len() - 1;
-                write_rec(&mut parts, i, rec)
+                write_rec(&mut parts, i, rec, ended)
             })?;
             n_parts = parts.len() as u64;
         }
@@ -340,7 +344,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                     r % n
                 };
                 r += 1;
-                write_rec(&mut parts, p as usize, rec)
+                write_rec(&mut parts, p as usize, rec, true)
             })?;
             n_parts = n;
         }
@@ -356,7 +360,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
                 // Part = how many split points are <= the key: equal keys stay together.
                 let p = splits.partition_point(|s| order.compare_keys(s, it) != Ordering::Greater);
-                write_rec(&mut parts, p, rec)
+                write_rec(&mut parts, p, rec, true)
             })?;
             n_parts = n;
         }
@@ -388,7 +392,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                         i
                     }
                 };
-                write_rec(&mut parts, i, rec)
+                write_rec(&mut parts, i, rec, true)
             })?;
             n_parts = dirs.len() as u64;
         }
@@ -584,6 +588,20 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         ));
     }
     let eol = if m.get_flag("zero") { 0 } else { b'\n' };
+    // Look before opening: open() of a FIFO blocks until a writer comes, and a pipe such as
+    // `<(cmd)` cannot seek. Both, like a directory, are the same usage error as stdin.
+    let meta = std::fs::metadata(name)
+        .map_err(|e| Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e))))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a plain file"
+        };
+        return Err(Error::Usage(format!(
+            "{name} is {what}: -n N alone seeks in a plain file; for a stream use -l or -b, or --round-robin -n N"
+        )));
+    }
     let mut f = File::open(name)
         .map_err(|e| Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e))))?;
     let size = f
