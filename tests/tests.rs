@@ -10,6 +10,7 @@ mod bshuffle;
 mod bsort_features;
 mod bsort_oracle;
 mod bsplit;
+mod csv_cut;
 mod daily_job;
 mod engines;
 mod faults;
