@@ -14,4 +14,5 @@ mod csv_cut;
 mod daily_job;
 mod engines;
 mod faults;
+mod fd_limits;
 mod man;

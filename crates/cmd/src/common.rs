@@ -524,7 +524,8 @@ pub fn setup_with_files(
     setup_names(m, names, false, global, default_key, partial_input)
 }
 
-fn setup_names(
+/// [`setup`] over the inputs `names` instead of the command line's (bsort's batched merge).
+pub fn setup_names(
     m: &ArgMatches,
     names: Vec<String>,
     blank_default: bool,
