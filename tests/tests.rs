@@ -15,4 +15,5 @@ mod daily_job;
 mod engines;
 mod faults;
 mod fd_limits;
+mod install;
 mod man;

@@ -871,8 +871,8 @@ impl Prefault {
                     let mut worked = false;
                     for (r, &(base, cap)) in regions.iter().enumerate() {
                         let used = u[r].load(AtomicOrdering::Relaxed);
-                        let both = u[0].load(AtomicOrdering::Relaxed)
-                            + u[1].load(AtomicOrdering::Relaxed);
+                        let both =
+                            u[0].load(AtomicOrdering::Relaxed) + u[1].load(AtomicOrdering::Relaxed);
                         let ahead = (used / 2)
                             .clamp(4 << 20, 128 << 20)
                             .min(budget.saturating_sub(both) / 2);
