@@ -106,9 +106,9 @@ for entry in "${plan[@]}"; do
   fi
   copied+=("$rel")
 done
-printf '%s\n' "${copied[@]}" >"$LIST.tmp" && mv -f -- "$LIST.tmp" "$LIST" || {
+if ! { printf '%s\n' "${copied[@]}" >"$LIST.tmp" && mv -f -- "$LIST.tmp" "$LIST"; }; then
   undo
   die "cannot write $LIST"
-}
+fi
 trap - ERR INT TERM
 echo "install.sh: installed ${#TOOLS[@]} tools, man pages and completions into $BASE"
