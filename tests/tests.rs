@@ -15,5 +15,6 @@ mod daily_job;
 mod engines;
 mod faults;
 mod fd_limits;
+mod gnu_habits;
 mod install;
 mod man;
