@@ -13,6 +13,7 @@ mod bsplit;
 mod csv_cut;
 mod daily_job;
 mod engines;
+mod examples;
 mod faults;
 mod fd_limits;
 mod gnu_habits;
