@@ -483,14 +483,16 @@ write_page() {
     echo "# Benchmarks"
     echo
     [[ -z ${BENCH_LABEL:-} ]] || { echo "**$BENCH_LABEL**"; echo; }
+    [[ -z ${PARTIAL:-} ]] || { echo "**Partial: the run had finished $PARTIAL when this page was written.**"; echo; }
     echo "Written by \`scripts/bench.sh\` on $stamp (UTC), commit $rev, in ${T_TOTAL} s."
     echo "Every number below is from that one run: each tool ran $BENCH_RUNS times (cases without an"
     echo "issue target: $BENCH_RUNS_OTHER), alternating with the other tools of its case; times are medians,"
     echo "peak RSS the maximum over the runs (\`/usr/bin/time -v\`). The machine is shared, so absolute"
     echo "times are noisy; compare the ratios, which are from the same run."
     echo
-    local small=""
+    local small="" b var
     ((BENCH_SMALL)) && small=" BENCH_SMALL=1"
+    [[ $BENCH_RUNS_OTHER == "$BENCH_RUNS" ]] || small+=" BENCH_RUNS_OTHER=$BENCH_RUNS_OTHER"
     echo "Rerun: \`BENCH_RUNS=$BENCH_RUNS$small BENCH_DATA=/path/to/ref scripts/bench.sh\` (without \`BENCH_DATA\` the data is"
     echo "generated into \`.bench/ref\`); add \`BENCH_BASE=DIR\` (a build of the commit to compare with) to"
     echo "judge the \"faster than today\" targets in the same run."
@@ -498,8 +500,13 @@ write_page() {
     echo "## Machine"
     echo
     echo "- $MACHINE"
-    echo "- $(uname -sr), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $(uname -sr), load average when written: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- anchors: $ANCHOR_VERSIONS"
+    for b in "${BINS[@]}"; do
+      var=${b^^}
+      echo "- $b: \`${!var#"$ROOT"/}\` ($("${!var}" --version 2>/dev/null | head -n 1 || true))"
+    done
+    [[ -z $BENCH_BASE ]] || echo "- main (BENCH_BASE): \`$BENCH_BASE\`"
     echo
     echo "## Data"
     echo

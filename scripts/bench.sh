@@ -430,14 +430,6 @@ case_join_merge() {
 
 # ---------------------------------------------------------------- main
 
-T_START=$EPOCHREALTIME
-for c in "${selected[@]}"; do
-  "case_${c//-/_}"
-done
-T_TOTAL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
-
-# ---------------------------------------------------------------- report
-
 stamp=$(date -u +%Y%m%d-%H%M%S)
 report=$BENCH_DIR/results-$stamp.txt
 if rev=$(git rev-parse --short HEAD 2>/dev/null); then
@@ -448,6 +440,26 @@ ANCHOR_VERSIONS="$(sort --version | head -n 1), $(mawk -W version 2>&1 | head -n
 if ((HAVE_VENV)); then
   ANCHOR_VERSIONS+="$("$PY" -c 'import duckdb, polars, chdb; print(f", duckdb {duckdb.__version__}, polars {polars.__version__}, chdb {chdb.__version__}")' 2>/dev/null)"
 fi
+# The results page (issue 16): the default sizes and every case -> BENCHMARKS.md. It is
+# rewritten after every case (marked partial until the last), so a cut-short run keeps
+# the cases it finished.
+if [[ -z ${BENCH_PAGE:-} ]]; then
+  if ((!BENCH_SMALL)) && [[ -z $BENCH_ONLY ]]; then BENCH_PAGE=$ROOT/BENCHMARKS.md; else BENCH_PAGE=$BENCH_DIR/BENCHMARKS.md; fi
+fi
+
+T_START=$EPOCHREALTIME
+done_cases=0
+for c in "${selected[@]}"; do
+  "case_${c//-/_}"
+  done_cases=$((done_cases + 1))
+  T_TOTAL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+  PARTIAL=""
+  ((done_cases == ${#selected[@]})) || PARTIAL="$done_cases of ${#selected[@]} cases"
+  write_page "$BENCH_PAGE" "$stamp" "$rev"
+done
+
+# ---------------------------------------------------------------- report
+
 {
   echo "batchkit bench $stamp (UTC), $T_TOTAL s"
   echo "commit:   $rev"
@@ -469,12 +481,6 @@ fi
   fi
 } | tee "$report"
 echo "(written to $report)"
-
-# The results page (issue 16): the default sizes and every case -> BENCHMARKS.md.
-if [[ -z ${BENCH_PAGE:-} ]]; then
-  if ((!BENCH_SMALL)) && [[ -z $BENCH_ONLY ]]; then BENCH_PAGE=$ROOT/BENCHMARKS.md; else BENCH_PAGE=$BENCH_DIR/BENCHMARKS.md; fi
-fi
-write_page "$BENCH_PAGE" "$stamp" "$rev"
 echo "(page written to $BENCH_PAGE)"
 
 if ((FAILED)); then
