@@ -170,7 +170,7 @@ derived() {
 # ---------------------------------------------------------------- cases
 
 RESULTS=()   # rows: case|tool|median|ratio|rss|target|status|cpu|role
-CASE_INFO=() # rows: case|description|fastest anchor|its median
+CASE_INFO=() # rows: case|fastest anchor|its median|runs|description (last: it may hold a |)
 FAILED=0
 MISSED=0
 NOTES=()
@@ -438,7 +438,7 @@ case_run() {
     [[ $status == FAIL* || $status == MISMATCH ]] && FAILED=1
     RESULTS+=("$C_ID|$name|${MED[$i]}|$ratio|$rss_mib|$target|$status|$(median <<<"${T_CPU[i]}")|$role")
   done
-  CASE_INFO+=("$C_ID|$C_DESC|${best_name:--}|${best:--}|$C_RUNS")
+  CASE_INFO+=("$C_ID|${best_name:--}|${best:--}|$C_RUNS|$C_DESC")
   # keep the disk tidy: outputs are large; keep them only on request
   if [[ ${BENCH_KEEP:-0} != 1 ]]; then
     for ((i = 0; i < n; i++)); do rm -rf -- "${C_OUTS[i]}"; done
@@ -460,6 +460,20 @@ print_table() {
 }
 
 # ---------------------------------------------------------------- the results page
+
+# save_state FILE — everything write_page reads, as bash declarations: `BENCH_RENDER=FILE
+# scripts/bench.sh` writes the page again from them, without running anything.
+save_state() {
+  LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+  {
+    echo "# scripts/bench.sh results, for BENCH_RENDER"
+    declare -p RESULTS CASE_INFO NOTES BIN_VERSIONS stamp rev MACHINE ANCHOR_VERSIONS LOADAVG \
+      T_TOTAL PARTIAL BENCH_RUNS BENCH_RUNS_OTHER BENCH_SMALL BENCH_DATA BENCH_BASE BENCH_ONLY KEYS10M \
+      MANIFEST_TSV
+    [[ -z ${BENCH_LABEL:-} ]] || declare -p BENCH_LABEL
+  } >"$1.tmp"
+  mv "$1.tmp" "$1"
+}
 
 # write_page FILE STAMP COMMIT — BENCHMARKS.md (issue 16): the machine, the data, every case's tools
 # with median time, CPU time, peak RSS, ratio to the fastest anchor and target status, and
@@ -500,12 +514,9 @@ write_page() {
     echo "## Machine"
     echo
     echo "- $MACHINE"
-    echo "- $(uname -sr), load average when written: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $(uname -sr), load average when written: $LOADAVG"
     echo "- anchors: $ANCHOR_VERSIONS"
-    for b in "${BINS[@]}"; do
-      var=${b^^}
-      echo "- $b: \`${!var#"$ROOT"/}\` ($("${!var}" --version 2>/dev/null | head -n 1 || true))"
-    done
+    printf -- '- %s\n' "${BIN_VERSIONS[@]}"
     [[ -z $BENCH_BASE ]] || echo "- main (BENCH_BASE): \`$BENCH_BASE\`"
     echo
     echo "## Data"
@@ -517,7 +528,7 @@ write_page() {
     echo
     echo "| file | bytes | lines | md5 |"
     echo "|---|---:|---:|---|"
-    awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | `%s` |\n", $1, $2, $3, $4 }' "$BENCH_DATA/MANIFEST.tsv"
+    awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | `%s` |\n", $1, $2, $3, $4 }' <<<"$MANIFEST_TSV"
     echo
     echo "Derived (untimed, cached in \`.bench/derived-*\`): kv.tsv sorted by key (\`sort -s -k1,1\`,"
     echo "for reduce-stream); a kv with $KEYS10M distinct keys (line i of kv.tsv, its key replaced by"
@@ -545,7 +556,7 @@ write_page() {
       [[ $role == target || $t == - ]] || continue
       an=- am=-
       for d in "${CASE_INFO[@]}"; do
-        IFS='|' read -r dc _ dan dam _ <<<"$d"
+        IFS='|' read -r dc dan dam _ <<<"$d"
         [[ $dc == "$c" ]] && an=$dan am=$dam
       done
       echo "| $c | $t | $m | $an | $am | $ra | $tg | $st | $rs |"
@@ -556,7 +567,7 @@ write_page() {
     echo "## Every tool"
     echo
     for d in "${CASE_INFO[@]}"; do
-      IFS='|' read -r c desc an am runs <<<"$d"
+      IFS='|' read -r c an am runs desc <<<"$d"
       echo "### $c"
       echo
       echo "$desc. Runs: $runs; fastest anchor: $an."

@@ -39,6 +39,8 @@
 #   BENCH_PAGE     where the results page goes (default BENCHMARKS.md for a full run on
 #                  the default sizes, else .bench/BENCHMARKS.md); its chart is PAGE's
 #                  name with .png
+#   BENCH_RENDER=FILE  only write the page again, from the results a run saved in
+#                  .bench/state-DATE.sh (e.g. after changing the page's layout)
 #   BENCH_TIMEOUT  seconds before one run is killed (default 3600)
 #   BENCH_KEEP=1   keep the outputs in .bench/out/ (default: removed per case)
 #   BENCH_STRICT=1 exit 3 when a target is missed (default: exit 0 on misses)
@@ -76,6 +78,24 @@ source "$ROOT/scripts/bench-lib.sh"
 
 mkdir -p "$BENCH_DIR/out" "$BENCH_DIR/tmp"
 export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
+
+# page_default — where the page goes unless BENCH_PAGE says: BENCHMARKS.md for a run of
+# every case on the default sizes, else .bench/BENCHMARKS.md.
+page_default() {
+  if ((!BENCH_SMALL)) && [[ -z $BENCH_ONLY ]]; then printf '%s' "$ROOT/BENCHMARKS.md"; else printf '%s' "$BENCH_DIR/BENCHMARKS.md"; fi
+}
+
+# BENCH_RENDER=FILE: write the page again from a run's saved results (.bench/state-DATE.sh)
+if [[ -n ${BENCH_RENDER:-} ]]; then
+  # shellcheck source=/dev/null
+  source "$BENCH_RENDER"
+  PY=$BENCH_DIR/venv/bin/python
+  [[ -x $PY ]] && HAVE_VENV=1
+  BENCH_PAGE=${BENCH_PAGE:-$(page_default)}
+  write_page "$BENCH_PAGE" "$stamp" "$rev"
+  echo "(page written to $BENCH_PAGE from $BENCH_RENDER)"
+  exit 0
+fi
 
 # ---------------------------------------------------------------- selection
 
@@ -440,12 +460,17 @@ ANCHOR_VERSIONS="$(sort --version | head -n 1), $(mawk -W version 2>&1 | head -n
 if ((HAVE_VENV)); then
   ANCHOR_VERSIONS+="$("$PY" -c 'import duckdb, polars, chdb; print(f", duckdb {duckdb.__version__}, polars {polars.__version__}, chdb {chdb.__version__}")' 2>/dev/null)"
 fi
-# The results page (issue 16): the default sizes and every case -> BENCHMARKS.md. It is
-# rewritten after every case (marked partial until the last), so a cut-short run keeps
-# the cases it finished.
-if [[ -z ${BENCH_PAGE:-} ]]; then
-  if ((!BENCH_SMALL)) && [[ -z $BENCH_ONLY ]]; then BENCH_PAGE=$ROOT/BENCHMARKS.md; else BENCH_PAGE=$BENCH_DIR/BENCHMARKS.md; fi
-fi
+BIN_VERSIONS=()
+for b in "${BINS[@]}"; do
+  var=${b^^}
+  BIN_VERSIONS+=("$b: \`${!var#"$ROOT"/}\` ($("${!var}" --version 2>/dev/null | head -n 1 || true))")
+done
+MANIFEST_TSV=$(cat "$BENCH_DATA/MANIFEST.tsv")
+# The results page (issue 16), rewritten after every case (marked partial until the last)
+# so that a run cut short keeps the cases it finished; the results are saved beside it
+# for BENCH_RENDER.
+BENCH_PAGE=${BENCH_PAGE:-$(page_default)}
+STATE=$BENCH_DIR/state-$stamp.sh
 
 T_START=$EPOCHREALTIME
 done_cases=0
@@ -455,6 +480,7 @@ for c in "${selected[@]}"; do
   T_TOTAL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
   PARTIAL=""
   ((done_cases == ${#selected[@]})) || PARTIAL="$done_cases of ${#selected[@]} cases"
+  save_state "$STATE"
   write_page "$BENCH_PAGE" "$stamp" "$rev"
 done
 
@@ -481,7 +507,7 @@ done
   fi
 } | tee "$report"
 echo "(written to $report)"
-echo "(page written to $BENCH_PAGE)"
+echo "(page written to $BENCH_PAGE; results saved for BENCH_RENDER in $STATE)"
 
 if ((FAILED)); then
   echo "!!! bench: some tool failed or produced wrong output (see notes above)" >&2
