@@ -21,6 +21,12 @@
 #                 number formatting differ); FLAGS shell-quoted, e.g. from
 #                 "order:$(q -t "$TAB" -k1,1)"
 #        lines    same line count as the reference only
+#        sorted[:exact|:cents]  normalised by sorting: `LC_ALL=C sort` of the output is
+#                 byte-identical to `LC_ALL=C sort` of the reference (the same multiset
+#                 of lines, any order); with :exact numbers that differ only in their
+#                 text are accepted (1.5 == 1.50, exact decimals), with :cents numbers
+#                 equal after rounding to 2 decimals (for Polars' Float64 sums of
+#                 2-decimal amounts); see scripts/bench/tsvcmp.py
 #        none     no check
 #        The directory checks compare with the case's first case_input file:
 #        parts:N  OUT is a directory holding exactly part-00000 .. part-(N-1)
@@ -44,8 +50,9 @@
 #        -         no time target (the ratio is still reported)
 #
 # Runs alternate over the tools (anchor, ..., target, anchor, ..., target, ...)
-# BENCH_RUNS times; the median wall time and the peak RSS (from /usr/bin/time -v,
-# maximum over runs) are reported.
+# BENCH_RUNS times (C_RUNS if a case sets it); the median wall time, the median CPU
+# time (user + system) and the peak RSS (from /usr/bin/time -v, maximum over runs) are
+# reported.
 
 TAB=$'\t'
 
@@ -94,7 +101,7 @@ ensure_apt() {
 ensure_venv() {
   local venv=$BENCH_DIR/venv py=$BENCH_DIR/venv/bin/python
   local want; want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
-  if [[ -x $py && -f $venv/.pins && $(cat "$venv/.pins") == "$want" ]] && "$py" -c 'import duckdb, polars' 2>/dev/null; then
+  if [[ -x $py && -f $venv/.pins && $(cat "$venv/.pins") == "$want" ]] && "$py" -c 'import duckdb, polars, chdb' 2>/dev/null; then
     HAVE_VENV=1; return 0
   fi
   local python=${BENCH_PYTHON:-python3}
@@ -102,38 +109,68 @@ ensure_venv() {
   rm -rf "$venv"
   if "$python" -m venv "$venv" >"$BENCH_DIR/pip.log" 2>&1 &&
     "$venv/bin/pip" install --disable-pip-version-check -q "$@" >>"$BENCH_DIR/pip.log" 2>&1 &&
-    "$py" -c 'import duckdb, polars' >>"$BENCH_DIR/pip.log" 2>&1; then
+    "$py" -c 'import duckdb, polars, chdb' >>"$BENCH_DIR/pip.log" 2>&1; then
     printf '%s' "$want" >"$venv/.pins"
     HAVE_VENV=1
   else
-    warn "could not set up the Python venv (see $BENCH_DIR/pip.log): DuckDB and Polars anchors are skipped"
+    warn "could not set up the Python venv (see $BENCH_DIR/pip.log): DuckDB, Polars and chdb anchors are skipped"
   fi
 }
 
 # ---------------------------------------------------------------- data
 
-# dataset KIND SIZE_ARG SIZE — generate once, cached by kind, size and the
-# generator's checksum; prints the path.
-dataset() {
-  local kind=$1 flag=$2 size=$3 ext=tsv
-  case $kind in text) ext=txt ;; orders) ext=jsonl ;; esac
-  local sum; sum=$(cksum <"$ROOT/scripts/gen-data.py" | awk '{ printf "%08x", $1 }')
-  local f=$BENCH_DIR/data/$kind-$size-$sum.$ext
-  if [[ ! -s $f ]]; then
-    mkdir -p "$BENCH_DIR/data"
-    rm -f "$BENCH_DIR/data/$kind-$size-"* # stale versions of the generator, partial files
-    note "generating $f"
+# ref_data DIR SMALL — make sure DIR holds the reference data of ../shared/bench/gen.py
+# (default sizes, or --small when SMALL is 1): reused when DIR/MANIFEST.tsv exists and
+# every file it lists has the size it states, else generated with --manifest. Warns when
+# the manifest differs from the pinned one (scripts/bench/ref-manifest*.tsv): then these
+# are not the bytes the issues' targets were set on.
+ref_data() {
+  local dir=$1 small=$2 gen=$ROOT/../shared/bench/gen.py pinned=$ROOT/scripts/bench/ref-manifest.tsv
+  ((small)) && pinned=$ROOT/scripts/bench/ref-manifest-small.tsv
+  [[ -f $gen ]] || gen=/work/shared/bench/gen.py
+  if ! ref_data_ok "$dir"; then
+    [[ -f $gen ]] || { echo "bench: no reference data in $dir and no generator at ../shared/bench/gen.py" >&2; exit 1; }
+    local args=(--out "$dir" --manifest)
+    ((small)) && args+=(--small)
+    note "generating the reference data: python3 $gen ${args[*]}"
+    rm -f "$dir/MANIFEST.tsv"
     local t0=$EPOCHREALTIME
-    python3 "$ROOT/scripts/gen-data.py" "$kind" "$flag" "$size" "$f.part"
-    mv "$f.part" "$f"
+    python3 "$gen" "${args[@]}" >/dev/null
     note "generated in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+    ref_data_ok "$dir" || { echo "bench: $dir/MANIFEST.tsv does not match the files gen.py wrote" >&2; exit 1; }
+  fi
+  if [[ -f $pinned ]] && ! cmp -s "$pinned" "$dir/MANIFEST.tsv"; then
+    warn "$dir/MANIFEST.tsv differs from $pinned: not the reference bytes of the issues' targets"
+  fi
+}
+
+# ref_data_ok DIR — DIR/MANIFEST.tsv exists and every file has its stated size.
+ref_data_ok() {
+  local dir=$1 f bytes rest
+  [[ -f $dir/MANIFEST.tsv ]] || return 1
+  while IFS=$'\t' read -r f bytes rest; do
+    [[ $f == file ]] && continue
+    [[ -f $dir/$f && $(stat -c %s "$dir/$f") == "$bytes" ]] || return 1
+  done <"$dir/MANIFEST.tsv"
+}
+
+# derived NAME "shell command writing \$OUT" — a file computed from the reference data,
+# cached in $DERIVED (keyed by the manifest); the command is not timed. Prints the path.
+derived() {
+  local f=$DERIVED/$1
+  if [[ ! -s $f ]]; then
+    mkdir -p "$DERIVED"
+    note "deriving $f"
+    OUT=$f.part bash -c "$2" || { echo "bench: could not derive $f" >&2; rm -f "$f.part"; exit 1; }
+    mv "$f.part" "$f"
   fi
   printf '%s\n' "$f"
 }
 
 # ---------------------------------------------------------------- cases
 
-RESULTS=()   # rows: case|tool|median|ratio|rss|target|status
+RESULTS=()   # rows: case|tool|median|ratio|rss|target|status|cpu|role
+CASE_INFO=() # rows: case|fastest anchor|its median|runs|description (last: it may hold a |)
 FAILED=0
 MISSED=0
 NOTES=()
@@ -141,7 +178,8 @@ NOTES=()
 case_begin() {
   C_ID=$1 C_DESC=$2
   C_NAMES=() C_ROLES=() C_CHECKS=() C_OUTS=() C_CMDS=() C_TRATIO=() C_TRSS=()
-  C_RATIO="" C_RSS_LIMIT="" C_REF="" C_REF_LINES="" C_INPUTS=() C_IN_LINES=""
+  C_RATIO="" C_RSS_LIMIT="" C_REF="" C_REF_LINES="" C_REF_SORTED="" C_INPUTS=() C_IN_LINES=""
+  C_RUNS=$BENCH_RUNS
   note "case $C_ID: $C_DESC"
 }
 
@@ -182,8 +220,11 @@ run_once() {
   local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   T_TIMES[i]+="$secs "
   if ((HAVE_TIME)); then
-    local kb; kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
+    local kb cpu
+    kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
     if [[ -n $kb ]] && ((kb > ${T_RSS[i]:-0})); then T_RSS[i]=$kb; fi
+    cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { printf "%.2f", s }' "$tf")
+    T_CPU[i]+="$cpu "
   fi
   printf '    %-14s run %d: %8s s  %s MiB\n' "$name" "$r" "$secs" "$(((${T_RSS[i]:-0} + 512) / 1024))" >&2
   verify "$i" "$r"
@@ -198,11 +239,17 @@ verify() {
   fi
   case $check in
     ref)
-      C_REF=$out
+      C_REF=$out C_REF_I=$i
+      if [[ -n $C_REF_SORTED ]]; then # a later run of the reference: still the same multiset?
+        local mine=$BENCH_DIR/out/$C_ID.$name.sorted
+        sort_file "$out" "$mine"
+        cmp -s "$mine" "$C_REF_SORTED" || { T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name (run $r): the reference's output changed between runs"; }
+        rm -f -- "$mine"
+      fi
       C_REF_LINES=$(wc -l <"$out")
       return ;;
   esac
-  if [[ -z $C_REF && $check =~ ^(cmp|order:.*|lines)$ ]]; then
+  if [[ -z $C_REF && $check =~ ^(cmp|order:.*|lines|sorted.*)$ ]]; then
     T_STATUS[i]=MISMATCH; warn "MISMATCH $C_ID/$name: no reference output to check against (did the anchor fail?)"; return
   fi
   case $check in
@@ -217,6 +264,23 @@ verify() {
           echo "    ref  line $ln: $(sed -n "${ln}{p;q}" "$C_REF" | head -c 200)" >&2
         fi
       fi ;;
+    sorted | sorted:*)
+      local mode=${check#sorted} mine=$BENCH_DIR/out/$C_ID.$name.sorted diff
+      mode=${mode#:}
+      if [[ -z $C_REF_SORTED ]]; then
+        C_REF_SORTED=$BENCH_DIR/out/$C_ID.ref.sorted
+        sort_file "$C_REF" "$C_REF_SORTED"
+      fi
+      sort_file "$out" "$mine"
+      if ! diff=$(cmp "$mine" "$C_REF_SORTED" 2>&1); then
+        if [[ -n $mode ]] && diff=$(python3 "$ROOT/scripts/bench/tsvcmp.py" "$mode" "$C_REF_SORTED" "$mine" 2>&1); then
+          : # the same values, written differently
+        else
+          T_STATUS[i]=MISMATCH
+          warn "MISMATCH $C_ID/$name (run $r): sorted, the output differs from the reference's, sorted (${C_NAMES[C_REF_I]}): ${diff//$'\n'/ }"
+        fi
+      fi
+      rm -f -- "$mine" ;;
     order:* | lines)
       local n; n=$(wc -l <"$out")
       if [[ $n != "$C_REF_LINES" ]]; then
@@ -263,6 +327,9 @@ verify() {
   esac
 }
 
+# sort_file IN OUT — the normalised form of an output: its lines sorted bytewise.
+sort_file() { LC_ALL=C sort -S 1G --parallel=2 -T "$BENCH_DIR/tmp" -o "$2" "$1"; }
+
 # check_dir_parts I RUN parts|files N — the directory layout of tool I's output;
 # sets T_PARTS to the part files in order. Returns 1 (after setting T_STATUS) if wrong.
 check_dir_parts() {
@@ -294,13 +361,13 @@ check_dir_parts() {
 
 case_run() {
   local n=${#C_NAMES[@]} i r
-  T_TIMES=() T_RSS=() T_STATUS=()
-  for ((i = 0; i < n; i++)); do T_TIMES[i]="" T_RSS[i]=0 T_STATUS[i]=""; done
+  T_TIMES=() T_RSS=() T_STATUS=() T_CPU=()
+  for ((i = 0; i < n; i++)); do T_TIMES[i]="" T_RSS[i]=0 T_STATUS[i]="" T_CPU[i]=""; done
   mkdir -p "$BENCH_DIR/out"
   # warm the page cache for every input the case reads (fair to the first tool)
   local f
   for f in "${C_INPUTS[@]}"; do cat "$f" >/dev/null; done
-  for ((r = 1; r <= BENCH_RUNS; r++)); do
+  for ((r = 1; r <= C_RUNS; r++)); do
     for ((i = 0; i < n; i++)); do
       [[ ${T_STATUS[i]} == FAIL* ]] && continue
       run_once "$i" "$r"
@@ -349,6 +416,7 @@ case_run() {
       [[ -n $target ]] || target=-
       if [[ -z $status ]]; then
         if ((noanchor)); then status="NO-ANCHOR${absent:+($absent)}"
+        elif [[ $target == - ]]; then status="no target"
         else
           status=PASS
           ((miss)) && status=MISS
@@ -368,23 +436,159 @@ case_run() {
       [[ $role == anchor && $name == "$best_name" ]] && status="ok*"
     fi
     [[ $status == FAIL* || $status == MISMATCH ]] && FAILED=1
-    RESULTS+=("$C_ID|$name|${MED[$i]}|$ratio|$rss_mib|$target|$status")
+    RESULTS+=("$C_ID|$name|${MED[$i]}|$ratio|$rss_mib|$target|$status|$(median <<<"${T_CPU[i]}")|$role")
   done
+  CASE_INFO+=("$C_ID|${best_name:--}|${best:--}|$C_RUNS|$C_DESC")
   # keep the disk tidy: outputs are large; keep them only on request
   if [[ ${BENCH_KEEP:-0} != 1 ]]; then
     for ((i = 0; i < n; i++)); do rm -rf -- "${C_OUTS[i]}"; done
   fi
+  rm -f -- "$C_REF_SORTED"
   rm -rf "${BENCH_DIR:?}/tmp"/*
 }
 
 # skip_case ID WHY — record a case that could not run at all.
-skip_case() { RESULTS+=("$1|-|-|-|-|-|SKIPPED: $2"); warn "case $1 skipped: $2"; }
+skip_case() { RESULTS+=("$1|-|-|-|-|-|SKIPPED: $2|-|-"); warn "case $1 skipped: $2"; }
 
 print_table() {
   local row
-  printf '%-10s %-14s %9s %7s %8s  %-32s %s\n' case tool median_s ratio rss_MiB target status
+  printf '%-16s %-14s %9s %8s %7s %8s  %-32s %s\n' case tool median_s cpu_s ratio rss_MiB target status
   for row in "${RESULTS[@]}"; do
-    IFS='|' read -r c t m ra rs tg st <<<"$row"
-    printf '%-10s %-14s %9s %7s %8s  %-32s %s\n' "$c" "$t" "$m" "$ra" "$rs" "$tg" "$st"
+    IFS='|' read -r c t m ra rs tg st cpu _ <<<"$row"
+    printf '%-16s %-14s %9s %8s %7s %8s  %-32s %s\n' "$c" "$t" "$m" "$cpu" "$ra" "$rs" "$tg" "$st"
   done
+}
+
+# ---------------------------------------------------------------- the results page
+
+# save_state FILE — everything write_page reads, as bash declarations: `BENCH_RENDER=FILE
+# scripts/bench.sh` writes the page again from them, without running anything.
+save_state() {
+  LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+  {
+    echo "# scripts/bench.sh results, for BENCH_RENDER"
+    declare -p RESULTS CASE_INFO NOTES BIN_VERSIONS stamp rev MACHINE ANCHOR_VERSIONS LOADAVG \
+      T_TOTAL PARTIAL BENCH_RUNS BENCH_RUNS_OTHER BENCH_SMALL BENCH_DATA BENCH_BASE BENCH_ONLY KEYS10M \
+      MANIFEST_TSV
+    [[ -z ${BENCH_LABEL:-} ]] || declare -p BENCH_LABEL
+  } >"$1.tmp"
+  mv "$1.tmp" "$1"
+}
+
+# write_page FILE STAMP COMMIT — BENCHMARKS.md (issue 16): the machine, the data, every case's tools
+# with median time, CPU time, peak RSS, ratio to the fastest anchor and target status, and
+# a PNG bar chart of the batchkit tools' ratios (FILE with .png) drawn with matplotlib
+# from the venv; without it the page says there is no chart.
+write_page() {
+  local page=$1 stamp=$2 rev=$3 png=${1%.md}.png row c t m ra rs tg st cpu role d an am runs
+  local tsv=$BENCH_DIR/out/ratios.tsv chart_note
+  : >"$tsv"
+  for row in "${RESULTS[@]}"; do
+    IFS='|' read -r c t m ra rs tg st cpu role <<<"$row"
+    [[ $role == target && $ra != - ]] && printf '%s\t%s\t%s\t%s\n' "$c" "$t" "$ra" "${st%% *}" >>"$tsv"
+  done
+  rm -f -- "$png"
+  if ((HAVE_VENV)) && [[ -s $tsv ]] && "$PY" "$ROOT/scripts/bench/chart.py" "$tsv" "$png" 2>>"$BENCH_DIR/chart.log"; then
+    chart_note="![batchkit time / fastest anchor's, per case (log scale; below 1 is faster)]($(basename "$png"))"
+  else
+    chart_note="No chart in this run: matplotlib (from the venv) was not available or failed (see .bench/chart.log)."
+  fi
+  {
+    echo "# Benchmarks"
+    echo
+    [[ -z ${BENCH_LABEL:-} ]] || { echo "**$BENCH_LABEL**"; echo; }
+    [[ -z ${PARTIAL:-} ]] || { echo "**Partial: the run had finished $PARTIAL when this page was written.**"; echo; }
+    echo "Written by \`scripts/bench.sh\` on $stamp (UTC), commit $rev, in ${T_TOTAL} s."
+    echo "Every number below is from that one run: each tool ran $BENCH_RUNS times (cases without an"
+    echo "issue target: $BENCH_RUNS_OTHER), alternating with the other tools of its case; times are medians,"
+    echo "peak RSS the maximum over the runs (\`/usr/bin/time -v\`). The machine is shared, so absolute"
+    echo "times are noisy; compare the ratios, which are from the same run."
+    echo
+    local small="" b var
+    ((BENCH_SMALL)) && small=" BENCH_SMALL=1"
+    [[ $BENCH_RUNS_OTHER == "$BENCH_RUNS" ]] || small+=" BENCH_RUNS_OTHER=$BENCH_RUNS_OTHER"
+    echo "Rerun: \`BENCH_RUNS=$BENCH_RUNS$small BENCH_DATA=/path/to/ref scripts/bench.sh\` (without \`BENCH_DATA\` the data is"
+    echo "generated into \`.bench/ref\`); add \`BENCH_BASE=DIR\` (a build of the commit to compare with) to"
+    echo "judge the \"faster than today\" targets in the same run."
+    echo
+    echo "## Machine"
+    echo
+    echo "- $MACHINE"
+    echo "- $(uname -sr), load average when written: $LOADAVG"
+    echo "- anchors: $ANCHOR_VERSIONS"
+    printf -- '- %s\n' "${BIN_VERSIONS[@]}"
+    [[ -z $BENCH_BASE ]] || echo "- main (BENCH_BASE): \`$BENCH_BASE\`"
+    echo
+    echo "## Data"
+    echo
+    echo "\`python3 ../shared/bench/gen.py --out DIR --manifest$( ((BENCH_SMALL)) && echo ' --small')\` (Python standard library, fixed seeds; the"
+    echo "same bytes on every machine): kv.tsv (\`key<TAB>int\`, Zipf keys), text.txt (Zipf words"
+    echo "separated by single spaces), orders.tsv / orders.jsonl (the same orders), users.tsv."
+    echo "Its MANIFEST.tsv:"
+    echo
+    echo "| file | bytes | lines | md5 |"
+    echo "|---|---:|---:|---|"
+    awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | `%s` |\n", $1, $2, $3, $4 }' <<<"$MANIFEST_TSV"
+    echo
+    echo "Derived (untimed, cached in \`.bench/derived-*\`): kv.tsv sorted by key (\`sort -s -k1,1\`,"
+    echo "for reduce-stream); a kv with $KEYS10M distinct keys (line i of kv.tsv, its key replaced by"
+    echo "\`u\` and 6 hex digits of ((i·7919) mod $KEYS10M)·40503 mod 2^24, so each key is on 2 lines);"
+    echo "\`bmap --words text.txt\` saved (for reduce-words); orders.tsv sorted by user_id and users.tsv"
+    echo "by user_id (for GNU join and join-merge)."
+    echo
+    echo "The engines' queries (scripts/bench/engines.py) are the obvious ones, reading the headerless"
+    echo "TSV / JSON lines and writing headerless TSV: \`GROUP BY k\` with \`sum(v), count(*)\`;"
+    echo "\`unnest(string_split(line, ' '))\` then \`GROUP BY w\` (chdb: \`ARRAY JOIN splitByChar(' ', line)\`"
+    echo "over \`LineAsString\`; Polars: \`str.split\` + \`explode\` + \`group_by\`); \`WHERE status = 'completed'\`"
+    echo "\`GROUP BY\` the day, amounts as DECIMAL(18,2) (Polars: Float64); a join on user_id; \`ORDER BY k\`."
+    echo
+    echo "Verification, every run: outputs whose order is free are compared sorted (\`LC_ALL=C sort\`)"
+    echo "with the reference tool's, byte for byte; decimal sums exactly as decimals (DuckDB's DECIMAL"
+    echo "sum is the oracle), Polars' Float64 sums after rounding to cents; sorts, splits and"
+    echo "shuffles against GNU sort/split (see scripts/bench-lib.sh)."
+    echo
+    echo "## Targets"
+    echo
+    echo "| case | batchkit | median s | fastest anchor | its median s | ratio | target | status | peak RSS MiB |"
+    echo "|---|---|---:|---|---:|---:|---|---|---:|"
+    for row in "${RESULTS[@]}"; do
+      IFS='|' read -r c t m ra rs tg st cpu role <<<"$row"
+      [[ $role == target || $t == - ]] || continue
+      an=- am=-
+      for d in "${CASE_INFO[@]}"; do
+        IFS='|' read -r dc dan dam _ <<<"$d"
+        [[ $dc == "$c" ]] && an=$dan am=$dam
+      done
+      echo "| $c | $t | $m | $an | $am | $ra | $tg | $st | $rs |"
+    done
+    echo
+    echo "$chart_note"
+    echo
+    echo "## Every tool"
+    echo
+    for d in "${CASE_INFO[@]}"; do
+      IFS='|' read -r c an am runs desc <<<"$d"
+      echo "### $c"
+      echo
+      echo "$desc. Runs: $runs; fastest anchor: $an."
+      echo
+      echo "| tool | role | median s | CPU s | peak RSS MiB | ratio | target | status |"
+      echo "|---|---|---:|---:|---:|---:|---|---|"
+      for row in "${RESULTS[@]}"; do
+        IFS='|' read -r rc t m ra rs tg st cpu role <<<"$row"
+        [[ $rc == "$c" ]] && echo "| $t | $role | $m | $cpu | $rs | $ra | $tg | $st |"
+      done
+      echo
+    done
+    for row in "${RESULTS[@]}"; do
+      IFS='|' read -r c t _ _ _ _ st _ _ <<<"$row"
+      [[ $t == - ]] && { echo "- $c: $st"; echo; }
+    done
+    if ((${#NOTES[@]})); then
+      echo "## Notes"
+      echo
+      printf -- '- %s\n' "${NOTES[@]//|/\\|}"
+    fi
+  } >"$page.tmp"
+  mv "$page.tmp" "$page"
 }

@@ -1,37 +1,56 @@
 #!/usr/bin/env bash
-# Benchmarks for batchkit against reference tools ("anchors").
+# Benchmarks for batchkit against reference tools ("anchors"), on the reference data of
+# ../shared/bench/gen.py (the data the issues' performance targets are set on).
 #
-#   scripts/bench.sh                      # everything, 20M lines, 3 runs
-#   BENCH_LINES=200000 BENCH_RUNS=1 scripts/bench.sh
-#   BENCH_ONLY='sort-(key|num)' scripts/bench.sh
-#   BENCH_ONLY='split|shuffle' scripts/bench.sh
+#   BENCH_DATA=/work/bench-ref scripts/bench.sh      # everything, on existing data
+#   scripts/bench.sh                                 # generates .bench/ref first (~3.2 GB)
+#   BENCH_SMALL=1 BENCH_RUNS=1 scripts/bench.sh      # a quick check on gen.py --small
+#   BENCH_ONLY='reduce-hash' scripts/bench.sh        # cases whose id matches the regex
 #
-# Cases: sort-key sort-num sort-ext (bsort, on kv), split-n4 (bsplit -n 4, on
-# text), shuffle-n4 (bshuffle -n 4, on kv), reduce-stream reduce-hash (breduce,
-# on kv), map-words (bmap --words | breduce --hash count, on text), map-revenue
-# (bmap --from jsonl ... | breduce --hash sum:2 count | bsort, on orders),
-# map-cat (bmap -j 2 -- cat, on text), join-hash join-merge (bjoin: orders-tsv with
-# users, see gen-data.py).
+# Cases (targets from issues 11 and 13, and the older ones of the sort/split/shuffle cases):
+#   reduce-hash      breduce --hash sum:2 count kv.tsv vs Polars, DuckDB, chdb, mawk
+#   reduce-hash-10m  the same on a kv with 10M distinct keys (derived from kv.tsv) vs DuckDB
+#   reduce-hash-j    breduce --hash -j 1 against -j 2
+#   reduce-words     breduce --hash count over the saved output of bmap --words text.txt
+#   reduce-stream    breduce sum:2 count on key-sorted kv vs datamash
+#   shuffle-combine  bshuffle --combine sum:2 --combine count | breduce --merge sum:2 count
+#   map-words        bmap --words text.txt | breduce --hash count vs chdb, DuckDB, Polars
+#   map-revenue-json bmap --from jsonl --where --emit | breduce --hash sum:2 count | bsort
+#   map-revenue-tsv  the same over orders.tsv; both vs DuckDB, Polars, chdb
+#   join-hash        bjoin --strategy hash orders.tsv users.tsv vs DuckDB, GNU join (presorted)
+#   map-cat          bmap -j 2 -- cat vs cat
+#   sort-key sort-num sort-ext (bsort on kv), split-n4 (bsplit -n 4 on text), shuffle-n4
+#   (bshuffle -n 4 on kv), join-merge (bjoin --sorted on the presorted orders and users)
 #
 # Environment:
-#   BENCH_LINES    lines of the kv data set (default 20000000, about 310 MB)
-#   BENCH_TEXT_BYTES  bytes of the text data set (default 500000000)
-#   BENCH_JOIN_LINES  rows of the orders fact table of the join cases (default
-#                  BENCH_LINES / 2: 10M rows, about 560 MB); the users dimension
-#                  always has 100,000 rows
-#   BENCH_ORDERS   lines of the JSON-lines orders log (default 10000000, about 1.2 GB)
+#   BENCH_DATA     the reference data directory (default .bench/ref, or .bench/ref-small):
+#                  reused when its MANIFEST.tsv matches the files, else generated there with
+#                  `python3 ../shared/bench/gen.py --out DIR --manifest [--small]`
+#   BENCH_SMALL=1  gen.py --small (~15 MB) instead of the default sizes (3.2 GB)
 #   BENCH_RUNS     timed runs per tool, alternating between tools (default 3)
+#   BENCH_RUNS_OTHER  runs of the cases without an issue target (sort-*, split-n4,
+#                  shuffle-n4, join-merge, map-cat; default BENCH_RUNS)
 #   BENCH_ONLY     extended regex on case ids; only matching cases run
+#   BENCH_BASE     a directory with the binaries of the commit the "x faster than today"
+#                  targets are judged against (e.g. main's target/release): run beside
+#                  the current ones as tool `main` in reduce-words, shuffle-combine and
+#                  map-words. Unset: those targets are NO-ANCHOR(main) and the committed
+#                  BENCHMARKS.md of today's main holds the baseline
+#   BENCH_PAGE     where the results page goes (default BENCHMARKS.md for a full run on
+#                  the default sizes, else .bench/BENCHMARKS.md); its chart is PAGE's
+#                  name with .png
+#   BENCH_RENDER=FILE  only write the page again, from the results a run saved in
+#                  .bench/state-DATE.sh (e.g. after changing the page's layout)
 #   BENCH_TIMEOUT  seconds before one run is killed (default 3600)
 #   BENCH_KEEP=1   keep the outputs in .bench/out/ (default: removed per case)
 #   BENCH_STRICT=1 exit 3 when a target is missed (default: exit 0 on misses)
 #   BENCH_BUILD=0  skip `cargo build --release`
 #   BSORT, BSPLIT, BSHUFFLE, BREDUCE, BJOIN, BMAP  the binaries (default target/release/NAME); the
-#                  build is skipped when every binary the selected cases use
-#                  is set
+#                  build is skipped when every binary the selected cases use is set
 #
-# Everything lives in .bench/ (gitignored): data/ (cached by size and the
-# generator's checksum), venv/ (pinned DuckDB and Polars), out/ (outputs, logs,
+# Everything else lives in .bench/ (gitignored): ref/ (the data), derived-MD5/ (files
+# computed from it, untimed: kv sorted, the 10M-key kv, the words file, presorted join
+# inputs), venv/ (pinned DuckDB, Polars, chdb, matplotlib), out/ (outputs, logs,
 # /usr/bin/time reports), tmp/ (spill directory), results-DATE.txt.
 # Exit status: 0 all verified (targets may be missed), 1 a tool failed or an
 # output did not verify, 3 with BENCH_STRICT=1 and a missed target.
@@ -41,26 +60,49 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BENCH_DIR=$ROOT/.bench
-BENCH_LINES=${BENCH_LINES:-20000000}
-BENCH_TEXT_BYTES=${BENCH_TEXT_BYTES:-500000000}
-BENCH_JOIN_LINES=${BENCH_JOIN_LINES:-$((BENCH_LINES / 2))}
-BENCH_ORDERS=${BENCH_ORDERS:-10000000}
+BENCH_SMALL=${BENCH_SMALL:-0}
+[[ $BENCH_SMALL == 1 ]] || BENCH_SMALL=0
+if ((BENCH_SMALL)); then BENCH_DATA=${BENCH_DATA:-$BENCH_DIR/ref-small}; else BENCH_DATA=${BENCH_DATA:-$BENCH_DIR/ref}; fi
 BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_RUNS_OTHER=${BENCH_RUNS_OTHER:-$BENCH_RUNS}
 BENCH_ONLY=${BENCH_ONLY:-}
+BENCH_BASE=${BENCH_BASE:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
 BENCH_STRICT=${BENCH_STRICT:-0}
-DUCKDB_PIN=duckdb==2.0.0
-POLARS_PIN=polars==2.1.0
+# The PyPI anchors, pinned: versions that install on Python 3.11 here (chdb pulls in
+# pandas and pyarrow).
+PINS=(duckdb==2.0.1 polars==2.1.0 chdb==4.4.0 matplotlib==3.11.2)
 
 # shellcheck source=scripts/bench-lib.sh
 source "$ROOT/scripts/bench-lib.sh"
 
-mkdir -p "$BENCH_DIR/out" "$BENCH_DIR/tmp" "$BENCH_DIR/data"
+mkdir -p "$BENCH_DIR/out" "$BENCH_DIR/tmp"
 export LC_ALL=C # every tool compares bytes; GNU sort must not use a locale
+
+# page_default — where the page goes unless BENCH_PAGE says: BENCHMARKS.md for a run of
+# every case on the default sizes, else .bench/BENCHMARKS.md.
+page_default() {
+  if ((!BENCH_SMALL)) && [[ -z $BENCH_ONLY ]]; then printf '%s' "$ROOT/BENCHMARKS.md"; else printf '%s' "$BENCH_DIR/BENCHMARKS.md"; fi
+}
+
+# BENCH_RENDER=FILE: write the page again from a run's saved results (.bench/state-DATE.sh)
+if [[ -n ${BENCH_RENDER:-} ]]; then
+  # shellcheck source=/dev/null
+  source "$BENCH_RENDER"
+  PY=$BENCH_DIR/venv/bin/python
+  [[ -x $PY ]] && HAVE_VENV=1
+  BENCH_PAGE=${BENCH_PAGE:-$(page_default)}
+  write_page "$BENCH_PAGE" "$stamp" "$rev"
+  echo "(page written to $BENCH_PAGE from $BENCH_RENDER)"
+  exit 0
+fi
 
 # ---------------------------------------------------------------- selection
 
-CASES=(sort-key sort-num sort-ext split-n4 shuffle-n4 reduce-stream reduce-hash join-hash join-merge map-words map-revenue map-cat)
+# The cases with an issue target first (so a short run measures them), then the others.
+CASES=(reduce-hash reduce-hash-10m reduce-hash-j reduce-words reduce-stream shuffle-combine
+  map-words map-revenue-json map-revenue-tsv join-hash map-cat
+  sort-key sort-num sort-ext split-n4 shuffle-n4 join-merge)
 
 selected=()
 for c in "${CASES[@]}"; do
@@ -68,11 +110,14 @@ for c in "${CASES[@]}"; do
 done
 ((${#selected[@]})) || { echo "bench: BENCH_ONLY='$BENCH_ONLY' matches no case (${CASES[*]})" >&2; exit 2; }
 
-# the binaries the selected cases use (case sort-* uses bsort, split-* bsplit, ...)
+# the binaries the selected cases use
 BINS=()
 for c in "${selected[@]}"; do
-  case $c in sort-*) bs=(bsort) ;; split-*) bs=(bsplit) ;; shuffle-*) bs=(bshuffle) ;; reduce-*) bs=(breduce) ;; join-*) bs=(bjoin) ;;
-    map-*) bs=(bmap breduce bsort) ;; *) continue ;; esac
+  case $c in
+    sort-*) bs=(bsort) ;; split-*) bs=(bsplit) ;; shuffle-n4) bs=(bshuffle) ;;
+    shuffle-combine) bs=(bshuffle breduce) ;; reduce-words) bs=(breduce bmap) ;; reduce-*) bs=(breduce) ;;
+    join-*) bs=(bjoin) ;; map-*) bs=(bmap breduce bsort bshuffle) ;; *) continue ;;
+  esac
   for b in "${bs[@]}"; do [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b"); done
 done
 
@@ -97,161 +142,258 @@ for b in "${BINS[@]}"; do
   var=${b^^}
   [[ -x ${!var} ]] || { echo "bench: $var=${!var} is not an executable" >&2; exit 1; }
 done
-
-ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time hyperfine:hyperfine
-if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS"; fi
-if [[ " ${selected[*]} " =~ \ (sort-key|sort-num|join-hash|reduce-hash|map-words|map-revenue)\  ]]; then
-  ensure_venv "$DUCKDB_PIN" "$POLARS_PIN" # only those cases use DuckDB and Polars
+if [[ -n $BENCH_BASE ]]; then
+  BENCH_BASE=$(cd "$BENCH_BASE" && pwd)
+  for b in breduce bshuffle bmap; do
+    [[ -x $BENCH_BASE/$b ]] || { echo "bench: BENCH_BASE=$BENCH_BASE has no executable $b" >&2; exit 1; }
+  done
 fi
+
+ensure_apt mawk:mawk datamash:datamash time:/usr/bin/time coreutils:join
+if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else warn "/usr/bin/time missing: no peak RSS or CPU time"; fi
+ensure_venv "${PINS[@]}"
 PY=$BENCH_DIR/venv/bin/python
-
-# The DuckDB and Polars anchors, one small script so the commands stay short.
-cat >"$BENCH_DIR/anchors.py" <<'EOF'
-"""anchors.py ENGINE OP IN OUT: sort a key<TAB>value file with DuckDB or Polars.
-OP: key (by field 1, bytewise) or num (by field 2 as a 64-bit integer); with DuckDB also
-words (count the words of a text split on runs of spaces and TABs) and revenue (the daily
-revenue and order count of the completed orders of a JSON-lines log, by day)."""
-import sys
-
-engine, op, inp, out = sys.argv[1:5]
-num = op == "num"
-if engine == "duckdb" and op == "words":
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(
-        f"""COPY (SELECT word, count(*) FROM (
-                 SELECT unnest(regexp_split_to_array(line, '[ \t]+')) AS word
-                 FROM read_csv('{inp}', delim='\x01', header=false, quote='', escape='',
-                               auto_detect=false, columns={{'line': 'VARCHAR'}}))
-               WHERE word <> '' GROUP BY word)
-           TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
-    )
-elif engine == "duckdb" and op == "revenue":
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(
-        f"""COPY (SELECT substr(created_at, 1, 10) AS day, sum(amount), count(*)
-                 FROM read_json('{inp}', format='newline_delimited',
-                      columns={{'status': 'VARCHAR', 'created_at': 'VARCHAR', 'amount': 'DECIMAL(18,2)'}})
-                 WHERE status = 'completed' GROUP BY day ORDER BY day)
-           TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
-    )
-elif engine == "duckdb":
-    import duckdb
-
-    con = duckdb.connect()
-    vtype = "BIGINT" if num else "VARCHAR"
-    con.execute(
-        f"""COPY (SELECT * FROM read_csv('{inp}', delim='\t', header=false, quote='', escape='',
-                 auto_detect=false, columns={{'key': 'VARCHAR', 'value': '{vtype}'}})
-             ORDER BY {'value' if num else 'key'})
-           TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false)"""
-    )
-elif engine == "polars":
-    import polars as pl
-
-    df = pl.read_csv(
-        inp, separator="\t", has_header=False, quote_char=None,
-        schema={"key": pl.String, "value": pl.Int64 if num else pl.String},
-    )
-    df.sort("value" if num else "key").write_csv(out, separator="\t", include_header=False, quote_style="never")
-else:
-    sys.exit(f"unknown engine {engine}")
-EOF
-
-# The DuckDB join anchor: orders-tsv JOIN users on user_id, in bjoin's (GNU join's) column
-# layout, every column read as text so that values come out as they went in.
-cat >"$BENCH_DIR/join_anchor.py" <<'EOF'
-"""join_anchor.py ORDERS USERS OUT: inner join orders (field 2) with users (field 1), DuckDB."""
-import sys
-
-import duckdb
-
-orders, users, out = sys.argv[1:4]
-opts = "delim='\t', header=false, quote='', escape='', auto_detect=false"
-ocols = ["order_id", "user_id", "product_id", "status", "created_at", "amount"]
-ucols = ["user_id", "name", "country", "signup"]
-odef = ", ".join(f"'{c}': 'VARCHAR'" for c in ocols)
-udef = ", ".join(f"'{c}': 'VARCHAR'" for c in ucols)
-sel = ", ".join(["o.user_id"] + [f"o.{c}" for c in ocols if c != "user_id"] + [f"u.{c}" for c in ucols[1:]])
-duckdb.connect().execute(
-    f"""COPY (SELECT {sel} FROM read_csv('{orders}', {opts}, columns={{{odef}}}) o
-             JOIN read_csv('{users}', {opts}, columns={{{udef}}}) u ON o.user_id = u.user_id)
-       TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
-)
-EOF
-
-# The DuckDB group-by anchor: key<TAB>value, SUM(value) and COUNT(*) per key (both cores).
-cat >"$BENCH_DIR/reduce_anchor.py" <<'EOF'
-"""reduce_anchor.py IN OUT: GROUP BY field 1 with sum of field 2 and count, DuckDB."""
-import sys
-
-import duckdb
-
-inp, out = sys.argv[1:3]
-duckdb.connect().execute(
-    f"""COPY (SELECT key, SUM(value), COUNT(*) FROM read_csv('{inp}', delim='\t', header=false,
-             quote='', escape='', auto_detect=false, columns={{'key': 'VARCHAR', 'value': 'BIGINT'}})
-             GROUP BY key)
-       TO '{out}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')"""
-)
-EOF
-
-# add_engines CASE_OP CHECK — the DuckDB and Polars tools for a kv sort case.
-add_engines() {
-  local op=$1 check=$2 e
-  if ((HAVE_VENV)); then
-    for e in duckdb polars; do
-      case_tool "$e" info "$check" "$BENCH_DIR/out/$C_ID.$e.out" "$(q "$PY" "$BENCH_DIR/anchors.py" "$e" "$op" "$KV" "$BENCH_DIR/out/$C_ID.$e.out")"
-    done
-  fi
-}
+ENGINES=$ROOT/scripts/bench/engines.py
+have() { command -v "$1" >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- data
-# Generated (or found in the cache) on first use, so a selection of cases only
-# builds the data sets it reads.
 
-KV="" TEXT="" ORDERS=""
-need_kv() { [[ -n $KV ]] || KV=$(dataset kv --lines "$BENCH_LINES"); }
-need_text() { [[ -n $TEXT ]] || TEXT=$(dataset text --bytes "$BENCH_TEXT_BYTES"); }
-need_orders() { [[ -n $ORDERS ]] || ORDERS=$(dataset orders --lines "$BENCH_ORDERS"); }
+ref_data "$BENCH_DATA" "$BENCH_SMALL"
+BENCH_DATA=$(cd "$BENCH_DATA" && pwd)
+KV=$BENCH_DATA/kv.tsv TEXT=$BENCH_DATA/text.txt ORD=$BENCH_DATA/orders.tsv
+ORDJ=$BENCH_DATA/orders.jsonl USERS=$BENCH_DATA/users.tsv
+DERIVED=$BENCH_DIR/derived-$(md5sum <"$BENCH_DATA/MANIFEST.tsv" | cut -c1-8)
+lines_of() { awk -F'\t' -v f="$1" '$1 == f { print $3 }' "$BENCH_DATA/MANIFEST.tsv"; }
+KV_LINES=$(lines_of kv.tsv) ORD_LINES=$(lines_of orders.tsv) USERS_LINES=$(lines_of users.tsv)
+TEXT_BYTES=$(stat -c %s "$TEXT")
+# distinct keys of the many-keys variant: 10M of the 20M lines (half the lines, when small)
+KEYS10M=$((KV_LINES / 2 < 10000000 ? KV_LINES / 2 : 10000000))
+
+# The derived inputs (untimed, cached in $DERIVED), made on first use.
+need_kv_sorted() { [[ -n ${KVS:-} ]] || KVS=$(derived kv-sorted.tsv "$(q sort -t "$TAB" -k1,1 -s -S 2G --parallel=2 -T "$BENCH_DIR/tmp" "$KV") >\"\$OUT\""); }
+# Line i of kv.tsv keeps its value; its key becomes u + 6 hex digits of
+# ((i * 7919) mod K) * 40503 mod 2^24: exactly K distinct keys (7919 is prime to K = 10^7,
+# 40503 odd and K < 2^24), each on 2 lines 10M apart, in no order.
+need_kv10m() {
+  # shellcheck disable=SC2016  # an awk program
+  [[ -n ${KV10M:-} ]] || KV10M=$(derived "kv-$KEYS10M-keys.tsv" \
+    "$(q mawk -F "$TAB" -v k="$KEYS10M" '{ r = (NR * 7919) % k; printf "u%06x\t%s\n", (r * 40503) % 16777216, $2 }' "$KV") >\"\$OUT\"")
+}
+need_words() { [[ -n ${WORDS:-} ]] || WORDS=$(derived words.tsv "$(q "$BMAP" --words "$TEXT") >\"\$OUT\""); }
+need_join_sorted() {
+  [[ -n ${ORDS:-} ]] && return
+  ORDS=$(derived orders-by-user.tsv "$(q sort -t "$TAB" -k2,2 -s -S 1G --parallel=2 -T "$BENCH_DIR/tmp" "$ORD") >\"\$OUT\"")
+  USERSS=$(derived users-sorted.tsv "$(q sort -t "$TAB" -k1,1 -s "$USERS") >\"\$OUT\"")
+}
+
+# engine NAME ROLE CHECK OP IN... — one PyPI engine's tool (scripts/bench/engines.py).
+engine() {
+  local e=$1 role=$2 check=$3 op=$4 out=$BENCH_DIR/out/$C_ID.$1.out
+  shift 4
+  ((HAVE_VENV)) || return 0
+  case_tool "$e" "$role" "$check" "$out" "$(q "$PY" "$ENGINES" "$e" "$op" "$out" "$@")"
+}
+# engine_target SPEC — SPEC when the venv is there, else ALT (for cases whose anchors are engines)
+with_venv() { if ((HAVE_VENV)); then printf '%s' "$1"; else printf '%s' "${2:--}"; fi; }
 
 # ---------------------------------------------------------------- cases
-# One function per case, named case_<id with _ for ->; listed in CASES.
+# One function per case, named case_<id with _ for ->; listed in CASES. Every tool's output
+# is verified on every run (see case_tool in scripts/bench-lib.sh): hash tables come out in
+# any order, so those are compared sorted (the `sorted` check).
+
+case_reduce_hash() {
+  case_begin reduce-hash "hash group-by: breduce --hash sum:2 count kv.tsv ($KV_LINES lines)"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/reduce-hash
+  # mawk's doubles are exact below 2^53 (the sums are below 2^45); %.0f prints them whole
+  # shellcheck disable=SC2016  # an awk program
+  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk -F "$TAB" '{ s[$1] += $2; c[$1]++ } END { for (k in s) printf "%s\t%.0f\t%d\n", k, s[k], c[k] }' "$KV") >$(q "$o.mawk.out")"
+  engine polars anchor sorted groupby "$KV"
+  engine duckdb anchor sorted groupby "$KV"
+  engine chdb anchor sorted groupby "$KV"
+  case_tool breduce target sorted "$o.breduce.out" "$(q "$BREDUCE" --hash sum:2 count -o "$o.breduce.out" "$KV")"
+  case_target "$(with_venv 0.8@polars,0.8@duckdb)"
+  case_run
+}
+
+case_reduce_hash_10m() {
+  need_kv10m
+  case_begin reduce-hash-10m "hash group-by with $KEYS10M distinct keys: breduce --hash sum:2 count ($KV_LINES lines)"
+  case_input "$KV10M"
+  local o=$BENCH_DIR/out/reduce-hash-10m
+  ((HAVE_VENV)) || { skip_case reduce-hash-10m "no DuckDB to compare with"; return; }
+  engine duckdb anchor ref groupby "$KV10M"
+  case_tool breduce target sorted "$o.breduce.out" "$(q "$BREDUCE" --hash sum:2 count -o "$o.breduce.out" "$KV10M")"
+  case_target 1.0@duckdb
+  case_run
+}
+
+case_reduce_hash_j() {
+  case_begin reduce-hash-j "breduce --hash sum:2 count kv.tsv: -j 2 against -j 1"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/reduce-hash-j
+  case_tool breduce-j1 target ref "$o.j1.out" "$(q "$BREDUCE" --hash -j 1 sum:2 count -o "$o.j1.out" "$KV")"
+  case_tool breduce-j2 target sorted "$o.j2.out" "$(q "$BREDUCE" --hash -j 2 sum:2 count -o "$o.j2.out" "$KV")"
+  case_target -
+  case_tool_target breduce-j2 0.588@breduce-j1 # 1.7x faster
+  case_run
+}
+
+case_reduce_words() {
+  need_words
+  case_begin reduce-words "breduce --hash count over bmap --words text.txt, saved ($(wc -l <"$WORDS") lines)"
+  case_input "$WORDS"
+  local o=$BENCH_DIR/out/reduce-words
+  ((HAVE_VENV)) || { skip_case reduce-words "no DuckDB to compare with"; return; }
+  engine duckdb anchor ref count "$WORDS"
+  if [[ -n $BENCH_BASE ]]; then
+    case_tool main info sorted "$o.main.out" "$(q "$BENCH_BASE/breduce" --hash count -o "$o.main.out" "$WORDS")"
+  fi
+  case_tool breduce target sorted "$o.breduce.out" "$(q "$BREDUCE" --hash count -o "$o.breduce.out" "$WORDS")"
+  if [[ -n $BENCH_BASE ]]; then case_target 0.333@main; else case_target -; fi # 3x faster than today
+  case_run
+}
+
+case_reduce_stream() {
+  need_kv_sorted
+  case_begin reduce-stream "streaming group-by over key-sorted kv: breduce sum:2 count ($KV_LINES lines)"
+  case_input "$KVS"
+  local o=$BENCH_DIR/out/reduce-stream
+  # --format %.0f: by default datamash rounds sums to 14 significant digits; breduce is exact.
+  case_tool datamash anchor ref "$o.datamash.out" "$(q datamash --format '%.0f' -g1 sum 2 count 2) <$(q "$KVS") >$(q "$o.datamash.out")"
+  case_tool breduce target cmp "$o.breduce.out" "$(q "$BREDUCE" sum:2 count -o "$o.breduce.out" "$KVS")"
+  case_target 0.2@datamash
+  case_run
+}
+
+case_shuffle_combine() {
+  case_begin shuffle-combine "bshuffle --combine sum:2 --combine count kv.tsv | breduce --merge sum:2 count ($KV_LINES lines)"
+  case_input "$KV"
+  local o=$BENCH_DIR/out/shuffle-combine b
+  ((HAVE_VENV)) || { skip_case shuffle-combine "no DuckDB to compare with"; return; }
+  engine duckdb anchor ref groupby "$KV"
+  pipeline() { printf '%s | %s' "$(q "$1/bshuffle" --combine sum:2 --combine count -T "$BENCH_DIR/tmp" "$KV")" "$(q "$2/breduce" --merge sum:2 count -o "$3")"; }
+  if [[ -n $BENCH_BASE ]]; then case_tool main info sorted "$o.main.out" "$(pipeline "$BENCH_BASE" "$BENCH_BASE" "$o.main.out")"; fi
+  case_tool bshuffle target sorted "$o.bshuffle.out" "$(pipeline "$(dirname "$BSHUFFLE")" "$(dirname "$BREDUCE")" "$o.bshuffle.out")"
+  if [[ -n $BENCH_BASE ]]; then case_target 0.5@main; else case_target -; fi # half of today's
+  case_run
+}
+
+case_map_words() {
+  case_begin map-words "word count: bmap --words text.txt | breduce --hash count ($TEXT_BYTES bytes)"
+  case_input "$TEXT"
+  local o=$BENCH_DIR/out/map-words
+  ((HAVE_VENV)) || { skip_case map-words "no chdb to compare with"; return; }
+  engine chdb anchor ref words "$TEXT"
+  engine duckdb anchor sorted words "$TEXT"
+  engine polars anchor sorted words "$TEXT"
+  if [[ -n $BENCH_BASE ]]; then
+    case_tool main info sorted "$o.main.out" "$(q "$BENCH_BASE/bmap" --words "$TEXT") | $(q "$BENCH_BASE/breduce" --hash count -o "$o.main.out")"
+  fi
+  case_tool bmap target sorted "$o.bmap.out" "$(q "$BMAP" --words "$TEXT") | $(q "$BREDUCE" --hash count -o "$o.bmap.out")"
+  # the combined form, once bmap has a map-side combiner (issue 13)
+  if "$BMAP" --help 2>/dev/null | grep -q -- '--combine'; then
+    case_tool bmap-combine target sorted "$o.bmap-combine.out" "$(q "$BMAP" --words --combine count "$TEXT") | $(q "$BREDUCE" --hash --merge count -o "$o.bmap-combine.out")"
+  else
+    warn "map-words: this bmap has no --combine: the combined form is not measured"
+  fi
+  case_tool bmap-shuffle target sorted "$o.bmap-shuffle.out" "$(q "$BMAP" --words "$TEXT") | $(q "$BSHUFFLE" -T "$BENCH_DIR/tmp") | $(q "$BREDUCE" count -o "$o.bmap-shuffle.out")"
+  case_target 0.8@chdb
+  case_tool_target bmap-shuffle -
+  case_run
+}
+
+# The daily revenue of the SPEC's second example; DuckDB's exact DECIMAL sums are the
+# reference (the Decimal oracle), chdb's Decimal too; Polars sums Float64 (compared in cents).
+case_map_revenue_json() {
+  case_begin map-revenue-json "daily revenue over JSON lines: bmap --from jsonl --where --emit | breduce --hash sum:2 count | bsort ($ORD_LINES orders)"
+  case_input "$ORDJ"
+  local o=$BENCH_DIR/out/map-revenue-json
+  ((HAVE_VENV)) || { skip_case map-revenue-json "no DuckDB to compare with"; return; }
+  engine duckdb anchor ref revenue-json "$ORDJ"
+  engine polars anchor sorted:cents revenue-json "$ORDJ"
+  engine chdb anchor sorted:exact revenue-json "$ORDJ"
+  case_tool bmap target sorted:exact "$o.bmap.out" "$(q "$BMAP" --from jsonl --where 'status == completed' --emit 'created_at|day,amount' "$ORDJ") | $(q "$BREDUCE" --hash sum:2 count) | $(q "$BSORT" -o "$o.bmap.out")"
+  case_target 0.8@duckdb
+  case_run
+}
+
+case_map_revenue_tsv() {
+  case_begin map-revenue-tsv "daily revenue over TSV: bmap --where '4 == completed' --emit '5|day,6' | breduce --hash sum:2 count | bsort ($ORD_LINES orders)"
+  case_input "$ORD"
+  local o=$BENCH_DIR/out/map-revenue-tsv
+  ((HAVE_VENV)) || { skip_case map-revenue-tsv "no DuckDB to compare with"; return; }
+  engine duckdb anchor ref revenue-tsv "$ORD"
+  engine polars anchor sorted:cents revenue-tsv "$ORD"
+  engine chdb anchor sorted:exact revenue-tsv "$ORD"
+  case_tool bmap target sorted:exact "$o.bmap.out" "$(q "$BMAP" --where '4 == completed' --emit '5|day,6' "$ORD") | $(q "$BREDUCE" --hash sum:2 count) | $(q "$BSORT" -o "$o.bmap.out")"
+  case_target 0.8@polars
+  case_run
+}
+
+# Broadcast join: users in memory, orders streamed. GNU join reads the inputs presorted by
+# the key (the sort is not timed); every output is compared sorted.
+case_join_hash() {
+  need_join_sorted
+  case_begin join-hash "hash join: bjoin --strategy hash orders.tsv ($ORD_LINES rows) users.tsv ($USERS_LINES) on user_id"
+  case_input "$ORD" "$USERS" "$ORDS" "$USERSS"
+  local o=$BENCH_DIR/out/join-hash
+  case_tool gnu-join anchor ref "$o.gnu-join.out" "$(q join -t "$TAB" -1 2 -2 1 "$ORDS" "$USERSS") >$(q "$o.gnu-join.out")"
+  engine duckdb anchor sorted join "$ORD" "$USERS"
+  case_tool bjoin target sorted "$o.bjoin.out" "$(q "$BJOIN" --strategy hash --left-key 2 --right-key 1 -o "$o.bjoin.out" "$ORD" "$USERS")"
+  case_target "$(with_venv 0.6@duckdb,1.0@gnu-join 1.0@gnu-join)"
+  case_run
+}
+
+# External mapping's overhead: chunks through two cat processes, in order, against one cat.
+case_map_cat() {
+  case_begin map-cat "bmap -j 2 -- cat against cat ($TEXT_BYTES bytes of text)"
+  C_RUNS=$BENCH_RUNS_OTHER
+  case_input "$TEXT"
+  local o=$BENCH_DIR/out/map-cat
+  case_tool cat anchor ref "$o.cat.out" "$(q cat "$TEXT") >$(q "$o.cat.out")"
+  case_tool bmap target cmp "$o.bmap.out" "$(q "$BMAP" -j 2 -T "$BENCH_DIR/tmp" "$TEXT" -- cat) >$(q "$o.bmap.out")"
+  case_target 2.0@cat
+  case_run
+}
 
 case_sort_key() {
-  need_kv
-  case_begin sort-key "in-memory sort by key: -t TAB -k1,1 ($BENCH_LINES lines)"
+  case_begin sort-key "in-memory sort by key: -t TAB -k1,1 kv.tsv ($KV_LINES lines)"
+  C_RUNS=$BENCH_RUNS_OTHER
   case_input "$KV"
-  local o=$BENCH_DIR/out/sort-key
+  local o=$BENCH_DIR/out/sort-key check
+  check="order:$(q -t "$TAB" -k1,1)"
   case_tool gnu-S2G anchor ref "$o.gnu-S2G.out" "$(q sort -t "$TAB" -k1,1 -S 2G --parallel=2 -o "$o.gnu-S2G.out" "$KV")"
   case_tool gnu-S100M anchor cmp "$o.gnu-S100M.out" "$(q sort -t "$TAB" -k1,1 -S 100M --parallel=2 -T "$BENCH_DIR/tmp" -o "$o.gnu-S100M.out" "$KV")"
-  add_engines key "order:$(q -t "$TAB" -k1,1)"
+  engine duckdb anchor "$check" sort-key "$KV"
+  engine polars anchor "$check" sort-key "$KV"
+  engine chdb anchor "$check" sort-key "$KV"
   case_tool bsort target cmp "$o.bsort.out" "$(q "$BSORT" -t "$TAB" -k1,1 -o "$o.bsort.out" "$KV")"
-  case_target 0.5
+  case_target 0.5@gnu-S2G
   case_run
 }
 
 case_sort_num() {
-  need_kv
-  case_begin sort-num "numeric sort: -t TAB -k2,2n ($BENCH_LINES lines)"
+  case_begin sort-num "numeric sort: -t TAB -k2,2n kv.tsv ($KV_LINES lines)"
+  C_RUNS=$BENCH_RUNS_OTHER
   case_input "$KV"
-  local o=$BENCH_DIR/out/sort-num
+  local o=$BENCH_DIR/out/sort-num check
+  check="order:$(q -t "$TAB" -k2,2n)"
   case_tool gnu-S2G anchor ref "$o.gnu-S2G.out" "$(q sort -t "$TAB" -k2,2n -S 2G --parallel=2 -o "$o.gnu-S2G.out" "$KV")"
-  add_engines num "order:$(q -t "$TAB" -k2,2n)"
+  engine duckdb anchor "$check" sort-num "$KV"
+  engine polars anchor "$check" sort-num "$KV"
+  engine chdb anchor "$check" sort-num "$KV"
   case_tool bsort target cmp "$o.bsort.out" "$(q "$BSORT" -t "$TAB" -k2,2n -o "$o.bsort.out" "$KV")"
-  case_target 0.25
+  case_target 0.25@gnu-S2G
   case_run
 }
 
 case_sort_ext() {
-  need_kv
   local bytes kib
   bytes=$(stat -c %s "$KV")
   kib=$(((bytes / 10 + 1023) / 1024))
-  case_begin sort-ext "external sort by key, -S ${kib}K (10% of input), --parallel=2"
+  case_begin sort-ext "external sort by key, -S ${kib}K (10% of kv.tsv), --parallel=2"
+  C_RUNS=$BENCH_RUNS_OTHER
   case_input "$KV"
   local o=$BENCH_DIR/out/sort-ext
   case_tool gnu anchor ref "$o.gnu.out" "$(q sort -t "$TAB" -k1,1 -S "${kib}K" --parallel=2 -T "$BENCH_DIR/tmp" -o "$o.gnu.out" "$KV")"
@@ -261,8 +403,8 @@ case_sort_ext() {
 }
 
 case_split_n4() {
-  need_text
-  case_begin split-n4 "4 chunks at line boundaries: bsplit -n 4 ($(stat -c %s "$TEXT") bytes of text)"
+  case_begin split-n4 "4 chunks at line boundaries: bsplit -n 4 text.txt ($TEXT_BYTES bytes)"
+  C_RUNS=$BENCH_RUNS_OTHER
   case_input "$TEXT"
   local o=$BENCH_DIR/out/split-n4
   # split writes into the current directory: an empty one made by the command
@@ -273,87 +415,20 @@ case_split_n4() {
   case_run
 }
 
-# The kv file sorted by key (stable), for streaming reducers; cached beside it.
-need_kv_sorted() {
-  need_kv
-  [[ -n ${KVS:-} ]] && return
-  KVS=${KV%.tsv}-sorted.tsv
-  [[ -s $KVS ]] || sort -t "$TAB" -k1,1 -s -S 2G --parallel=2 -o "$KVS" "$KV"
-}
-
-case_reduce_stream() {
-  need_kv_sorted
-  case_begin reduce-stream "streaming group-by over key-sorted input: sum:2 count ($BENCH_LINES lines)"
-  case_input "$KVS"
-  local o=$BENCH_DIR/out/reduce-stream
-  # --format %.0f: by default datamash rounds sums to 14 significant digits; breduce is exact.
-  case_tool datamash anchor ref "$o.datamash.out" "$(q datamash --format '%.0f' -g1 sum 2 count 2) <$(q "$KVS") >$(q "$o.datamash.out")"
-  case_tool breduce target cmp "$o.breduce.out" "$(q "$BREDUCE" sum:2 count -o "$o.breduce.out" "$KVS")"
-  case_target 0.3
-  case_run
-}
-
-# mawk's and DuckDB's tables come out unordered and breduce's sorted: only line counts are compared;
-# tests/breduce.rs checks --hash against an exact reference and against streaming mode.
-case_reduce_hash() {
-  need_kv
-  case_begin reduce-hash "hash group-by over unsorted input: sum:2 count ($BENCH_LINES lines)"
-  case_input "$KV"
-  local o=$BENCH_DIR/out/reduce-hash
-  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk -F "$TAB" '{s[$1]+=$2; c[$1]++} END {for (k in s) print k "\t" s[k] "\t" c[k]}' "$KV") >$(q "$o.mawk.out")"
-  if ((HAVE_VENV)); then
-    case_tool duckdb anchor lines "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/reduce_anchor.py" "$KV" "$o.duckdb.out")"
-  fi
-  case_tool breduce target lines "$o.breduce.out" "$(q "$BREDUCE" --hash sum:2 count -o "$o.breduce.out" "$KV")"
-  if ((HAVE_VENV)); then case_target 0.5@mawk,1.0@duckdb; else case_target 0.5@mawk; fi
-  case_run
-}
-
 case_shuffle_n4() {
-  need_kv
   local bytes kib
   bytes=$(stat -c %s "$KV")
   kib=$(((bytes / 10 + 1023) / 1024))
-  case_begin shuffle-n4 "hash-partition into 4, each sorted by field 1 ($BENCH_LINES lines); bshuffle-S: -S ${kib}K (10% of input)"
+  case_begin shuffle-n4 "hash-partition kv.tsv into 4, each sorted by field 1; bshuffle-S: -S ${kib}K (10% of input)"
+  C_RUNS=$BENCH_RUNS_OTHER
   case_input "$KV"
   local o=$BENCH_DIR/out/shuffle-n4 check
   check="shuffle:4:$(q -t "$TAB" -k1,1)"
   case_tool gnu-S2G anchor ref "$o.gnu-S2G.out" "$(q sort -t "$TAB" -k1,1 -s -S 2G --parallel=2 -o "$o.gnu-S2G.out" "$KV")"
   case_tool bshuffle target "$check" "$o.bshuffle" "$(q "$BSHUFFLE" -n 4 -o "$o.bshuffle" "$KV")"
   case_tool bshuffle-S target "$check" "$o.bshuffle-S" "$(q "$BSHUFFLE" -n 4 -S "${kib}K" -T "$BENCH_DIR/tmp" -o "$o.bshuffle-S" "$KV")"
-  case_target 0.7
+  case_target 0.7@gnu-S2G
   case_tool_target bshuffle-S - $(((kib + 1023) / 1024 + 64))
-  case_run
-}
-
-# The join data: the orders fact table (TSV, unsorted) and the users dimension; and both
-# sorted by the join key for the merge case (cached beside them).
-ORD="" USERS=""
-need_join() {
-  [[ -n $ORD ]] || ORD=$(dataset orders-tsv --lines "$BENCH_JOIN_LINES")
-  [[ -n $USERS ]] || USERS=$(dataset users --lines 100000)
-}
-need_join_sorted() {
-  need_join
-  [[ -n ${ORDS:-} ]] && return
-  ORDS=${ORD%.tsv}-by-user.tsv USERSS=${USERS%.tsv}-sorted.tsv
-  [[ -s $ORDS ]] || sort -t "$TAB" -k2,2 -s -S 1G --parallel=2 -T "$BENCH_DIR/tmp" -o "$ORDS" "$ORD"
-  [[ -s $USERSS ]] || sort -t "$TAB" -k1,1 -s -o "$USERSS" "$USERS"
-}
-
-# Broadcast join: the users table in memory, orders streamed. mawk's hash join writes the
-# same bytes in the same (orders') order; DuckDB's order differs (line count checked).
-case_join_hash() {
-  need_join
-  case_begin join-hash "broadcast inner join: orders ($BENCH_JOIN_LINES rows) with users (100k) on user_id"
-  case_input "$ORD" "$USERS"
-  local o=$BENCH_DIR/out/join-hash
-  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk -F "$TAB" -v OFS="$TAB" 'NR == FNR { u[$1] = $2 OFS $3 OFS $4; next } ($2 in u) { print $2, $1, $3, $4, $5, $6, u[$2] }' "$USERS" "$ORD") >$(q "$o.mawk.out")"
-  if ((HAVE_VENV)); then
-    case_tool duckdb anchor lines "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/join_anchor.py" "$ORD" "$USERS" "$o.duckdb.out")"
-  fi
-  case_tool bjoin target cmp "$o.bjoin.out" "$(q "$BJOIN" --left-key 2 --right-key 1 -o "$o.bjoin.out" "$ORD" "$USERS")"
-  if ((HAVE_VENV)); then case_target 0.5@mawk,1.0@duckdb; else case_target 0.5@mawk; fi
   case_run
 }
 
@@ -361,92 +436,68 @@ case_join_hash() {
 # (the same join on the unsorted inputs, sorting both) is shown for context.
 case_join_merge() {
   need_join_sorted
-  case_begin join-merge "merge join of sorted inputs: orders ($BENCH_JOIN_LINES rows, by user_id) with users"
+  case_begin join-merge "merge join of presorted orders.tsv (by user_id) with users.tsv"
+  C_RUNS=$BENCH_RUNS_OTHER
   case_input "$ORDS" "$USERSS"
   local o=$BENCH_DIR/out/join-merge
   case_tool gnu-join anchor ref "$o.gnu-join.out" "$(q join -t "$TAB" -1 2 -2 1 "$ORDS" "$USERSS") >$(q "$o.gnu-join.out")"
   case_tool bjoin target cmp "$o.bjoin.out" "$(q "$BJOIN" --sorted --left-key 2 --right-key 1 -o "$o.bjoin.out" "$ORDS" "$USERSS")"
   case_tool bjoin-sort target lines "$o.bjoin-sort.out" "$(q "$BJOIN" --strategy merge --left-key 2 --right-key 1 -T "$BENCH_DIR/tmp" -o "$o.bjoin-sort.out" "$ORD" "$USERS")"
-  case_target 0.7
+  case_target 0.7@gnu-join
   case_tool_target bjoin-sort -
-  case_run
-}
-
-# Word count, MapReduce's hello world. The outputs are not in one order or format (uniq -c
-# pads counts; mawk's table is unordered; tr splits on spaces only), so the check is the
-# number of distinct words against mawk's (which splits as bmap does); tests/bmap.rs checks
-# --words against awk token for token.
-case_map_words() {
-  need_text
-  case_begin map-words "word count: bmap --words | breduce --hash count ($(stat -c %s "$TEXT") bytes of text)"
-  case_input "$TEXT"
-  local o=$BENCH_DIR/out/map-words
-  case_tool tr-sort-uniq anchor none "$o.tr.out" "tr -s ' ' '\n' <$(q "$TEXT") | LC_ALL=C sort -S 2G --parallel=2 -T $(q "$BENCH_DIR/tmp") | uniq -c >$(q "$o.tr.out")"
-  case_tool mawk anchor ref "$o.mawk.out" "$(q mawk '{for (i = 1; i <= NF; i++) c[$i]++} END {for (w in c) print w "\t" c[w]}' "$TEXT") >$(q "$o.mawk.out")"
-  if ((HAVE_VENV)); then
-    case_tool duckdb info lines "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/anchors.py" duckdb words "$TEXT" "$o.duckdb.out")"
-  fi
-  case_tool bmap target lines "$o.bmap.out" "$(q "$BMAP" --words "$TEXT") | $(q "$BREDUCE" --hash count -o "$o.bmap.out")"
-  if ((HAVE_VENV)); then case_target 0.15@tr-sort-uniq,0.5@mawk,1.0@duckdb; else case_target 0.15@tr-sort-uniq,0.5@mawk; fi
-  case_run
-}
-
-# The daily revenue of the SPEC's second example, over a JSON-lines orders log; DuckDB's
-# exact DECIMAL sums are the reference, byte for byte.
-case_map_revenue() {
-  need_orders
-  case_begin map-revenue "daily revenue over JSON lines: bmap --where --emit | breduce --hash sum:2 count | bsort ($BENCH_ORDERS orders)"
-  case_input "$ORDERS"
-  local o=$BENCH_DIR/out/map-revenue
-  if ((HAVE_VENV)); then
-    case_tool duckdb anchor ref "$o.duckdb.out" "$(q "$PY" "$BENCH_DIR/anchors.py" duckdb revenue "$ORDERS" "$o.duckdb.out")"
-  else
-    skip_case map-revenue "no DuckDB to compare with"; return
-  fi
-  case_tool bmap target cmp "$o.bmap.out" "$(q "$BMAP" --from jsonl --where 'status == completed' --emit 'created_at|day,amount' "$ORDERS") | $(q "$BREDUCE" --hash sum:2 count) | $(q "$BSORT" -o "$o.bmap.out")"
-  case_target 1.0@duckdb
-  case_run
-}
-
-# External mapping's overhead: chunks through two cat processes, in order, against one cat.
-case_map_cat() {
-  need_text
-  case_begin map-cat "bmap -j 2 -- cat against cat ($(stat -c %s "$TEXT") bytes of text)"
-  case_input "$TEXT"
-  local o=$BENCH_DIR/out/map-cat
-  case_tool cat anchor ref "$o.cat.out" "$(q cat "$TEXT") >$(q "$o.cat.out")"
-  case_tool bmap target cmp "$o.bmap.out" "$(q "$BMAP" -j 2 -T "$BENCH_DIR/tmp" "$TEXT" -- cat) >$(q "$o.bmap.out")"
-  case_target 2.0@cat
   case_run
 }
 
 # ---------------------------------------------------------------- main
 
+stamp=$(date -u +%Y%m%d-%H%M%S)
+report=$BENCH_DIR/results-$stamp.txt
+if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- 2>/dev/null || rev+=" (dirty)"
+else rev="- (no commit)"; fi
+MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+ANCHOR_VERSIONS="$(sort --version | head -n 1), $(mawk -W version 2>&1 | head -n 1 | cut -d' ' -f1-2), $(datamash --version 2>/dev/null | head -n 1)"
+if ((HAVE_VENV)); then
+  ANCHOR_VERSIONS+="$("$PY" -c 'import duckdb, polars, chdb; print(f", duckdb {duckdb.__version__}, polars {polars.__version__}, chdb {chdb.__version__}")' 2>/dev/null)"
+fi
+BIN_VERSIONS=()
+for b in "${BINS[@]}"; do
+  var=${b^^}
+  BIN_VERSIONS+=("$b: \`${!var#"$ROOT"/}\` ($("${!var}" --version 2>/dev/null | head -n 1 || true))")
+done
+MANIFEST_TSV=$(cat "$BENCH_DATA/MANIFEST.tsv")
+# The results page (issue 16), rewritten after every case (marked partial until the last)
+# so that a run cut short keeps the cases it finished; the results are saved beside it
+# for BENCH_RENDER.
+BENCH_PAGE=${BENCH_PAGE:-$(page_default)}
+STATE=$BENCH_DIR/state-$stamp.sh
+
+T_START=$EPOCHREALTIME
+done_cases=0
 for c in "${selected[@]}"; do
   "case_${c//-/_}"
+  done_cases=$((done_cases + 1))
+  T_TOTAL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+  PARTIAL=""
+  ((done_cases == ${#selected[@]})) || PARTIAL="$done_cases of ${#selected[@]} cases"
+  save_state "$STATE"
+  write_page "$BENCH_PAGE" "$stamp" "$rev"
 done
 
 # ---------------------------------------------------------------- report
 
-stamp=$(date +%Y%m%d-%H%M%S)
-report=$BENCH_DIR/results-$stamp.txt
 {
-  echo "batchkit bench $stamp"
-  if rev=$(git rev-parse --short HEAD 2>/dev/null); then
-    git diff --quiet HEAD -- 2>/dev/null || rev+=" (dirty)"
-  else rev="- (no commit)"; fi
+  echo "batchkit bench $stamp (UTC), $T_TOTAL s"
   echo "commit:   $rev"
-  echo "machine:  $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-  [[ -z $KV ]] || echo "data:     $KV ($BENCH_LINES lines, $(stat -c %s "$KV") bytes)"
-  [[ -z $TEXT ]] || echo "data:     $TEXT ($(stat -c %s "$TEXT") bytes)"
-  [[ -z $ORD ]] || echo "data:     $ORD ($BENCH_JOIN_LINES rows, $(stat -c %s "$ORD") bytes), $USERS"
-  [[ -z $ORDERS ]] || echo "data:     $ORDERS ($BENCH_ORDERS lines, $(stat -c %s "$ORDERS") bytes)"
+  echo "machine:  $MACHINE"
+  echo "data:     $BENCH_DATA (gen.py$( ((BENCH_SMALL)) && echo ' --small'); MANIFEST.tsv md5 $(md5sum <"$BENCH_DATA/MANIFEST.tsv" | cut -c1-12))"
   for b in "${BINS[@]}"; do
     var=${b^^}
     printf '%-10s%s (%s)\n' "$b:" "${!var}" "$("${!var}" --version 2>/dev/null | head -n 1 || true)"
   done
-  echo "anchors:  $(sort --version | head -n 1)$( ((HAVE_VENV)) && "$PY" -c 'import duckdb, polars; print(f", duckdb {duckdb.__version__}, polars {polars.__version__}")' 2>/dev/null)"
-  echo "runs:     $BENCH_RUNS (median wall seconds; peak RSS = max over runs; ratio = median / fastest anchor (*))"
+  [[ -z $BENCH_BASE ]] || echo "main:     $BENCH_BASE"
+  echo "anchors:  $ANCHOR_VERSIONS"
+  echo "runs:     $BENCH_RUNS (others $BENCH_RUNS_OTHER) (median wall seconds; cpu = median user+sys; peak RSS = max over runs; ratio = median / fastest anchor (*))"
   echo
   print_table
   if ((${#NOTES[@]})); then
@@ -456,6 +507,7 @@ report=$BENCH_DIR/results-$stamp.txt
   fi
 } | tee "$report"
 echo "(written to $report)"
+echo "(page written to $BENCH_PAGE; results saved for BENCH_RENDER in $STATE)"
 
 if ((FAILED)); then
   echo "!!! bench: some tool failed or produced wrong output (see notes above)" >&2
