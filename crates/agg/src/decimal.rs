@@ -12,8 +12,9 @@ pub enum Number {
     Float(f64),
 }
 
-/// Largest scale kept (more fraction digits than this make the value a float).
-pub const MAX_SCALE: u32 = 30;
+/// Largest scale kept: a plain decimal has at most 38 significant digits (SPEC), so at most
+/// 38 after the point. A plain decimal beyond that is refused ([`too_long`]), never rounded.
+pub const MAX_SCALE: u32 = 38;
 
 /// Parse a field as a number; `None` when it is not one.
 #[inline]
@@ -68,10 +69,17 @@ fn parse_slow(s: &[u8]) -> Option<Number> {
         }
         _ => (&rest[..0], rest),
     };
-    if rest.is_empty() && int_len + frac.len() > 0 && frac.len() as u32 <= MAX_SCALE {
+    if rest.is_empty() && int_len + frac.len() > 0 {
+        // A plain decimal is exact or refused: past 38 digits it is not rounded to a float.
+        if frac.len() as u32 > MAX_SCALE {
+            return None;
+        }
         let mut mant: i128 = 0;
         for &c in body[..int_len].iter().chain(frac) {
             mant = mant.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+        }
+        if mant.unsigned_abs() >= LIMIT {
+            return None;
         }
         return Some(Number::Exact {
             mant: if neg { -mant } else { mant },
@@ -90,6 +98,27 @@ fn parse_slow(s: &[u8]) -> Option<Number> {
         return None;
     }
     text.parse::<f64>().ok().map(Number::Float)
+}
+
+/// Plain decimals stay below 10^38 (38 significant digits).
+const LIMIT: u128 = 10u128.pow(38);
+
+/// Whether `s` is a plain decimal (`[+-]digits[.digits]`) with more digits than exact
+/// arithmetic keeps (38): [`parse`] refuses it, and a message should say why rather than
+/// call it "not a number".
+pub fn too_long(s: &[u8]) -> bool {
+    let t = trim(s);
+    let body = t.strip_prefix(b"-").or_else(|| t.strip_prefix(b"+")).unwrap_or(t);
+    let mut dot = false;
+    let mut digits = 0usize;
+    for &c in body {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'.' if !dot => dot = true,
+            _ => return false,
+        }
+    }
+    digits > 0 && parse(s).is_none()
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -217,6 +246,36 @@ mod tests {
         }
         assert_eq!(parse(b"5."), Some(Number::Exact { mant: 5, scale: 0 }));
         assert_eq!(parse(b".5"), Some(Number::Exact { mant: 5, scale: 1 }));
+    }
+
+    /// Issue 14 (3): plain decimals are exact up to 38 digits at any scale, and refused past
+    /// that — never summed as floats.
+    #[test]
+    fn plain_decimals_are_exact_to_38_digits_or_refused() {
+        let one_and_a_bit = "1.0000000000000000000000000000001"; // 31 places
+        assert_eq!(
+            parse(one_and_a_bit.as_bytes()),
+            Some(Number::Exact {
+                mant: 10i128.pow(31) + 1,
+                scale: 31
+            })
+        );
+        let d38 = "9".repeat(38);
+        assert!(matches!(parse(d38.as_bytes()), Some(Number::Exact { .. })));
+        let p38 = format!("0.{}", "1".repeat(38));
+        assert!(matches!(parse(p38.as_bytes()), Some(Number::Exact { scale: 38, .. })));
+        for long in [
+            "9".repeat(39),
+            "1".repeat(40),
+            format!("0.{}1", "0".repeat(38)),
+            format!("-{}.5", "7".repeat(38)),
+        ] {
+            assert_eq!(parse(long.as_bytes()), None, "{long}");
+            assert!(too_long(long.as_bytes()), "{long}");
+        }
+        for other in ["12,5", "abc", "1e400", "", "-"] {
+            assert!(!too_long(other.as_bytes()), "{other}");
+        }
     }
 
     #[test]
