@@ -19,6 +19,101 @@ pub fn received() -> Option<i32> {
 }
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Held by a commit (a directory output moved into place, `_SUCCESS` written): the signal
+/// thread takes it before it acts, so a signal arriving during a commit is acted on after
+/// it, and an output is either untouched or whole.
+fn commit_lock() -> &'static Mutex<()> {
+    static L: OnceLock<Mutex<()>> = OnceLock::new();
+    L.get_or_init(|| Mutex::new(()))
+}
+
+static COMMITTED: AtomicBool = AtomicBool::new(false);
+
+/// Run `f` as one critical section that SIGINT/SIGTERM/SIGHUP cannot cut: a signal that
+/// arrives meanwhile is acted on (cleanup, exit) once `f` returns.
+pub fn critical<T>(f: impl FnOnce() -> T) -> T {
+    let _held = commit_lock().lock().unwrap_or_else(|e| e.into_inner());
+    let t = f();
+    COMMITTED.store(true, Ordering::SeqCst);
+    t
+}
+
+/// Whether a critical section (a commit) has run to its end.
+pub fn committed() -> bool {
+    COMMITTED.load(Ordering::SeqCst)
+}
+
+/// `PID-STARTTIME` of this process (start time in clock ticks since boot: field 22 of
+/// /proc/PID/stat). Temporaries, spill and staging directories carry it, so that a later
+/// run can tell a dead owner's leftovers from a live one's, even after PID reuse.
+pub fn owner_tag() -> String {
+    let pid = std::process::id();
+    format!("{pid}-{}", start_time(pid).unwrap_or(0))
+}
+
+/// Field 22 of /proc/PID/stat (counted after the command name, which may hold spaces).
+pub fn start_time(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the owner named by `PID-STARTTIME` at the start of `tail` is gone. `None`: the
+/// name does not carry an owner (not ours to judge).
+fn owner_gone(tail: &str) -> Option<bool> {
+    let mut it = tail.splitn(3, '-');
+    let pid: u32 = it.next()?.parse().ok()?;
+    let start: u64 = it.next()?.parse().ok()?;
+    it.next()?;
+    Some(match start_time(pid) {
+        None => true,
+        Some(s) => s != start && start != 0,
+    })
+}
+
+/// Remove, in `dir`, every entry whose name is `prefix` + `PID-STARTTIME-...` (+ `suffix`)
+/// of an owner that is no longer running; say so once per process on stderr.
+pub fn sweep(dir: &Path, prefix: &str, suffix: &str) {
+    let tool = crate::tool_name();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut removed = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(tail) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        if !tail.ends_with(suffix) {
+            continue;
+        }
+        if owner_gone(tail) != Some(true) {
+            continue;
+        }
+        let p = e.path();
+        let gone = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+        if gone.is_ok() {
+            removed.push(p);
+        }
+    }
+    if removed.is_empty() {
+        return;
+    }
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::SeqCst) {
+        let shown: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "{tool}: removed {} leftover(s) of an earlier run that was killed: {}",
+            shown.len(),
+            shown.join(", ")
+        );
+    }
+}
+
 fn registry() -> &'static Mutex<Vec<PathBuf>> {
     static R: OnceLock<Mutex<Vec<PathBuf>>> = OnceLock::new();
     R.get_or_init(|| Mutex::new(Vec::new()))
@@ -125,21 +220,26 @@ pub fn install() {
             .name("signals".into())
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
+                    // A commit under way finishes first; held until exit, so none starts.
+                    let _commit = commit_lock().lock();
                     // Held until exit: no temporary can be created and registered behind
                     // our back (see create_registered).
                     let held = registry().lock();
                     RECEIVED.store(sig, Ordering::SeqCst);
                     flag.store(true, Ordering::SeqCst);
                     kill_children();
+                    let mut removed = 0usize;
                     if let Ok(mut paths) = held {
                         for p in paths.drain(..) {
-                            if p.is_dir() {
-                                let _ = std::fs::remove_dir_all(&p);
+                            let gone = if p.is_dir() {
+                                std::fs::remove_dir_all(&p)
                             } else {
-                                let _ = std::fs::remove_file(&p);
-                            }
+                                std::fs::remove_file(&p)
+                            };
+                            removed += usize::from(gone.is_ok());
                         }
                     }
+                    crate::stats::on_signal(sig, removed, committed());
                     std::process::exit(128 + sig);
                 }
             });

@@ -10,7 +10,7 @@ use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
 use hashbrown::HashMap;
-use partition::{part_name, partition_of, Cut, DirCommit, PartInfo};
+use partition::{part_name, partition_of, Cut, PartInfo};
 use record::order::push_item_part;
 use record::Format;
 use record::{CsvScratch, KeyOpts, RecordOrder};
@@ -283,10 +283,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     let cfg = common::sort_config(m, sort_budget, threads, true, false);
     // Stage the directory before any work: an existing non-empty DIR fails fast.
     let commit = match &dest {
-        Dest::Dir(d, force) => Some(
-            DirCommit::begin(d, *force, Some(cli::cleanup::temp_hook))
-                .map_err(|e| Error::Runtime(e.to_string()))?,
-        ),
+        Dest::Dir(d, force) => Some(common::begin_dir(d, *force)?),
         Dest::Stdout => None,
     };
     let mut sorter = Sorter::new(ShuffleOrder::new(order), cfg)?;
@@ -449,9 +446,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             None => json!({}),
         };
         let manifest = partition::manifest("bshuffle", &cut, Some(&keys), &parts, extra);
-        commit
-            .commit(&manifest)
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+        common::commit_dir(commit, &manifest)?;
     }
     common::emit_stats("bshuffle", &stats, &stats_dest, started)
 }

@@ -257,12 +257,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     } = common::setup(m, false, KeyOpts::default(), key_default)?;
     let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
     let overwrite = m.get_flag("overwrite-partitions");
-    let commit = DirCommit::begin(
-        &dir,
-        m.get_flag("force") || overwrite,
-        Some(cli::cleanup::temp_hook),
-    )
-    .map_err(|e| Error::Runtime(e.to_string()))?;
+    let commit = common::begin_dir(&dir, m.get_flag("force") || overwrite)?;
     let stage = commit.path().to_path_buf();
     let header_line = header.as_ref().map(|h| {
         let mut v = h.clone();
@@ -429,11 +424,9 @@ fn run(m: &ArgMatches) -> Result<()> {
     let manifest = partition::manifest("bsplit", &cut, None, &infos, extra);
     progress.finish();
     if overwrite {
-        commit_partitions(commit, &dir, &dirs, &manifest)?;
+        cli::cleanup::critical(|| commit_partitions(commit, &dir, &dirs, &manifest))?;
     } else {
-        commit
-            .commit(&manifest)
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+        common::commit_dir(commit, &manifest)?;
     }
     stats.extra.insert("parts".into(), json!(n_parts));
     common::emit_stats("bsplit", &stats, &stats_dest, started)
@@ -604,8 +597,7 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         .get_one::<String>("output")
         .map(PathBuf::from)
         .ok_or_else(|| Error::Usage("-o DIR is required (or --index)".into()))?;
-    let commit = DirCommit::begin(&dir, m.get_flag("force"), Some(cli::cleanup::temp_hook))
-        .map_err(|e| Error::Runtime(e.to_string()))?;
+    let commit = common::begin_dir(&dir, m.get_flag("force"))?;
     // The header is the first record; later parts get a copy of it.
     let header = if m.get_flag("header") {
         let mut h = Vec::new();
@@ -668,9 +660,7 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         hashed: false,
     };
     let manifest = partition::manifest("bsplit", &cut, None, &infos, json!({}));
-    commit
-        .commit(&manifest)
-        .map_err(|e| Error::Runtime(e.to_string()))?;
+    common::commit_dir(commit, &manifest)?;
     let stats = Stats {
         records_in: infos.iter().map(|p| p.records).sum(),
         records_out: infos.iter().map(|p| p.records).sum(),
