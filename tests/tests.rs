@@ -14,3 +14,4 @@ mod daily_job;
 mod engines;
 mod faults;
 mod man;
+mod outputs;

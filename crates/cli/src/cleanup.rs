@@ -72,7 +72,7 @@ fn owner_gone(tail: &str) -> Option<bool> {
 }
 
 /// Remove, in `dir`, every entry whose name is `prefix` + `PID-STARTTIME-...` (+ `suffix`)
-/// of an owner that is no longer running; say so once per process on stderr.
+/// of an owner that is no longer running; say so in one line on stderr.
 pub fn sweep(dir: &Path, prefix: &str, suffix: &str) {
     let tool = crate::tool_name();
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -103,15 +103,13 @@ pub fn sweep(dir: &Path, prefix: &str, suffix: &str) {
     if removed.is_empty() {
         return;
     }
-    static SAID: AtomicBool = AtomicBool::new(false);
-    if !SAID.swap(true, Ordering::SeqCst) {
-        let shown: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
-        eprintln!(
-            "{tool}: removed {} leftover(s) of an earlier run that was killed: {}",
-            shown.len(),
-            shown.join(", ")
-        );
-    }
+    // One line for all of them.
+    let shown: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "{tool}: removed {} leftover(s) of a run that was killed: {}",
+        shown.len(),
+        shown.join(", ")
+    );
 }
 
 fn registry() -> &'static Mutex<Vec<PathBuf>> {
