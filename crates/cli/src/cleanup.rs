@@ -33,12 +33,15 @@ static COMMITTED: AtomicBool = AtomicBool::new(false);
 /// arrives meanwhile is acted on (cleanup, exit) once `f` returns.
 pub fn critical<T>(f: impl FnOnce() -> T) -> T {
     let _held = commit_lock().lock().unwrap_or_else(|e| e.into_inner());
-    let t = f();
-    COMMITTED.store(true, Ordering::SeqCst);
-    t
+    f()
 }
 
-/// Whether a critical section (a commit) has run to its end.
+/// Say that an output was committed (for the `--stats` record of a later signal).
+pub fn mark_committed() {
+    COMMITTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether an output commit has completed.
 pub fn committed() -> bool {
     COMMITTED.load(Ordering::SeqCst)
 }

@@ -276,6 +276,7 @@ impl Output {
                     cleanup::unregister(tmp);
                 }
                 *committed = true;
+                cleanup::mark_committed();
                 Ok(c.n)
             }
         }

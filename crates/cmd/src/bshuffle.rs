@@ -34,8 +34,10 @@ text up to the first TAB (the Hadoop Streaming convention).
 Outputs:
   -o DIR           part-00000 ... part-(N-1) and a _SUCCESS manifest (JSON: how the parts
                    were cut, the key, the partition function, sortedness, records and bytes
-                   per part); DIR is staged beside itself and appears whole. An existing
-                   non-empty DIR is an error unless --force. With --header, every part starts
+                   per part); DIR is staged beside itself and appears whole, even on a
+                   signal. An existing non-empty DIR is an error unless --force; a DIR
+                   filled during the run (another run's output) is never replaced without
+                   --force: status 1. With --header, every part starts
                    with the header.
   --partition I/N  only partition I (0-based) of N, sorted, to stdout: a reducer's share of
                    many mappers' outputs

@@ -41,7 +41,10 @@ Ways to cut (records are never split; part files are part-00000, part-00001, ...
 Records keep their input order within each part, and are written unchanged.
 
 DIR is staged beside itself and appears whole, _SUCCESS (a JSON manifest: how the parts were
-cut, the key, the partition function, records and bytes per part) written last. An existing
+cut, the key, the partition function, records and bytes per part, each part's size on disk)
+written last; a signal during the commit is acted on after it, so DIR is absent or whole.
+Without --force the final move never replaces a DIR that is not empty then (a file written
+into it meanwhile, another run's output): status 1. An existing
 non-empty DIR is an error unless --force (replace it) or, with --by, --overwrite-partitions
 (replace only the NAME=VALUE directories this run writes; a rerun of one day's job is
 idempotent). --header repeats the header at the top of every part. --compress gz|zst

@@ -631,8 +631,14 @@ pub fn begin_dir(dir: &std::path::Path, force: bool) -> Result<partition::DirCom
 /// on after it, so DIR is either untouched or whole. An old DIR replaced by `--force` is
 /// removed afterwards (and on a signal, by the cleanup).
 pub fn commit_dir(commit: partition::DirCommit, manifest: &serde_json::Value) -> Result<()> {
-    let aside = cli::cleanup::critical(|| commit.commit(manifest))
-        .map_err(|e| Error::Runtime(e.to_string()))?;
+    let aside = cli::cleanup::critical(|| {
+        let r = commit.commit(manifest);
+        if r.is_ok() {
+            cli::cleanup::mark_committed();
+        }
+        r
+    })
+    .map_err(|e| Error::Runtime(e.to_string()))?;
     partition::DirCommit::remove_aside(aside, Some(cli::cleanup::temp_hook));
     Ok(())
 }
