@@ -639,6 +639,6 @@ pub fn commit_dir(commit: partition::DirCommit, manifest: &serde_json::Value) ->
         r
     })
     .map_err(|e| Error::Runtime(e.to_string()))?;
-    partition::DirCommit::remove_aside(aside, Some(cli::cleanup::temp_hook));
+    drop(aside);
     Ok(())
 }

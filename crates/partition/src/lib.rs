@@ -206,15 +206,16 @@ impl DirCommit {
 
     /// Write `_SUCCESS` (the manifest, last, with each part's size on disk as
     /// `file_bytes`) and move the directory into place. Returns the old destination moved
-    /// aside (with `force`), for the caller to remove outside its critical section (it is
-    /// registered with the hook until then): see [`remove_aside`].
+    /// aside (with `force`; registered with the hook until removed), removed when the
+    /// returned [`Aside`] is dropped.
     ///
     /// Callers that handle signals run this as one critical section, so that the staging
     /// directory cannot be removed under it: DEST is then either untouched or whole.
-    pub fn commit(mut self, manifest: &Value) -> Result<Option<PathBuf>, DirError> {
+    pub fn commit(mut self, manifest: &Value) -> Result<Aside, DirError> {
+        let hook = self.hook;
         let stage = match self.stage.take() {
             Some(s) => s,
-            None => return Ok(None),
+            None => return Ok(Aside(None, hook)),
         };
         let staged = stage.keep();
         let shown = self.dest.display().to_string();
@@ -287,14 +288,20 @@ impl DirCommit {
         if let Some(h) = self.hook {
             h(&staged, false);
         }
-        result.map(|()| moved_aside.then_some(aside))
+        result.map(|()| Aside(moved_aside.then_some(aside), hook))
     }
+}
 
-    /// Remove an old destination that [`DirCommit::commit`] moved aside.
-    pub fn remove_aside(aside: Option<PathBuf>, hook: Option<StageHook>) {
-        if let Some(a) = aside {
+/// The old destination that a `force` commit moved aside, removed when this is dropped:
+/// drop it after the commit's critical section (removing a large directory takes time).
+#[must_use = "dropping it removes the old directory; drop it after the critical section"]
+pub struct Aside(Option<PathBuf>, Option<StageHook>);
+
+impl Drop for Aside {
+    fn drop(&mut self) {
+        if let Some(a) = self.0.take() {
             let _ = fs::remove_dir_all(&a);
-            if let Some(h) = hook {
+            if let Some(h) = self.1 {
                 h(&a, false);
             }
         }
