@@ -48,6 +48,19 @@ fn fallback(status: i32, outcome: Value) {
     };
     let mut v = s.to_json(&c.tool, c.started);
     if let Value::Object(m) = &mut v {
+        // Counted by the tool, which did not get to say: unknown, not zero.
+        for k in [
+            "records_in",
+            "records_out",
+            "bytes_in",
+            "bad_records",
+            "spill_runs",
+            "spill_bytes",
+            "merge_passes",
+            "threads",
+        ] {
+            m.insert(k.into(), Value::Null);
+        }
         m.insert("complete".into(), Value::from(false));
         m.insert("exit_status".into(), Value::from(status));
         m.insert("outcome".into(), outcome);
