@@ -126,26 +126,49 @@ pub fn cancel_flag() -> Arc<AtomicBool> {
     Arc::clone(F.get_or_init(|| Arc::new(AtomicBool::new(false))))
 }
 
+/// Set by the signal thread once it has taken the registry: from then on nothing is
+/// registered, a creation is refused and a path registered late is removed at once.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+fn remove_path(p: &Path) -> std::io::Result<()> {
+    if p.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
+    }
+}
+
 /// Create something with `create` and register the path it returns, as one step that a
-/// signal cannot cut in two: the signal thread holds the registry from the moment it acts
-/// until the process exits, so a creation either finishes and is registered before (and is
-/// removed) or never starts.
+/// signal cannot cut in two: under the registry's lock, so a creation either finishes and
+/// is registered before the signal thread takes the registry (and is removed) or is
+/// refused after.
 pub fn create_registered<T>(
     create: impl FnOnce() -> std::io::Result<(T, PathBuf)>,
 ) -> std::io::Result<T> {
     let mut r = registry()
         .lock()
         .map_err(|_| std::io::Error::other("the cleanup registry is unusable"))?;
+    if CLOSED.load(Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "stopped by a signal",
+        ));
+    }
     let (t, path) = create()?;
     r.push(path);
     Ok(t)
 }
 
-/// Remember `path` for removal on a signal.
+/// Remember `path` for removal on a signal. A path created before and registered after the
+/// signal thread acted (a race the caller cannot close) is removed here.
 pub fn register(path: &Path) {
     if let Ok(mut r) = registry().lock() {
-        r.push(path.to_path_buf());
+        if !CLOSED.load(Ordering::SeqCst) {
+            r.push(path.to_path_buf());
+            return;
+        }
     }
+    let _ = remove_path(path);
 }
 
 /// Forget `path` (it was removed or committed).
@@ -200,11 +223,7 @@ pub fn remove_all() {
         Err(_) => return,
     };
     for p in paths {
-        if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
-        } else {
-            let _ = std::fs::remove_file(&p);
-        }
+        let _ = remove_path(&p);
     }
 }
 
@@ -223,23 +242,25 @@ pub fn install() {
                 if let Some(sig) = signals.forever().next() {
                     // A commit under way finishes first; held until exit, so none starts.
                     let _commit = commit_lock().lock();
-                    // Held until exit: no temporary can be created and registered behind
-                    // our back (see create_registered).
-                    let held = registry().lock();
+                    // Take the registry and close it: later creations are refused, later
+                    // registrations remove their path themselves (see register).
+                    let paths = match registry().lock() {
+                        Ok(mut r) => {
+                            CLOSED.store(true, Ordering::SeqCst);
+                            std::mem::take(&mut *r)
+                        }
+                        Err(_) => Vec::new(),
+                    };
                     RECEIVED.store(sig, Ordering::SeqCst);
                     flag.store(true, Ordering::SeqCst);
                     kill_children();
                     let mut removed = 0usize;
-                    if let Ok(mut paths) = held {
-                        for p in paths.drain(..) {
-                            let gone = if p.is_dir() {
-                                std::fs::remove_dir_all(&p)
-                            } else {
-                                std::fs::remove_file(&p)
-                            };
-                            removed += usize::from(gone.is_ok());
-                        }
+                    for p in paths {
+                        removed += usize::from(remove_path(&p).is_ok());
                     }
+                    // A thread between creating a temporary and registering it gets to
+                    // register (and so remove) it before the process ends.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                     crate::stats::on_signal(sig, removed, committed());
                     std::process::exit(128 + sig);
                 }
