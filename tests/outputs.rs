@@ -312,9 +312,13 @@ fn kill_and_check(name: &str, args: &[&str], d: &Path, records: u64, after: Dura
 }
 
 fn sweep(name: &str, args: &[&str], points: u32) {
+    sweep_input(name, args, points, &lines(150_000, 7));
+}
+
+fn sweep_input(name: &str, args: &[&str], points: u32, input: &[u8]) {
     let d = tempdir();
-    let n = 150_000u64;
-    write(&d.path().join("in"), &lines(n as usize, 7));
+    let n = input.iter().filter(|&&c| c == b'\n').count() as u64;
+    write(&d.path().join("in"), input);
     // How long one run takes, to spread the kill points over it.
     let start = Instant::now();
     let res = tool(name)
@@ -341,6 +345,17 @@ fn sweep(name: &str, args: &[&str], points: u32) {
 #[test]
 fn sigterm_swept_over_bsplit_leaves_dir_absent_or_complete() {
     sweep("bsplit", &["--round-robin", "-n", "8"], 12);
+}
+
+/// Hundreds of `--by` directories: removing a staging directory takes long enough for
+/// the commit to run meanwhile, unless the commit is a critical section.
+#[test]
+fn sigterm_swept_over_bsplit_by_leaves_dir_absent_or_complete() {
+    let mut input = Vec::new();
+    for i in 0..30_000u32 {
+        input.extend_from_slice(format!("v{}\t{i}\n", i % 300).as_bytes());
+    }
+    sweep_input("bsplit", &["--by", "1"], 10, &input);
 }
 
 #[test]

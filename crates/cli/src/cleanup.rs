@@ -130,11 +130,23 @@ pub fn cancel_flag() -> Arc<AtomicBool> {
 /// registered, a creation is refused and a path registered late is removed at once.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// Remove a registered path. A directory is first renamed to a sibling (`NAME.removing`,
+/// still carrying its owner tag): a thread still writing into it by path then fails
+/// instead of creating entries behind the removal (which would make it fail, or recreate
+/// the directory).
 fn remove_path(p: &Path) -> std::io::Result<()> {
-    if p.is_dir() {
-        std::fs::remove_dir_all(p)
-    } else {
-        std::fs::remove_file(p)
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => {
+            let mut gone = p.as_os_str().to_owned();
+            gone.push(".removing");
+            let gone = PathBuf::from(gone);
+            match std::fs::rename(p, &gone) {
+                Ok(()) => std::fs::remove_dir_all(&gone),
+                Err(_) => std::fs::remove_dir_all(p),
+            }
+        }
+        Ok(_) => std::fs::remove_file(p),
+        Err(e) => Err(e),
     }
 }
 
@@ -217,11 +229,20 @@ pub fn kill_children() {
 }
 
 /// Remove everything registered.
+///
+/// Called last, before the process exits: when a signal is being acted on, this waits for
+/// ever instead, so that the signal thread ends the process once its cleanup is done (an
+/// exit here would cut that cleanup short).
 pub fn remove_all() {
     let paths = match registry().lock() {
         Ok(mut r) => std::mem::take(&mut *r),
         Err(_) => return,
     };
+    if CLOSED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
     for p in paths {
         let _ = remove_path(&p);
     }
@@ -254,13 +275,24 @@ pub fn install() {
                     RECEIVED.store(sig, Ordering::SeqCst);
                     flag.store(true, Ordering::SeqCst);
                     kill_children();
-                    let mut removed = 0usize;
-                    for p in paths {
-                        removed += usize::from(remove_path(&p).is_ok());
+                    let mut failed = Vec::new();
+                    for p in &paths {
+                        if remove_path(p).is_err() {
+                            failed.push(p.clone());
+                        }
                     }
                     // A thread between creating a temporary and registering it gets to
-                    // register (and so remove) it before the process ends.
+                    // register (and so remove) it before the process ends; a removal that
+                    // raced with a write in flight is done again.
                     std::thread::sleep(std::time::Duration::from_millis(20));
+                    failed.retain(|p| {
+                        let mut gone = p.as_os_str().to_owned();
+                        gone.push(".removing");
+                        [p.clone(), PathBuf::from(gone)].iter().any(|q| {
+                            std::fs::symlink_metadata(q).is_ok() && remove_path(q).is_err()
+                        })
+                    });
+                    let removed = paths.len() - failed.len();
                     crate::stats::on_signal(sig, removed, committed());
                     std::process::exit(128 + sig);
                 }

@@ -378,7 +378,9 @@ fn run(m: &ArgMatches) -> Result<()> {
                     Some(&i) => i,
                     None => {
                         let d = format!("{name}={}", percent_encode(&key));
-                        std::fs::create_dir_all(stage.join(&d))
+                        // Not create_dir_all: a staging directory removed on a signal
+                        // must not be made again.
+                        std::fs::create_dir(stage.join(&d))
                             .map_err(|e| Error::io(format!("cannot create {d}"), e))?;
                         let i = parts.add(stage.join(&d).join(part_name(0, ext)));
                         dirs.push(d);
