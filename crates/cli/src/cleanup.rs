@@ -77,6 +77,11 @@ fn owner_gone(tail: &str) -> Option<bool> {
 /// Remove, in `dir`, every entry whose name is `prefix` + `PID-STARTTIME-...` (+ `suffix`)
 /// of an owner that is no longer running; say so in one line on stderr.
 pub fn sweep(dir: &Path, prefix: &str, suffix: &str) {
+    sweep_any(dir, &[prefix], suffix)
+}
+
+/// [`sweep`] for several prefixes, in one pass over `dir`.
+pub fn sweep_any(dir: &Path, prefixes: &[&str], suffix: &str) {
     let tool = crate::tool_name();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -85,7 +90,7 @@ pub fn sweep(dir: &Path, prefix: &str, suffix: &str) {
     for e in rd.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(tail) = name.strip_prefix(prefix) else {
+        let Some(tail) = prefixes.iter().find_map(|p| name.strip_prefix(p)) else {
             continue;
         };
         if !tail.ends_with(suffix) {

@@ -221,9 +221,9 @@ impl Output {
             }
             Resolved::Replace(p) => {
                 let dir = dir_of(&p);
-                for t in TOOLS {
-                    cleanup::sweep(&dir, &format!(".{t}."), ".tmp");
-                }
+                let prefixes = TOOLS.map(|t| format!(".{t}."));
+                let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+                cleanup::sweep_any(&dir, &prefixes, ".tmp");
                 let (file, tmp_path) = cleanup::create_registered(|| {
                     let tmp = tempfile::Builder::new()
                         .prefix(&format!(".{tool}.{}-", cleanup::owner_tag()))
