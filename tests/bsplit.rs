@@ -119,25 +119,30 @@ fn chunks_concatenate_to_the_input() {
 #[test]
 fn lines_and_bytes_match_gnu_split() {
     let mut rng = Rng::new(5);
-    let input = kv(&mut rng, 1000);
-    for (ours, gnu) in [
-        (["-l", "170"], ["-l", "170"]),
-        (["-b", "999"], ["-C", "999"]),
-    ] {
-        let d = tempdir();
-        std::fs::write(d.path().join("in"), &input).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir(d.path().join("g")).unwrap_or_else(|e| panic!("{e}"));
-        let out = run("split", &[gnu[0], gnu[1], "../in"], &d.path().join("g"));
-        assert!(out.status.success());
-        let mut g: Vec<PathBuf> = std::fs::read_dir(d.path().join("g"))
-            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        g.sort();
-        ok(&[ours[0], ours[1], "-o", "out", "in"], d.path());
-        let b = parts(&d.path().join("out"));
-        assert_eq!(b.len(), g.len(), "{ours:?}");
-        for (x, y) in b.iter().zip(&g) {
-            assert_eq!(read(x), read(y), "{ours:?}: {}", x.display());
+    let mut unterminated = kv(&mut rng, 1000);
+    unterminated.extend_from_slice(b"last\twithout newline");
+    // Issue 14 (6): the last record without its newline stays so, as GNU split keeps it.
+    for input in [kv(&mut rng, 1000), unterminated] {
+        for (ours, gnu) in [
+            (["-l", "170"], ["-l", "170"]),
+            (["-b", "999"], ["-C", "999"]),
+            (["-l", "1001"], ["-l", "1001"]),
+        ] {
+            let d = tempdir();
+            std::fs::write(d.path().join("in"), &input).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir(d.path().join("g")).unwrap_or_else(|e| panic!("{e}"));
+            let out = run("split", &[gnu[0], gnu[1], "../in"], &d.path().join("g"));
+            assert!(out.status.success());
+            let mut g: Vec<PathBuf> = std::fs::read_dir(d.path().join("g"))
+                .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            g.sort();
+            ok(&[ours[0], ours[1], "-o", "out", "in"], d.path());
+            let b = parts(&d.path().join("out"));
+            assert_eq!(b.len(), g.len(), "{ours:?}");
+            for (x, y) in b.iter().zip(&g) {
+                assert_eq!(read(x), read(y), "{ours:?}: {}", x.display());
+            }
         }
     }
 }
@@ -474,4 +479,49 @@ fn by_with_a_date_transform() {
         bad.to_str().unwrap_or_default(),
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Issue 14 (7): `-n N` alone on something it cannot seek in is the usage error stdin gets
+/// (status 2, one line), never a hang in open() of a FIFO or an "Illegal seek" half-way.
+#[test]
+fn chunks_refuse_what_cannot_seek() {
+    let d = tempdir();
+    std::fs::create_dir(d.path().join("dir")).unwrap_or_else(|e| panic!("{e}"));
+    let fifo = d.path().join("fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut cases = vec!["dir", "-"];
+    if made {
+        cases.push("fifo");
+    }
+    for input in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bsplit"))
+            .args(["-n", "2", "-o", "out", input])
+            .current_dir(d.path())
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                break s;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("bsplit -n 2 {input}: still running after 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        assert_eq!(status.code(), Some(2), "{input}: {err}");
+        assert_eq!(err.lines().count(), 1, "{input}: {err}");
+        assert!(err.contains("-n N alone seeks"), "{input}: {err}");
+        assert!(!d.path().join("out").exists(), "{input}");
+    }
 }

@@ -1,5 +1,6 @@
-//! man/*.1 are generated from each tool's clap definition; this fails when one is stale.
-//! Regenerate with scripts/gen-man.sh (which runs this test with BATCHKIT_UPDATE_MAN=1).
+//! man/*.1 and completions/* (bash, zsh, fish) are generated from each tool's clap
+//! definition; these fail when one is stale. Regenerate with scripts/gen-man.sh (which runs
+//! them with BATCHKIT_UPDATE_MAN=1).
 
 use std::path::PathBuf;
 
@@ -41,6 +42,48 @@ fn man_pages_are_current() {
     assert!(
         stale.is_empty(),
         "stale man pages {stale:?}: run scripts/gen-man.sh and commit the result"
+    );
+}
+
+/// The completion scripts of one tool: (file name, contents) for bash, zsh and fish.
+fn completions(name: &str, mut cmd: clap::Command) -> Vec<(String, Vec<u8>)> {
+    use clap_complete::{Generator, Shell};
+    [Shell::Bash, Shell::Zsh, Shell::Fish]
+        .into_iter()
+        .map(|shell| {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, name, &mut out);
+            (shell.file_name(name), out)
+        })
+        .collect()
+}
+
+#[test]
+fn completions_are_current() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let update = std::env::var_os("BATCHKIT_UPDATE_MAN").is_some();
+    if update {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    }
+    let mut stale = Vec::new();
+    for (name, cmd) in pages() {
+        for (file, want) in completions(name, cmd) {
+            let path = dir.join(file);
+            assert!(
+                want.windows(name.len()).any(|w| w == name.as_bytes()),
+                "{}: the script does not name {name}",
+                path.display()
+            );
+            if update {
+                std::fs::write(&path, &want).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            } else if std::fs::read(&path).ok().as_deref() != Some(&want[..]) {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale completions {stale:?}: run scripts/gen-man.sh and commit the result"
     );
 }
 

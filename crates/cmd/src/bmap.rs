@@ -54,7 +54,7 @@ External mapping: `bmap [OPTIONS] [FILE...] -- CMD [ARG...]` runs CMD without a 
 sh -c '...' for one) once per chunk of input, with the chunk on its stdin and BMAP_CHUNK
 (0, 1, ...) and BMAP_CHUNK_OFFSET (the chunk's first byte in the concatenated input) in its
 environment. Chunks are about --chunk-size bytes (default 16M, less when -S is small) and end
-on record boundaries; -j commands run at a time (default: the number of cores). Outputs are
+on record boundaries (CSV: outside quoted fields); -j commands run at a time (default: the number of cores). Outputs are
 written in input order: waiting output is held in memory within -S and spilled to temporary
 files under -T beyond it. --unordered writes each chunk's output whole as it finishes. A
 chunk whose output lacks a final terminator gets one, unless it is the last output. A failed
@@ -732,6 +732,7 @@ fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
         retries: m.get_one::<u32>("retries").copied().unwrap_or(0),
         unordered: m.get_flag("unordered"),
         eol: eol_of(m),
+        csv: args::format_of(m, names) == Some("csv"),
         count_records: args::stats_of(m).is_some(),
         buffer: budget.saturating_sub(in_flight).max(1 << 20),
         max_record: budget.max(extsort::RECORD_ALLOWANCE),

@@ -8,6 +8,7 @@ use extsort::{Order, Sorter, Source};
 use record::{CsvScratch, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 const ABOUT: &str = "Sort records by key: GNU sort in the C locale, external and parallel";
@@ -28,6 +29,8 @@ output of `LC_ALL=C sort` with the same flags.
 
 Inputs larger than -S are sorted in runs spilled under -T and merged (several passes when
 there are more runs than --batch-size). A record larger than -S is an error: raise -S.
+-m with more inputs than the open-file limit leaves room for merges them in batches into
+temporary files under -T first, as GNU sort does.
 
 Exit status: 0 success (or a closed output pipe), 1 runtime error or disorder (-c/-C),
 2 usage error or unreadable input; 130/143 after SIGINT/SIGTERM (no partial output left).
@@ -175,6 +178,16 @@ fn run(m: &ArgMatches) -> Result<()> {
     if check && m.contains_id("output") {
         return Err(Error::Usage("options -c and -o are incompatible".into()));
     }
+    // More inputs to merge than descriptors allow: merge them in batches first (GNU's way).
+    let premerged = if m.get_flag("merge") && !check {
+        premerge(m, names, global)?
+    } else {
+        Premerged::default()
+    };
+    let setup = match &premerged.names {
+        Some(n) => common::setup_names(m, n.clone(), true, global, None, false)?,
+        None => common::setup(m, true, global, None)?,
+    };
     let common::Setup {
         format,
         eol,
@@ -185,7 +198,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         threads,
         stats_dest,
         key_texts: _,
-    } = common::setup(m, true, global, None)?;
+    } = setup;
     let order = SortOrder(RecordOrder::new(format, keys, global, stable || unique));
     let mut stats = Stats {
         threads,
@@ -201,7 +214,9 @@ fn run(m: &ArgMatches) -> Result<()> {
         return res;
     }
 
-    let cfg = common::sort_config(m, budget, threads, stable, unique);
+    let mut cfg = common::sort_config(m, budget, threads, stable, unique);
+    // A merge opens its inputs at once, within the descriptors counted for the batches.
+    cfg.fan_in = cfg.fan_in.max(premerged.batch);
     let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
     let sort_stats;
     if m.get_flag("merge") {
@@ -226,6 +241,11 @@ fn run(m: &ArgMatches) -> Result<()> {
         stats.bytes_out = out.commit()?;
         stats.records_in = sort_stats.records_out;
         stats.bytes_in = merged_bytes.get();
+        if premerged.names.is_some() {
+            stats.merge_passes += premerged.passes;
+            stats.spill_bytes += premerged.bytes;
+        }
+        drop(premerged);
     } else {
         let mut sorter = Sorter::new(order, cfg)?;
         progress.phase("read", inputs.total_size());
@@ -263,6 +283,157 @@ fn run(m: &ArgMatches) -> Result<()> {
     stats.records_out = sort_stats.records_out;
     stats.add_sort(&sort_stats);
     common::emit_stats("bsort", &stats, &stats_dest, started)
+}
+
+/// Inputs merged ahead in batches: the names to merge now (`None`: the inputs as given),
+/// and the temporary directory holding the batches (removed when this is dropped).
+#[derive(Default)]
+struct Premerged {
+    names: Option<Vec<String>>,
+    dir: Option<Scratch>,
+    /// How many inputs one merge may open at once.
+    batch: usize,
+    passes: u64,
+    bytes: u64,
+}
+
+/// A temporary directory registered for removal on a signal, removed when dropped.
+struct Scratch(tempfile::TempDir);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        cli::cleanup::temp_hook(self.0.path(), false);
+    }
+}
+
+/// Descriptors free for the inputs of one merge: the soft limit less those open now (the
+/// listing's own descriptor aside), less one for the merge's output. bsort holds five of
+/// its own: standard input, output and error, and the signal thread's socket pair.
+fn free_descriptors() -> usize {
+    let open = std::fs::read_dir("/proc/self/fd").map_or(5, |d| d.count() as u64 - 1);
+    cli::open_file_limit().saturating_sub(open + 1) as usize
+}
+
+/// Merge consecutive batches of the inputs (order kept, so ties keep their input order)
+/// into temporary files under -T until one last merge can open them all at once.
+fn premerge(m: &ArgMatches, names: Vec<String>, global: KeyOpts) -> Result<Premerged> {
+    let free = free_descriptors();
+    let batch = m
+        .get_one::<u32>("batch-size")
+        .map_or(64, |&b| b as usize)
+        .min(free)
+        .max(2);
+    if names.len() <= batch {
+        return Ok(Premerged {
+            batch,
+            ..Premerged::default()
+        });
+    }
+    if free < 2 {
+        return Err(Error::Runtime(format!(
+            "cannot merge {} inputs: the open-file limit ({}) leaves fewer than 2 descriptors for them (raise ulimit -n)",
+            names.len(),
+            cli::open_file_limit()
+        )));
+    }
+    let parent = args::tmp_of(m);
+    let dir = tempfile::Builder::new()
+        .prefix("batchkit-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            Error::io(
+                format!(
+                    "cannot create a temporary directory in {}",
+                    parent.display()
+                ),
+                e,
+            )
+        })?;
+    cli::cleanup::temp_hook(dir.path(), true);
+    let mut pre = Premerged {
+        names: None,
+        dir: Some(Scratch(dir)),
+        batch,
+        passes: 0,
+        bytes: 0,
+    };
+    let base = pre
+        .dir
+        .as_ref()
+        .map(|d| d.0.path().to_path_buf())
+        .unwrap_or_default();
+    let mut names = names;
+    let mut made = 0u64;
+    while names.len() > batch {
+        let mut next = Vec::with_capacity(names.len() / batch + 1);
+        for group in names.chunks(batch) {
+            if group.len() == 1 {
+                next.push(group[0].clone());
+                continue;
+            }
+            let path = base.join(format!("merge-{made:06}"));
+            made += 1;
+            pre.bytes += merge_batch(m, group, global, batch, &path)?;
+            next.push(path.to_string_lossy().into_owned());
+        }
+        // Batches written in this pass are inputs of the next; the originals are left alone.
+        names = next;
+        pre.passes += 1;
+    }
+    pre.names = Some(names);
+    Ok(pre)
+}
+
+/// Merge `group` into the plain file `path` (header first, as an input has it).
+fn merge_batch(
+    m: &ArgMatches,
+    group: &[String],
+    global: KeyOpts,
+    batch: usize,
+    path: &Path,
+) -> Result<u64> {
+    let common::Setup {
+        format,
+        eol,
+        mut inputs,
+        header,
+        keys,
+        budget,
+        threads,
+        ..
+    } = common::setup_names(m, group.to_vec(), true, global, None, false)?;
+    let stable = m.get_flag("stable");
+    let unique = m.get_flag("unique");
+    let order = SortOrder(RecordOrder::new(format, keys, global, stable || unique));
+    let mut cfg = common::sort_config(m, budget, threads, stable, unique);
+    // The whole batch at once: its descriptors were counted (no temporary runs).
+    cfg.fan_in = batch;
+    let read = std::cell::Cell::new(0u64);
+    let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
+    for input in inputs.take_all() {
+        sources.push(Box::new(common::RecordSource::new(input, &order.0, &read)));
+    }
+    let ctx = || format!("cannot write a temporary file {}", path.display());
+    let file = std::fs::File::create(path).map_err(|e| Error::io(ctx(), e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut written = 0u64;
+    if let Some(h) = &header {
+        w.write_all(h)
+            .and_then(|_| w.write_all(&[eol]))
+            .map_err(|e| Error::io(ctx(), e))?;
+        written += h.len() as u64 + 1;
+    }
+    let ord = &order;
+    let emit = |item: &[u8], buf: &mut Vec<u8>| {
+        buf.extend_from_slice(ord.0.record(item));
+        buf.push(eol);
+    };
+    extsort::merge(ord, sources, &cfg, &emit, &mut |block| {
+        written += block.len() as u64;
+        w.write_all(block)
+    })?;
+    w.flush().map_err(|e| Error::io(ctx(), e))?;
+    Ok(written)
 }
 
 fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> {

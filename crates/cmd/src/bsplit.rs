@@ -9,6 +9,7 @@ use cli::{args, Error, Progress, Result, Stats};
 use partition::{
     part_name, partition_of, percent_encode, Compress, Cut, DirCommit, PartInfo, Parts,
 };
+use record::cut::Ends;
 use record::{CsvScratch, KeyOpts, RecordOrder};
 use serde_json::json;
 use std::cmp::Ordering;
@@ -25,10 +26,13 @@ const AFTER_HELP: &str = "\
 Ways to cut (records are never split; part files are part-00000, part-00001, ...):
   -n N                 exactly N parts of near-equal bytes, cut at record boundaries found
                        by seeking (the input is not read through); their concatenation is
-                       the input byte for byte. Needs one plain file.
+                       the input byte for byte. Needs one plain file. CSV (--format csv
+                       or a .csv file) is read through once instead, because only the
+                       quotes before a point say whether a newline there is inside a field.
   -l LINES             parts of LINES records
   -b SIZE              parts of at most SIZE bytes, filled greedily (like split -C); a record
                        larger than SIZE gets a part of its own
+                       (-l and -b keep an unterminated last record unterminated, as split)
   --round-robin -n N   record i goes to part i mod N
   --hash -n N          record goes to part xxh3_64(key) mod N: the partition function of
                        bshuffle and bjoin --partitioned (default key: field 1)
@@ -279,10 +283,14 @@ fn run(m: &ArgMatches) -> Result<()> {
     let mut item = Vec::new();
     let mut key = Vec::new();
     let mut line = Vec::new();
-    let mut write_rec = |parts: &mut Parts, i: usize, rec: &[u8]| -> Result<()> {
+    // `ended`: whether to write the terminator; -l and -b keep an unterminated last record
+    // as it is (the parts concatenate to the input, as with GNU split).
+    let mut write_rec = |parts: &mut Parts, i: usize, rec: &[u8], ended: bool| -> Result<()> {
         line.clear();
         line.extend_from_slice(rec);
-        line.push(eol);
+        if ended {
+            line.push(eol);
+        }
         parts
             .write(i, &line)
             .map_err(|e| Error::io("cannot write a part", e))
@@ -304,8 +312,8 @@ fn run(m: &ArgMatches) -> Result<()> {
             method = if by_lines { "lines" } else { "bytes" };
             let (mut count, mut size) = (0u64, 0u64);
             let header_len = header_line.as_ref().map_or(0, |h| h.len() as u64);
-            inputs.for_each(&progress, |rec, _| {
-                let len = rec.len() as u64 + 1;
+            inputs.for_each_ended(&progress, |rec, ended, _| {
+                let len = rec.len() as u64 + u64::from(ended);
                 let full = if by_lines {
                     count == l
                 } else {
@@ -319,7 +327,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 count += 1;
                 size += len;
                 let i = parts.len() - 1;
-                write_rec(&mut parts, i, rec)
+                write_rec(&mut parts, i, rec, ended)
             })?;
             n_parts = parts.len() as u64;
         }
@@ -338,7 +346,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                     r % n
                 };
                 r += 1;
-                write_rec(&mut parts, p as usize, rec)
+                write_rec(&mut parts, p as usize, rec, true)
             })?;
             n_parts = n;
         }
@@ -354,7 +362,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 let it = common::item_of(&order, rec, &mut item, &mut scratch, &at)?;
                 // Part = how many split points are <= the key: equal keys stay together.
                 let p = splits.partition_point(|s| order.compare_keys(s, it) != Ordering::Greater);
-                write_rec(&mut parts, p, rec)
+                write_rec(&mut parts, p, rec, true)
             })?;
             n_parts = n;
         }
@@ -388,7 +396,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                         i
                     }
                 };
-                write_rec(&mut parts, i, rec)
+                write_rec(&mut parts, i, rec, true)
             })?;
             n_parts = dirs.len() as u64;
         }
@@ -582,13 +590,28 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         ));
     }
     let eol = if m.get_flag("zero") { 0 } else { b'\n' };
+    // Look before opening: open() of a FIFO blocks until a writer comes, and a pipe such as
+    // `<(cmd)` cannot seek. Both, like a directory, are the same usage error as stdin.
+    let meta = std::fs::metadata(name)
+        .map_err(|e| Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e))))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a plain file"
+        };
+        return Err(Error::Usage(format!(
+            "{name} is {what}: -n N alone seeks in a plain file; for a stream use -l or -b, or --round-robin -n N"
+        )));
+    }
     let mut f = File::open(name)
         .map_err(|e| Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e))))?;
     let size = f
         .metadata()
         .map_err(|e| Error::io(format!("{name}: read error"), e))?
         .len();
-    let bounds = chunk_bounds(&mut f, size, n, eol)
+    let csv = args::format_of(m, &names) == Some("csv");
+    let bounds = chunk_bounds(&mut f, size, n, eol, csv)
         .map_err(|e| Error::io(format!("{name}: read error"), e))?;
     if m.get_flag("index") {
         let mut out = cli::Output::open("bsplit", None)?;
@@ -608,8 +631,16 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         let mut h = Vec::new();
         let mut rd =
             std::io::BufReader::new(File::open(name).map_err(|e| Error::io(name.clone(), e))?);
-        std::io::BufRead::read_until(&mut rd, eol, &mut h)
-            .map_err(|e| Error::io(name.clone(), e))?;
+        // The header ends at the first record end (in CSV, outside quotes).
+        let mut ends = Ends::new(eol, csv);
+        loop {
+            let at = h.len();
+            let got = std::io::BufRead::read_until(&mut rd, eol, &mut h)
+                .map_err(|e| Error::io(name.clone(), e))?;
+            if got == 0 || ends.count(&h[at..]) > 0 {
+                break;
+            }
+        }
         if h.last() != Some(&eol) {
             h.push(eol);
         }
@@ -633,7 +664,7 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
                 };
                 let path = stage.join(part_name(i as u64, compress.ext()));
                 let head = if i > 0 { header.as_deref() } else { None };
-                let r = copy_range(name, from, to, &path, head, compress, eol);
+                let r = copy_range(name, from, to, &path, head, compress, Ends::new(eol, csv));
                 let failed = r.is_err();
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(r);
@@ -678,7 +709,12 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
 }
 
 /// N + 1 offsets: 0, then for each i the first record boundary at or after i*size/N.
-fn chunk_bounds(f: &mut File, size: u64, n: u64, eol: u8) -> std::io::Result<Vec<u64>> {
+/// CSV (a quoted field may hold the terminator) is scanned from the start, because only
+/// the quotes before a point tell whether it is inside a field; other text is cut by seeking.
+fn chunk_bounds(f: &mut File, size: u64, n: u64, eol: u8, csv: bool) -> std::io::Result<Vec<u64>> {
+    if csv {
+        return csv_chunk_bounds(f, size, n, eol);
+    }
     let mut bounds = vec![0u64];
     let mut buf = vec![0u8; 64 << 10];
     for i in 1..n {
@@ -708,6 +744,35 @@ fn chunk_bounds(f: &mut File, size: u64, n: u64, eol: u8) -> std::io::Result<Vec
     Ok(bounds)
 }
 
+fn csv_chunk_bounds(f: &mut File, size: u64, n: u64, eol: u8) -> std::io::Result<Vec<u64>> {
+    let target = |i: u64| (size as u128 * i as u128 / n as u128) as u64;
+    let mut bounds = vec![0u64];
+    let mut ends = Ends::new(eol, true);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    f.seek(SeekFrom::Start(0))?;
+    while (bounds.len() as u64) < n {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            break;
+        }
+        ends.feed(&buf[..got], |e| {
+            let e = pos + e as u64;
+            // One record end may serve several targets (a long record).
+            while (bounds.len() as u64) < n && e >= target(bounds.len() as u64) {
+                bounds.push(e);
+            }
+            (bounds.len() as u64) < n
+        });
+        pos += got as u64;
+    }
+    while (bounds.len() as u64) < n {
+        bounds.push(size);
+    }
+    bounds.push(size);
+    Ok(bounds)
+}
+
 /// What copying one part gives: (records, bytes).
 type CopyResult = std::io::Result<(u64, u64)>;
 
@@ -719,8 +784,10 @@ fn copy_range(
     path: &Path,
     header: Option<&[u8]>,
     compress: Compress,
-    eol: u8,
+    // Where records end (a fresh scanner: a part starts at a record start).
+    mut ends: Ends,
 ) -> CopyResult {
+    let eol = ends.eol();
     let mut f = File::open(name)?;
     f.seek(SeekFrom::Start(from))?;
     let out = File::create(path)?;
@@ -747,13 +814,13 @@ fn copy_range(
         if got == 0 {
             break;
         }
-        records += memchr::memchr_iter(eol, &buf[..got]).count() as u64;
+        records += ends.count(&buf[..got]);
         last = buf[got - 1];
         w.write_all(&buf[..got])?;
         bytes += got as u64;
         left -= got as u64;
     }
-    if to > from && last != eol {
+    if to > from && (last != eol || ends.in_quotes()) {
         records += 1;
     }
     w.flush()?;

@@ -35,7 +35,7 @@ pub struct Input {
 impl Input {
     /// The next record (a CSV record may span lines).
     pub fn next_record(&mut self) -> Result<Option<&[u8]>> {
-        next_record(&mut self.framer, self.csv, &mut self.joined, &self.name)
+        Ok(next_record(&mut self.framer, self.csv, &mut self.joined, &self.name)?.map(|r| r.0))
     }
 
     /// The record last returned by [`Input::next`].
@@ -62,20 +62,30 @@ fn next_record<'a>(
     csv: bool,
     joined: &'a mut Vec<u8>,
     name: &str,
-) -> Result<Option<&'a [u8]>> {
-    if csv {
+) -> Result<Option<(&'a [u8], bool)>> {
+    // Whether the record had its terminator, read before the record borrows the framer.
+    let rec = if csv {
         match framer.next_csv_record(joined) {
-            Ok(None) => Ok(None),
+            Ok(None) => None,
             Ok(Some(false)) => {
                 joined.clear();
-                Ok(Some(framer.last()))
+                Some(None)
             }
-            Ok(Some(true)) => Ok(Some(joined)),
-            Err(e) => Err(frame_error(name, e)),
+            Ok(Some(true)) => Some(Some(())),
+            Err(e) => return Err(frame_error(name, e)),
         }
     } else {
-        framer.next_record().map_err(|e| frame_error(name, e))
-    }
+        match framer.next_record() {
+            Ok(None) => None,
+            Ok(Some(_)) => Some(None),
+            Err(e) => return Err(frame_error(name, e)),
+        }
+    };
+    let ended = framer.terminated;
+    Ok(rec.map(|joined_rec| match joined_rec {
+        Some(()) => (&joined[..], ended),
+        None => (framer.last(), ended),
+    }))
 }
 
 fn frame_error(name: &str, e: FrameError) -> Error {
@@ -274,6 +284,16 @@ impl Inputs {
         progress: &Progress,
         mut f: impl FnMut(&[u8], At) -> Result<()>,
     ) -> Result<()> {
+        self.for_each_ended(progress, |rec, _, at| f(rec, at))
+    }
+
+    /// Like [`Inputs::for_each`], also telling whether the record had its terminator (only
+    /// the last record of an input may lack one): for tools that must keep the bytes.
+    pub fn for_each_ended(
+        &mut self,
+        progress: &Progress,
+        mut f: impl FnMut(&[u8], bool, At) -> Result<()>,
+    ) -> Result<()> {
         let show = progress.visible();
         for input in &mut self.list {
             let mut reported = 0u64;
@@ -286,12 +306,12 @@ impl Inputs {
                 } = input;
                 // The record's (first) line, read before the framer is borrowed for it.
                 let line = framer.line + 1;
-                let rec = match next_record(framer, *csv, joined, name)? {
+                let (rec, ended) = match next_record(framer, *csv, joined, name)? {
                     Some(r) => r,
                     None => break,
                 };
                 let at = At { name, line };
-                f(rec, at)?;
+                f(rec, ended, at)?;
                 if show && framer.bytes - reported >= 1 << 20 {
                     progress.inc(framer.bytes - reported);
                     reported = framer.bytes;
@@ -315,7 +335,7 @@ impl Inputs {
                 // The record's (first) line, read before the framer is borrowed for it.
                 let line = framer.line + 1;
                 let rec = match next_record(framer, *csv, joined, name)? {
-                    Some(r) => r,
+                    Some(r) => r.0,
                     None => break,
                 };
                 let at = At { name, line };
@@ -504,7 +524,8 @@ pub fn setup_with_files(
     setup_names(m, names, false, global, default_key, partial_input)
 }
 
-fn setup_names(
+/// [`setup`] over the inputs `names` instead of the command line's (bsort's batched merge).
+pub fn setup_names(
     m: &ArgMatches,
     names: Vec<String>,
     blank_default: bool,

@@ -408,13 +408,16 @@ impl<O: Order + 'static> Sorter<O> {
         );
         if whole && !self.halved {
             // Both buffers stay where they are until the first sort, which stops this.
-            self.prefault = Prefault::start([
-                (self.buf.as_ptr() as usize, self.buf.capacity()),
-                (
-                    self.entries.as_ptr() as usize,
-                    self.entries.capacity() * ENTRY,
-                ),
-            ]);
+            self.prefault = Prefault::start(
+                [
+                    (self.buf.as_ptr() as usize, self.buf.capacity()),
+                    (
+                        self.entries.as_ptr() as usize,
+                        self.entries.capacity() * ENTRY,
+                    ),
+                ],
+                b,
+            );
         }
     }
 
@@ -442,11 +445,12 @@ impl<O: Order + 'static> Sorter<O> {
             self.sort_chunk();
             let run = write_run(w, &*self.order, &self.buf, &self.entries, self.cfg.unique)?;
             self.add_run(run);
-            self.buf.clear();
-            self.entries.clear();
+            // New buffers, not shrunk ones: a shrunk buffer keeps every page the whole-budget
+            // chunk touched resident (the buffer's and the index's, each up to the budget),
+            // which put peak RSS at 1.5 × -S (issue 14).
+            self.buf = Vec::new();
+            self.entries = Vec::new();
             self.chunk_budget = (self.chunk_budget / 2).max(1);
-            self.buf.shrink_to(self.chunk_budget);
-            self.entries.shrink_to(self.chunk_budget / ENTRY);
             self.halved = true;
             return Ok(());
         }
@@ -864,7 +868,10 @@ struct Prefault {
 }
 
 impl Prefault {
-    fn start(regions: [(usize, usize); 2]) -> Option<Prefault> {
+    /// Populate `regions` (the buffer and the index, each reserved at the whole budget)
+    /// ahead of use, never beyond `budget` resident in both together: each may grow to the
+    /// whole budget, but not both at once (issue 14: that overshot -S by half).
+    fn start(regions: [(usize, usize); 2], budget: usize) -> Option<Prefault> {
         use std::sync::atomic::AtomicUsize;
         let used = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
         let stop = Arc::new(AtomicBool::new(false));
@@ -878,7 +885,11 @@ impl Prefault {
                     let mut worked = false;
                     for (r, &(base, cap)) in regions.iter().enumerate() {
                         let used = u[r].load(AtomicOrdering::Relaxed);
-                        let ahead = (used / 2).clamp(4 << 20, 128 << 20);
+                        let both =
+                            u[0].load(AtomicOrdering::Relaxed) + u[1].load(AtomicOrdering::Relaxed);
+                        let ahead = (used / 2)
+                            .clamp(4 << 20, 128 << 20)
+                            .min(budget.saturating_sub(both) / 2);
                         let target = (used + ahead).min(cap);
                         if done[r] < used {
                             done[r] = used - used % STEP;

@@ -43,6 +43,8 @@ pub struct Config {
     pub retries: u32,
     pub unordered: bool,
     pub eol: u8,
+    /// CSV: chunks are cut only at record ends outside quoted fields.
+    pub csv: bool,
     /// Count records in and out (for `--stats`; costs a pass over the data).
     pub count_records: bool,
     /// Bytes of output that may wait in memory for their turn.
@@ -477,7 +479,9 @@ fn read_chunks(
     let send = |data: Vec<u8>, seq: &mut u64, offset: &mut u64| -> Result<bool, Error> {
         let len = data.len() as u64;
         let records = if cfg.count_records {
-            crate::count_byte(&data, eol) + u64::from(data.last() != Some(&eol))
+            let mut ends = record::cut::Ends::new(eol, cfg.csv);
+            let n = ends.count(&data);
+            n + u64::from(data.last() != Some(&eol) || ends.in_quotes())
         } else {
             0
         };
@@ -523,18 +527,15 @@ fn read_chunks(
             // Cut chunks of at most `size` bytes at their last record end (a record longer
             // than `size` makes a chunk of its own).
             while go && buf.len() >= size {
-                let cut = match memchr::memrchr(eol, &buf[..size]) {
-                    Some(p) => p + 1,
-                    None => match memchr::memchr(eol, &buf[size..]) {
-                        Some(q) => size + q + 1,
-                        None if buf.len() > cfg.max_record => {
-                            return Err(Error::TooLong {
-                                offset,
-                                limit: cfg.max_record,
-                            })
-                        }
-                        None => break,
-                    },
+                let cut = match record::cut::last_end_within(&buf, size, eol, cfg.csv) {
+                    Some(c) => c,
+                    None if buf.len() > cfg.max_record => {
+                        return Err(Error::TooLong {
+                            offset,
+                            limit: cfg.max_record,
+                        })
+                    }
+                    None => break,
                 };
                 let mut next = sh.chunk_buf(size.max(buf.len() - cut) + read_block);
                 next.extend_from_slice(&buf[cut..]);

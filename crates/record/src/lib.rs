@@ -9,6 +9,7 @@
 //! This crate never prints, never exits and never parses command lines.
 
 pub mod compare;
+pub mod cut;
 pub mod fields;
 pub mod input;
 pub mod json;
