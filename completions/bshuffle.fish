@@ -1,7 +1,7 @@
 complete -c bshuffle -s k -l key -d 'Partition and sort by this key (default: field 1); repeatable' -r
 complete -c bshuffle -s n -l partitions -d 'Number of partitions [default: 1]' -r
 complete -c bshuffle -s o -l output -d 'Write part files and _SUCCESS to DIR (staged, moved into place whole)' -r
-complete -c bshuffle -l partition -d 'Write only partition I of N (0-based) to stdout' -r
+complete -c bshuffle -l partition -d 'Write only partition I of N (0-based) to stdout (-n, if given, must say the same N)' -r
 complete -c bshuffle -l combine -d 'Aggregate map-side (breduce\'s AGG syntax; repeatable) and emit partial states for breduce --merge' -r
 complete -c bshuffle -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
 complete -c bshuffle -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''

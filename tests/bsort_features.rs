@@ -195,3 +195,39 @@ fn several_inputs_are_concatenated_and_unterminated_lines_end() {
     );
     assert_eq!(ok(&["-z"], b"b\0a"), "a\0b\0");
 }
+
+/// Issue 14 (8): a record that fits -S is sorted whatever the chunk it lands in (records of
+/// 1.5 MB under -S 2M, byte for byte as GNU sort), and one that does not fit is refused with
+/// a message whose budget is smaller than the record it names.
+#[test]
+fn records_near_the_budget_sort_or_say_so_consistently() {
+    let dir = crate::util::Dir::new();
+    let mut input = Vec::new();
+    for d in [b'3', b'1', b'4', b'0', b'2'] {
+        input.extend(std::iter::repeat_n(d, 1_500_000));
+        input.push(b'\n');
+    }
+    dir.write("in", &input);
+    let out = dir.run(crate::util::bsort(), ["-S", "2M", "in"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gnu = dir.gnu_sort(["in"], b"");
+    assert!(out.stdout == gnu.stdout, "differs from GNU sort");
+    let mut big = vec![b'y'; 2_200_000];
+    big.push(b'\n');
+    dir.write("big", &big);
+    let out = dir.run(crate::util::bsort(), ["-S", "2M", "in", "big"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("big:1:"), "{err}");
+    let budget: usize = err
+        .split("budget of ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no budget in {err}"));
+    assert!(budget < 2_200_000, "{err}");
+}

@@ -46,8 +46,14 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
     let started = std::time::Instant::now();
     let _ = TOOL.set(tool.to_string());
     cleanup::install();
-    let matches = match command.try_get_matches() {
-        Ok(m) => m,
+    let matches = match gnu_habits(command).try_get_matches() {
+        Ok(m) => match same_output(&m) {
+            Ok(()) => m,
+            Err(msg) => {
+                eprintln!("{tool}: {msg}");
+                std::process::exit(2);
+            }
+        },
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {
@@ -110,5 +116,34 @@ pub fn open_file_limit() -> u64 {
         r.rlim_cur
     } else {
         256
+    }
+}
+
+/// The command-line habits of GNU tools, on every batchkit tool (issue 16): an option given
+/// twice is accepted, the last value winning (`bsort -f -f`, `-S 1M -S 2M`); `-o` may be given
+/// again with the same file, and its value may start with a dash (`-o -dash-file`).
+fn gnu_habits(command: clap::Command) -> clap::Command {
+    let command = command.args_override_self(true);
+    if command.get_arguments().any(|a| a.get_id() == "output") {
+        command.mut_arg("output", |a| {
+            a.action(clap::ArgAction::Append).allow_hyphen_values(true)
+        })
+    } else {
+        command
+    }
+}
+
+/// Two `-o` naming different files is an error, as GNU sort says.
+fn same_output(m: &clap::ArgMatches) -> std::result::Result<(), String> {
+    let Ok(Some(outs)) = m.try_get_many::<String>("output") else {
+        return Ok(());
+    };
+    let outs: Vec<&String> = outs.collect();
+    match outs.iter().find(|o| **o != outs[0]) {
+        Some(other) => Err(format!(
+            "multiple output files specified: {} and {}",
+            outs[0], other
+        )),
+        None => Ok(()),
     }
 }

@@ -94,8 +94,8 @@ pub fn command() -> Command {
             Arg::new("partition")
                 .long("partition")
                 .value_name("I/N")
-                .conflicts_with_all(["output", "partitions"])
-                .help("Write only partition I of N (0-based) to stdout"),
+                .conflicts_with("output")
+                .help("Write only partition I of N (0-based) to stdout (-n, if given, must say the same N)"),
         )
         .arg(
             Arg::new("force")
@@ -222,9 +222,15 @@ fn run(m: &ArgMatches) -> Result<()> {
         .get_one::<String>("partition")
         .map(|s| parse_share(s))
         .transpose()?;
-    let n = match share {
-        Some((_, n)) => n,
-        None => m.get_one::<u64>("partitions").copied().unwrap_or(1),
+    let n = match (share, m.get_one::<u64>("partitions").copied()) {
+        (Some((_, n)), Some(given)) if given != n => {
+            return Err(Error::Usage(format!(
+                "-n {given} and --partition {}/{n} give different N",
+                share.map_or(0, |s| s.0)
+            )))
+        }
+        (Some((_, n)), _) => n,
+        (None, given) => given.unwrap_or(1),
     };
     let dest = match m.get_one::<String>("output") {
         Some(d) => Dest::Dir(PathBuf::from(d), m.get_flag("force")),

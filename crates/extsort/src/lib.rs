@@ -367,7 +367,10 @@ impl<O: Order + 'static> Sorter<O> {
             return Err(PushError::Build(e));
         }
         let len = self.buf.len() - off;
-        if len + ENTRY > self.chunk_budget.max(RECORD_ALLOWANCE) {
+        // Measured against the whole budget, not the half chunk that alternates after the
+        // first spill: a record that fits -S is accepted (in a chunk of its own), so that
+        // "does not fit the memory budget of B bytes" is only said of records over B.
+        if len + ENTRY > self.cfg.budget.max(RECORD_ALLOWANCE) {
             self.buf.truncate(off);
             return Err(PushError::Sort(Error::TooLarge {
                 len,
