@@ -5,7 +5,7 @@ complete -c bmap -l where -d 'Keep records where \'FIELD OP VALUE\' holds (== !=
 complete -c bmap -l emit -d 'Write these items as TSV: fields, spans N-M, names, JSON paths, |transforms, \'literals\'' -r
 complete -c bmap -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
 complete -c bmap -l bad-records -d 'With --skip-bad (implied): also write the bad records to FILE, untouched' -r
-complete -c bmap -s o -l output -d 'Write to PATH atomically (temporary file + rename; PATH may be an input)' -r
+complete -c bmap -s o -l output -d 'Write to PATH: a regular or new file atomically (temporary file + rename; PATH may be an input); a symlink\'s target, atomically in the target\'s directory; a FIFO or device directly. PATH ending in .gz or .zst is compressed' -r
 complete -c bmap -l chunk-size -d 'External mode: bytes per chunk (64M, 512K; a bare number is KiB) [default: 16M]' -r
 complete -c bmap -l retries -d 'External mode: re-run a failed chunk up to R times [default: 0]' -r
 complete -c bmap -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a bare number is KiB [default: 25% of RAM, at most 4G]' -r

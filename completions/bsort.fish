@@ -1,6 +1,6 @@
 complete -c bsort -s k -l key -d 'Sort by this key (see KEYS below); repeatable' -r
 complete -c bsort -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
-complete -c bsort -s o -l output -d 'Write to PATH atomically (temporary file + rename; PATH may be an input)' -r
+complete -c bsort -s o -l output -d 'Write to PATH: a regular or new file atomically (temporary file + rename; PATH may be an input); a symlink\'s target, atomically in the target\'s directory; a FIFO or device directly. PATH ending in .gz or .zst is compressed' -r
 complete -c bsort -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a bare number is KiB [default: 25% of RAM, at most 4G]' -r
 complete -c bsort -s T -l temporary-directory -d 'Directory for spill files [default: $TMPDIR, then /tmp]' -r
 complete -c bsort -s j -l threads -l parallel -d 'Worker threads [default: the number of cores]' -r

@@ -19,3 +19,4 @@ mod fd_limits;
 mod gnu_habits;
 mod install;
 mod man;
+mod outputs;

@@ -26,7 +26,7 @@ pub fn output() -> Arg {
         .short('o')
         .long("output")
         .value_name("PATH")
-        .help("Write to PATH atomically (temporary file + rename; PATH may be an input)")
+        .help("Write to PATH: a regular or new file atomically (temporary file + rename; PATH may be an input); a symlink's target, atomically in the target's directory; a FIFO or device directly. PATH ending in .gz or .zst is compressed")
 }
 
 /// `-k/--key SPEC`, repeatable.

@@ -20,6 +20,13 @@ pub use stats::Stats;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+static TOOL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The running tool's name (as given to [`main`]), for messages from shared code.
+pub fn tool_name() -> &'static str {
+    TOOL.get().map_or("batchkit", String::as_str)
+}
+
 /// Whether standard input is one of the tool's inputs (see [`reads_stdin`]).
 static READS_STDIN: AtomicBool = AtomicBool::new(false);
 
@@ -36,6 +43,8 @@ pub fn reads_stdin() {
 /// `TOOL: message` for a failure and exit with its status (a closed downstream pipe is a
 /// quiet 0). Temporary files are removed on every path.
 pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Result<()>) -> ! {
+    let started = std::time::Instant::now();
+    let _ = TOOL.set(tool.to_string());
     cleanup::install();
     let matches = match gnu_habits(command).try_get_matches() {
         Ok(m) => match same_output(&m) {
@@ -62,11 +71,25 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
             }
         }
     };
+    let dest = matches
+        .try_get_one::<String>("stats")
+        .ok()
+        .flatten()
+        .cloned();
+    stats::set_context(tool, dest, started);
     let code = match run(&matches) {
         Ok(()) => 0,
         // Stopped by a signal: whatever failed afterwards is a consequence, not news.
         Err(_) if cleanup::received().is_some() => 128 + cleanup::received().unwrap_or(15),
         Err(e) => {
+            // --stats on every path that is not a crash: the tool's own record was not
+            // written (it is written last), so say what is known and why it ended.
+            let reason = if e.is_broken_pipe() {
+                "the downstream pipe closed early".to_string()
+            } else {
+                e.message().unwrap_or_else(|| "error".into())
+            };
+            stats::on_exit(e.code(), &reason);
             if e.is_broken_pipe() && READS_STDIN.load(Ordering::Relaxed) {
                 // Whatever fails here (a read error) changes nothing: the output is done.
                 let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());

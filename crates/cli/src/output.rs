@@ -1,8 +1,19 @@
-//! Where results go: standard output, or a file written atomically.
+//! Where results go: standard output, or a file.
 //!
-//! `-o PATH` writes a temporary file in PATH's directory and renames it into place only in
-//! [`Output::commit`]; dropping an uncommitted output removes the temporary, so an error or
-//! a signal never leaves a partial file at PATH. PATH may be one of the inputs.
+//! `-o PATH`, by what PATH is (as GNU sort does):
+//! - a regular file or a new path: written to a temporary file in PATH's directory, renamed
+//!   into place only in [`Output::commit`]; dropping an uncommitted output removes the
+//!   temporary, so an error or a signal never leaves a partial file at PATH. PATH may be one
+//!   of the inputs.
+//! - a symbolic link: followed (to the end of the chain); its target is replaced as above,
+//!   in the target's directory, and the link stays.
+//! - a FIFO, a character device or any other file that is not regular: opened and written
+//!   directly, with no temporary.
+//!
+//! A PATH ending in `.gz` or `.zst` is compressed (gzip, zstd), as inputs with those
+//! extensions are decompressed; [`Output::commit`] then returns the compressed size.
+//! Temporaries are named `.TOOL.PID-STARTTIME-XXXXXX.tmp`; opening an output removes those
+//! of owners that are no longer running (a SIGKILLed run) and says so on stderr.
 
 use crate::cleanup;
 use crate::error::{Error, Result};
@@ -14,12 +25,19 @@ use std::sync::mpsc;
 
 const BUF: usize = 1 << 20;
 
+/// The tools whose temporaries may sit beside an output.
+const TOOLS: [&str; 6] = ["bsort", "bmap", "bshuffle", "bsplit", "breduce", "bjoin"];
+
 enum Target {
     Stdout(Threaded<RawStdout>),
     File {
-        w: Threaded<File>,
-        tmp: PathBuf,
+        w: Threaded<Sink>,
+        /// The temporary, or `None` when writing directly (a FIFO, a device).
+        tmp: Option<PathBuf>,
+        /// Where the temporary goes (a symlink's target).
         path: PathBuf,
+        /// As given, for messages.
+        shown: PathBuf,
         committed: bool,
     },
 }
@@ -36,7 +54,9 @@ struct RawStdout(ManuallyDrop<File>);
 impl Write for RawStdout {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
+        let n = (&*self.0).write(buf)?;
+        crate::stats::count_written(n as u64);
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -49,8 +69,126 @@ fn stdout_file() -> RawStdout {
     RawStdout(ManuallyDrop::new(unsafe { File::from_raw_fd(1) }))
 }
 
+/// A file that counts what reaches it.
+struct Counting {
+    f: File,
+    n: u64,
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.f.write(buf)?;
+        self.n += n as u64;
+        crate::stats::count_written(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.f.flush()
+    }
+}
+
+/// The file, compressed or not.
+enum Sink {
+    Plain(Counting),
+    Gzip(flate2::write::GzEncoder<Counting>),
+    Zstd(zstd::stream::write::Encoder<'static, Counting>),
+}
+
+impl Sink {
+    fn new(f: File, path: &Path) -> io::Result<Sink> {
+        let c = Counting { f, n: 0 };
+        let name = path.as_os_str().as_encoded_bytes();
+        Ok(if name.ends_with(b".gz") {
+            Sink::Gzip(flate2::write::GzEncoder::new(
+                c,
+                flate2::Compression::default(),
+            ))
+        } else if name.ends_with(b".zst") {
+            Sink::Zstd(zstd::stream::write::Encoder::new(c, 3)?)
+        } else {
+            Sink::Plain(c)
+        })
+    }
+
+    /// End the stream; the file and the bytes that reached it.
+    fn finish(self) -> io::Result<Counting> {
+        match self {
+            Sink::Plain(c) => Ok(c),
+            Sink::Gzip(g) => g.finish(),
+            Sink::Zstd(z) => z.finish(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(c) => c.write(buf),
+            Sink::Gzip(g) => g.write(buf),
+            Sink::Zstd(z) => z.write(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Plain(c) => c.write_all(buf),
+            Sink::Gzip(g) => g.write_all(buf),
+            Sink::Zstd(z) => z.write_all(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        // A compressed stream is ended by finish, not flushed block by block.
+        match self {
+            Sink::Plain(c) => c.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What `-o PATH` is: where a temporary goes (regular or new, after following symlinks),
+/// or a file to write directly.
+enum Resolved {
+    Replace(PathBuf),
+    Direct(PathBuf),
+}
+
+/// Follow symlinks from `path` (at most 40, as the kernel does).
+fn resolve(path: &Path) -> io::Result<Resolved> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resolved::Replace(p)),
+            Err(e) => return Err(e),
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&p)?;
+                p = if to.is_absolute() {
+                    to
+                } else {
+                    dir_of(&p).join(to)
+                };
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "is a directory",
+                ))
+            }
+            Ok(m) if m.is_file() => return Ok(Resolved::Replace(p)),
+            Ok(_) => return Ok(Resolved::Direct(p)),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+fn dir_of(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 impl Output {
-    /// Standard output, or an atomic file when `path` is given and is not `-`.
+    /// Standard output, or a file when `path` is given and is not `-` (see the module's
+    /// documentation for what a file may be).
     pub fn open(tool: &str, path: Option<&Path>) -> Result<Output> {
         match path {
             None => Ok(Self::stdout()),
@@ -67,57 +205,81 @@ impl Output {
     }
 
     fn file(tool: &str, path: &Path) -> Result<Output> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
+        let shown = path.display();
+        let resolved = resolve(path).map_err(|e| match e.kind() {
+            io::ErrorKind::IsADirectory => Error::Runtime(format!("{shown}: is a directory")),
+            _ => Error::io(format!("cannot write {shown}"), e),
+        })?;
+        let (file, tmp, target) = match resolved {
+            Resolved::Direct(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&p)
+                    .map_err(|e| Error::io(format!("cannot write {shown}"), e))?;
+                (f, None, p)
+            }
+            Resolved::Replace(p) => {
+                let dir = dir_of(&p);
+                let prefixes = TOOLS.map(|t| format!(".{t}."));
+                let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+                cleanup::sweep_any(&dir, &prefixes, ".tmp");
+                let (file, tmp_path) = cleanup::create_registered(|| {
+                    let tmp = tempfile::Builder::new()
+                        .prefix(&format!(".{tool}.{}-", cleanup::owner_tag()))
+                        .suffix(".tmp")
+                        .tempfile_in(&dir)?;
+                    let (file, tmp_path) = tmp.keep().map_err(|e| e.error)?;
+                    Ok(((file, tmp_path.clone()), tmp_path))
+                })
+                .map_err(|e| Error::io(format!("cannot create {shown}"), e))?;
+                (file, Some(tmp_path), p)
+            }
         };
-        if path.is_dir() {
-            return Err(Error::Runtime(format!(
-                "{}: is a directory",
-                path.display()
-            )));
-        }
-        let (file, tmp_path) = cleanup::create_registered(|| {
-            let tmp = tempfile::Builder::new()
-                .prefix(&format!(".{tool}."))
-                .suffix(".tmp")
-                .tempfile_in(&dir)?;
-            let (file, tmp_path) = tmp.keep().map_err(|e| e.error)?;
-            Ok(((file, tmp_path.clone()), tmp_path))
-        })
-        .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        let sink =
+            Sink::new(file, path).map_err(|e| Error::io(format!("cannot write {shown}"), e))?;
         Ok(Output {
             target: Target::File {
-                w: Threaded::new(file),
-                tmp: tmp_path,
-                path: path.to_path_buf(),
+                w: Threaded::new(sink),
+                tmp,
+                path: target,
+                shown: path.to_path_buf(),
                 committed: false,
             },
             bytes: 0,
         })
     }
 
-    /// Flush and, for a file, move it into place.
+    /// Flush and, for a file, move it into place. Returns the bytes written: for a
+    /// compressed file, its compressed size.
     pub fn commit(mut self) -> Result<u64> {
         match &mut self.target {
             Target::Stdout(w) => {
                 w.finish().map_err(|e| Error::io("write error", e))?;
+                Ok(self.bytes)
             }
             Target::File {
                 w,
                 tmp,
                 path,
+                shown,
                 committed,
             } => {
-                let ctx = || format!("cannot write {}", path.display());
-                let f = w.finish().map_err(|e| Error::io(ctx(), e))?;
-                set_permissions(&f, path).map_err(|e| Error::io(ctx(), e))?;
-                std::fs::rename(&*tmp, &*path).map_err(|e| Error::io(ctx(), e))?;
-                cleanup::unregister(tmp);
+                let ctx = || format!("cannot write {}", shown.display());
+                let c = w
+                    .finish()
+                    .and_then(Sink::finish)
+                    .map_err(|e| Error::io(ctx(), e))?;
+                if let Some(tmp) = tmp {
+                    set_permissions(&c.f, path).map_err(|e| Error::io(ctx(), e))?;
+                    std::fs::rename(&*tmp, &*path).map_err(|e| Error::io(ctx(), e))?;
+                    cleanup::unregister(tmp);
+                }
                 *committed = true;
+                cleanup::mark_committed();
+                Ok(c.n)
             }
         }
-        Ok(self.bytes)
     }
 }
 
@@ -143,11 +305,14 @@ fn umask() -> u32 {
 
 impl Drop for Output {
     fn drop(&mut self) {
-        if let Target::File { tmp, committed, .. } = &self.target {
-            if !*committed {
-                let _ = std::fs::remove_file(tmp);
-                cleanup::unregister(tmp);
-            }
+        if let Target::File {
+            tmp: Some(tmp),
+            committed: false,
+            ..
+        } = &self.target
+        {
+            let _ = std::fs::remove_file(tmp);
+            cleanup::unregister(tmp);
         }
     }
 }

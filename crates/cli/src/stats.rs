@@ -2,7 +2,100 @@
 
 use serde_json::{json, Map, Value};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
+
+/// What [`crate::main`] knows of a run, for a `--stats` record on paths where the tool
+/// itself could not write one (a closed pipe, an error, a signal).
+struct ExitContext {
+    tool: String,
+    dest: String,
+    started: Instant,
+}
+
+static CONTEXT: OnceLock<ExitContext> = OnceLock::new();
+static EMITTED: AtomicBool = AtomicBool::new(false);
+/// Bytes handed to the kernel by every [`crate::Output`] so far (compressed when the
+/// output is).
+static BYTES_WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn count_written(n: u64) {
+    BYTES_WRITTEN.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Remember where `--stats` goes (`dest`), for [`on_exit`] and [`on_signal`].
+pub(crate) fn set_context(tool: &str, dest: Option<String>, started: Instant) {
+    if let Some(dest) = dest {
+        let _ = CONTEXT.set(ExitContext {
+            tool: tool.to_string(),
+            dest,
+            started,
+        });
+    }
+}
+
+/// The record of a run that did not get to write its own: what is known (bytes written,
+/// time, memory) and how it ended.
+fn fallback(status: i32, outcome: Value) {
+    let Some(c) = CONTEXT.get() else { return };
+    if EMITTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let s = Stats {
+        bytes_out: BYTES_WRITTEN.load(Ordering::Relaxed),
+        ..Stats::default()
+    };
+    let mut v = s.to_json(&c.tool, c.started);
+    if let Value::Object(m) = &mut v {
+        // Counted by the tool, which did not get to say: unknown, not zero.
+        for k in [
+            "records_in",
+            "records_out",
+            "bytes_in",
+            "bad_records",
+            "spill_runs",
+            "spill_bytes",
+            "merge_passes",
+            "threads",
+        ] {
+            m.insert(k.into(), Value::Null);
+        }
+        m.insert("complete".into(), Value::from(false));
+        m.insert("exit_status".into(), Value::from(status));
+        m.insert("outcome".into(), outcome);
+    }
+    let _ = write_line(&v, &c.dest);
+}
+
+/// A run that ends with `status` without having written its record: `reason` says why.
+pub(crate) fn on_exit(status: i32, reason: &str) {
+    fallback(status, json!({ "reason": reason }));
+}
+
+/// A run stopped by signal `sig`: `removed` temporaries and staged outputs were removed;
+/// `committed`: an output commit had completed before.
+pub(crate) fn on_signal(sig: i32, removed: usize, committed: bool) {
+    fallback(
+        128 + sig,
+        json!({
+            "reason": "signal",
+            "signal": sig,
+            "temporaries_removed": removed,
+            "output_committed": committed,
+        }),
+    );
+}
+
+fn write_line(v: &Value, dest: &str) -> std::io::Result<()> {
+    let mut line = v.to_string();
+    line.push('\n');
+    if dest == "-" {
+        std::io::stderr().write_all(line.as_bytes())
+    } else {
+        std::fs::write(dest, line)
+    }
+}
 
 /// Counters every tool reports, plus tool-specific fields in `extra`.
 #[derive(Debug, Default)]
@@ -54,13 +147,12 @@ impl Stats {
 
     /// Write the object to stderr (`dest` of `-`) or to a file.
     pub fn emit(&self, tool: &str, started: Instant, dest: &str) -> std::io::Result<()> {
-        let mut line = self.to_json(tool, started).to_string();
-        line.push('\n');
-        if dest == "-" {
-            std::io::stderr().write_all(line.as_bytes())
-        } else {
-            std::fs::write(dest, line)
+        EMITTED.store(true, Ordering::SeqCst);
+        let mut v = self.to_json(tool, started);
+        if let Value::Object(m) = &mut v {
+            m.insert("complete".into(), Value::from(true));
         }
+        write_line(&v, dest)
     }
 }
 

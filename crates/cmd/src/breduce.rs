@@ -295,7 +295,10 @@ fn read_parts_dir(dir: &str) -> Result<PartsDir> {
             "{dir}: a directory without _SUCCESS (an unfinished or foreign output); give its files instead"
         )));
     }
-    let m = partition::read_manifest(path).map_err(|e| Error::Usage(e.to_string()))?;
+    let m = partition::read_manifest(path).map_err(|e| match e.is_damage() {
+        true => Error::Runtime(e.to_string()),
+        false => Error::Usage(e.to_string()),
+    })?;
     let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
         v.as_array().map(|a| {
             a.iter()

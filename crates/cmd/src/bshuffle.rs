@@ -10,7 +10,7 @@ use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
 use hashbrown::HashMap;
-use partition::{part_name, partition_of, Cut, DirCommit, PartInfo};
+use partition::{part_name, partition_of, Cut, PartInfo};
 use record::order::push_item_part;
 use record::Format;
 use record::{CsvScratch, KeyOpts, RecordOrder};
@@ -34,8 +34,10 @@ text up to the first TAB (the Hadoop Streaming convention).
 Outputs:
   -o DIR           part-00000 ... part-(N-1) and a _SUCCESS manifest (JSON: how the parts
                    were cut, the key, the partition function, sortedness, records and bytes
-                   per part); DIR is staged beside itself and appears whole. An existing
-                   non-empty DIR is an error unless --force. With --header, every part starts
+                   per part); DIR is staged beside itself and appears whole, even on a
+                   signal. An existing non-empty DIR is an error unless --force; a DIR
+                   filled during the run (another run's output) is never replaced without
+                   --force: status 1. With --header, every part starts
                    with the header.
   --partition I/N  only partition I (0-based) of N, sorted, to stdout: a reducer's share of
                    many mappers' outputs
@@ -289,10 +291,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     let cfg = common::sort_config(m, sort_budget, threads, true, false);
     // Stage the directory before any work: an existing non-empty DIR fails fast.
     let commit = match &dest {
-        Dest::Dir(d, force) => Some(
-            DirCommit::begin(d, *force, Some(cli::cleanup::temp_hook))
-                .map_err(|e| Error::Runtime(e.to_string()))?,
-        ),
+        Dest::Dir(d, force) => Some(common::begin_dir(d, *force)?),
         Dest::Stdout => None,
     };
     let mut sorter = Sorter::new(ShuffleOrder::new(order), cfg)?;
@@ -455,9 +454,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             None => json!({}),
         };
         let manifest = partition::manifest("bshuffle", &cut, Some(&keys), &parts, extra);
-        commit
-            .commit(&manifest)
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+        common::commit_dir(commit, &manifest)?;
     }
     common::emit_stats("bshuffle", &stats, &stats_dest, started)
 }

@@ -45,7 +45,10 @@ Ways to cut (records are never split; part files are part-00000, part-00001, ...
 Records keep their input order within each part, and are written unchanged.
 
 DIR is staged beside itself and appears whole, _SUCCESS (a JSON manifest: how the parts were
-cut, the key, the partition function, records and bytes per part) written last. An existing
+cut, the key, the partition function, records and bytes per part, each part's size on disk)
+written last; a signal during the commit is acted on after it, so DIR is absent or whole.
+Without --force the final move never replaces a DIR that is not empty then (a file written
+into it meanwhile, another run's output): status 1. An existing
 non-empty DIR is an error unless --force (replace it) or, with --by, --overwrite-partitions
 (replace only the NAME=VALUE directories this run writes; a rerun of one day's job is
 idempotent). --header repeats the header at the top of every part. --compress gz|zst
@@ -261,12 +264,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     } = common::setup(m, false, KeyOpts::default(), key_default)?;
     let order = RecordOrder::new(format, keys, KeyOpts::default(), true);
     let overwrite = m.get_flag("overwrite-partitions");
-    let commit = DirCommit::begin(
-        &dir,
-        m.get_flag("force") || overwrite,
-        Some(cli::cleanup::temp_hook),
-    )
-    .map_err(|e| Error::Runtime(e.to_string()))?;
+    let commit = common::begin_dir(&dir, m.get_flag("force") || overwrite)?;
     let stage = commit.path().to_path_buf();
     let header_line = header.as_ref().map(|h| {
         let mut v = h.clone();
@@ -388,7 +386,9 @@ fn run(m: &ArgMatches) -> Result<()> {
                     Some(&i) => i,
                     None => {
                         let d = format!("{name}={}", percent_encode(&key));
-                        std::fs::create_dir_all(stage.join(&d))
+                        // Not create_dir_all: a staging directory removed on a signal
+                        // must not be made again.
+                        std::fs::create_dir(stage.join(&d))
                             .map_err(|e| Error::io(format!("cannot create {d}"), e))?;
                         let i = parts.add(stage.join(&d).join(part_name(0, ext)));
                         dirs.push(d);
@@ -437,11 +437,9 @@ fn run(m: &ArgMatches) -> Result<()> {
     let manifest = partition::manifest("bsplit", &cut, None, &infos, extra);
     progress.finish();
     if overwrite {
-        commit_partitions(commit, &dir, &dirs, &manifest)?;
+        cli::cleanup::critical(|| commit_partitions(commit, &dir, &dirs, &manifest))?;
     } else {
-        commit
-            .commit(&manifest)
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+        common::commit_dir(commit, &manifest)?;
     }
     stats.extra.insert("parts".into(), json!(n_parts));
     common::emit_stats("bsplit", &stats, &stats_dest, started)
@@ -627,8 +625,7 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         .get_one::<String>("output")
         .map(PathBuf::from)
         .ok_or_else(|| Error::Usage("-o DIR is required (or --index)".into()))?;
-    let commit = DirCommit::begin(&dir, m.get_flag("force"), Some(cli::cleanup::temp_hook))
-        .map_err(|e| Error::Runtime(e.to_string()))?;
+    let commit = common::begin_dir(&dir, m.get_flag("force"))?;
     // The header is the first record; later parts get a copy of it.
     let header = if m.get_flag("header") {
         let mut h = Vec::new();
@@ -699,9 +696,7 @@ fn run_chunks(m: &ArgMatches, n: u64, compress: Compress, started: Instant) -> R
         hashed: false,
     };
     let manifest = partition::manifest("bsplit", &cut, None, &infos, json!({}));
-    commit
-        .commit(&manifest)
-        .map_err(|e| Error::Runtime(e.to_string()))?;
+    common::commit_dir(commit, &manifest)?;
     let stats = Stats {
         records_in: infos.iter().map(|p| p.records).sum(),
         records_out: infos.iter().map(|p| p.records).sum(),

@@ -599,6 +599,9 @@ pub fn sort_config(
     unique: bool,
 ) -> extsort::Config {
     let nofile = cli::open_file_limit().saturating_sub(16).max(2) as usize;
+    // Spill directories of runs that were killed (SIGKILL leaves them) go first.
+    let tmp_parent = args::tmp_of(m);
+    cli::cleanup::sweep(&tmp_parent, "batchkit-", "");
     let fan_in = m
         .try_get_one::<u32>("batch-size")
         .ok()
@@ -607,7 +610,7 @@ pub fn sort_config(
         .min(nofile);
     extsort::Config {
         budget,
-        tmp_parent: args::tmp_of(m),
+        tmp_parent,
         threads,
         fan_in,
         compress: flag(m, "compress-temp"),
@@ -630,5 +633,33 @@ pub fn emit_stats(
             .emit(tool, started, d)
             .map_err(|e| Error::io(format!("cannot write stats to {d}"), e))?;
     }
+    Ok(())
+}
+
+/// Stage directory output `dir` (see [`partition::DirCommit`]), after removing the staging
+/// directories that killed runs left beside it.
+pub fn begin_dir(dir: &std::path::Path, force: bool) -> Result<partition::DirCommit> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    cli::cleanup::sweep(&parent, &partition::staging_prefix(dir), "");
+    partition::DirCommit::begin(dir, force, Some(cli::cleanup::temp_hook))
+        .map_err(|e| Error::Runtime(e.to_string()))
+}
+
+/// Commit a directory output as one critical section: a signal arriving meanwhile is acted
+/// on after it, so DIR is either untouched or whole. An old DIR replaced by `--force` is
+/// removed afterwards (and on a signal, by the cleanup).
+pub fn commit_dir(commit: partition::DirCommit, manifest: &serde_json::Value) -> Result<()> {
+    let aside = cli::cleanup::critical(|| {
+        let r = commit.commit(manifest);
+        if r.is_ok() {
+            cli::cleanup::mark_committed();
+        }
+        r
+    })
+    .map_err(|e| Error::Runtime(e.to_string()))?;
+    drop(aside);
     Ok(())
 }

@@ -185,8 +185,9 @@ impl TempSpace {
 
     fn create_run(&mut self) -> Result<RunWriter> {
         if self.dir.is_none() {
+            // batchkit-PID-STARTTIME-: a later run can tell a killed owner's leftovers.
             let d = tempfile::Builder::new()
-                .prefix("batchkit-")
+                .prefix(&format!("batchkit-{}-", owner_tag()))
                 .tempdir_in(&self.parent)
                 .map_err(|e| {
                     Error::io(
@@ -211,6 +212,19 @@ impl TempSpace {
         self.next += 1;
         RunWriter::create(path, self.compress)
     }
+}
+
+/// `PID-STARTTIME` (field 22 of /proc/PID/stat) of this process.
+fn owner_tag() -> String {
+    let pid = std::process::id();
+    let start = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().nth(19)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    format!("{pid}-{start}")
 }
 
 impl Drop for TempSpace {

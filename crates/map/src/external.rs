@@ -648,6 +648,29 @@ fn run_once(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // The command ends with bmap, even a SIGKILLed bmap: a parent-death signal (sent when
+    // the spawning thread ends; it waits for the command, so only bmap's death sends it).
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid, _exit).
+    unsafe {
+        c.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // bmap died before the prctl took: nobody is left to read the output.
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
     let mut child = {
         // Under the lock, so that a failure elsewhere cannot miss this child.
         let mut st = sh.lock();

@@ -57,7 +57,8 @@ fn commit_moves_the_directory_whole() {
     let c = DirCommit::begin(&dest, false, None).unwrap_or_else(|e| panic!("{e}"));
     fs::write(c.path().join("part-00000"), b"x\n").unwrap_or_else(|e| panic!("{e}"));
     assert!(!dest.exists());
-    c.commit(&json!({"ok": true}))
+    let _ = c
+        .commit(&json!({"ok": true}))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(dest.join("_SUCCESS").exists() && dest.join("part-00000").exists());
     // Non-empty without force: refused, untouched.
@@ -68,7 +69,7 @@ fn commit_moves_the_directory_whole() {
     // With force: replaced.
     let c = DirCommit::begin(&dest, true, None).unwrap_or_else(|e| panic!("{e}"));
     fs::write(c.path().join("part-00001"), b"y\n").unwrap_or_else(|e| panic!("{e}"));
-    c.commit(&json!({})).unwrap_or_else(|e| panic!("{e}"));
+    let _ = c.commit(&json!({})).unwrap_or_else(|e| panic!("{e}"));
     assert!(!dest.join("part-00000").exists() && dest.join("part-00001").exists());
     // Dropped without commit: nothing left behind.
     let c =
@@ -79,4 +80,50 @@ fn commit_moves_the_directory_whole() {
         .into_iter()
         .collect();
     assert_eq!(left, vec![1]);
+}
+
+#[test]
+fn commit_never_replaces_what_appeared_meanwhile() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dest = d.path().join("out");
+    fs::create_dir(&dest).unwrap_or_else(|e| panic!("{e}"));
+    let c = DirCommit::begin(&dest, false, None).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(c.path().join("part-00000"), b"x\n").unwrap_or_else(|e| panic!("{e}"));
+    fs::write(dest.join("precious"), b"p").unwrap_or_else(|e| panic!("{e}"));
+    let m = json!({"parts": [{"name": "part-00000", "bytes": 2}]});
+    assert!(matches!(c.commit(&m), Err(DirError::BecameNonEmpty(_))));
+    assert_eq!(fs::read(dest.join("precious")).unwrap_or_default(), b"p");
+    // Nothing but DEST is left beside it.
+    assert_eq!(fs::read_dir(d.path()).map(|r| r.count()).unwrap_or(0), 1);
+}
+
+#[test]
+fn commit_verifies_and_readers_check_part_sizes() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dest = d.path().join("out");
+    let c = DirCommit::begin(&dest, false, None).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(c.path().join("part-00000"), b"abc\n").unwrap_or_else(|e| panic!("{e}"));
+    // A manifest that does not match what is on disk is not committed.
+    let wrong = json!({"parts": [{"name": "part-00000", "bytes": 9}]});
+    assert!(matches!(c.commit(&wrong), Err(DirError::Damaged(_))));
+    assert!(!dest.exists());
+    let c = DirCommit::begin(&dest, false, None).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(c.path().join("part-00000"), b"abc\n").unwrap_or_else(|e| panic!("{e}"));
+    let m = json!({"parts": [{"name": "part-00000", "bytes": 4}]});
+    let _ = c.commit(&m).unwrap_or_else(|e| panic!("{e}"));
+    let back = read_manifest(&dest).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back["parts"][0]["file_bytes"], 4);
+    fs::write(dest.join("part-00000"), b"ab").unwrap_or_else(|e| panic!("{e}"));
+    match read_manifest(&dest) {
+        Err(e @ DirError::Damaged(_)) => assert_eq!(
+            e.to_string(),
+            format!(
+                "{}/part-00000: 2 bytes, the manifest says 4",
+                dest.display()
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    fs::remove_file(dest.join("part-00000")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(read_manifest(&dest), Err(DirError::Damaged(_))));
 }
