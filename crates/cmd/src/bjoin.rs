@@ -752,15 +752,17 @@ struct ProbeParser {
 
 impl<'a> join::parallel::Probe for BlockProbe<'a> {
     type Parser = ProbeParser;
-    type Out = Layout<'a, Vec<u8>>;
+    type Out = Layout<'a, io::Sink>;
     type Note = (Vec<u8>, u64);
 
     fn parser(&self) -> ProbeParser {
         ProbeParser::default()
     }
 
-    fn out(&self) -> Layout<'a, Vec<u8>> {
-        self.layout.with_out(Vec::new())
+    fn out(&self) -> Layout<'a, io::Sink> {
+        let mut l = self.layout.with_out(io::sink());
+        l.accumulate = true;
+        l
     }
 
     fn items(
@@ -817,13 +819,14 @@ fn probe_parallel<W: Write + Send>(
     };
     // Blocks and outputs in flight within 48 MiB (the budget is the build side's);
     // BATCHKIT_BLOCK_BYTES: smaller blocks, for tests.
-    let (limits, mut block_size) = join::parallel::Limits::within(48 << 20, ctx.threads);
+    let (mut limits, mut block_size) = join::parallel::Limits::within(48 << 20, ctx.threads);
     if let Some(b) = std::env::var("BATCHKIT_BLOCK_BYTES")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|&b| b >= 2)
     {
         block_size = b;
+        limits.out_cap = 4 * b;
     }
     let max_record = ctx.budget.max(extsort::RECORD_ALLOWANCE);
     let mut cutter = Cutter::new(carry, reader, eof, framing, block_size, max_record, line);
@@ -884,6 +887,11 @@ struct Layout<'a, W> {
     line: Vec<u8>,
     scratch: CsvScratch,
     fields: Vec<Vec<u8>>,
+    /// TSV with one plain key field a side: the separator and the fields (the fast path).
+    plain: Option<[usize; 2]>,
+    delim: u8,
+    /// Lines stay in `line` (a worker's block buffer) instead of going to `out`.
+    accumulate: bool,
 }
 
 fn key_fields(order: &RecordOrder) -> Vec<(usize, Option<usize>)> {
@@ -995,13 +1003,16 @@ impl<'a, W> Layout<'a, W> {
             line: Vec::new(),
             scratch: CsvScratch::default(),
             fields: Vec::new(),
+            plain: self.plain,
+            delim: self.delim,
+            accumulate: false,
         }
     }
 }
 
-impl join::parallel::BlockSink for Layout<'_, Vec<u8>> {
+impl join::parallel::BlockSink for Layout<'_, io::Sink> {
     fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.out
+        &mut self.line
     }
 }
 
@@ -1104,8 +1115,30 @@ impl<W: Write> join::Sink for Layout<'_, W> {
     }
 
     fn emit(&mut self, l: Option<&[u8]>, r: Option<&[u8]>) -> io::Result<()> {
-        self.line.clear();
-        if !self.jt.pairs() {
+        if !self.accumulate {
+            self.line.clear();
+        }
+        if let (Some([kl, kr]), true) = (self.plain, self.jt.pairs()) {
+            // TSV, one plain key field a side: each record split once around its key.
+            let t = self.delim;
+            let (lk, lo) = l.map_or((&b""[..], [None; 2]), |l| split_around(l, t, kl));
+            let (rk, ro) = r.map_or((&b""[..], [None; 2]), |r| split_around(r, t, kr));
+            self.line
+                .extend_from_slice(if l.is_some() { lk } else { rk });
+            for (present, others, w) in [(l.is_some(), lo, self.width[0]), (r.is_some(), ro, self.width[1])] {
+                if present {
+                    for o in others.into_iter().flatten() {
+                        self.line.push(t);
+                        self.line.extend_from_slice(o);
+                    }
+                } else {
+                    for _ in 0..w.unwrap_or(0) {
+                        self.line.push(t);
+                        self.line.extend_from_slice(self.fill);
+                    }
+                }
+            }
+        } else if !self.jt.pairs() {
             if let Some(l) = l {
                 self.line.extend_from_slice(self.keys.left.record(l));
             }
@@ -1141,8 +1174,29 @@ impl<W: Write> join::Sink for Layout<'_, W> {
             self.push_side(Side::Right, r, &mut first);
         }
         self.line.push(self.eol);
+        if self.accumulate {
+            return Ok(());
+        }
         self.out.write_all(&self.line)
     }
+}
+
+/// A TSV record's field `k` and the runs of other fields before and after it (`None`: no
+/// such run; `Some("")`: one empty field): `a\tK\tb\tc` with `k = 1` is `K`, `a`, `b\tc`.
+/// A record with no field `k` has an empty key and is one run of other fields.
+#[inline]
+fn split_around(rec: &[u8], t: u8, k: usize) -> (&[u8], [Option<&[u8]>; 2]) {
+    let mut start = 0;
+    for _ in 0..k {
+        match record::fields::find_byte(t, &rec[start..]) {
+            Some(p) => start += p + 1,
+            None => return (&[], [Some(rec), None]),
+        }
+    }
+    let end = record::fields::find_byte(t, &rec[start..]).map_or(rec.len(), |p| start + p);
+    let before = (k > 0).then(|| &rec[..start - 1]);
+    let after = (end < rec.len()).then(|| &rec[end + 1..]);
+    (&rec[start..end], [before, after])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1232,6 +1286,15 @@ fn join_pair<W: Write + Send + ?Sized>(
         line: Vec::new(),
         scratch: CsvScratch::default(),
         fields: Vec::new(),
+        plain: match (keys.left.plain_field(), keys.right.plain_field()) {
+            (Some((_, l)), Some((_, r))) => Some([l, r]),
+            _ => None,
+        },
+        delim: match ctx.format {
+            Format::Text(FieldSplit::Char(t)) => t,
+            _ => b'\t',
+        },
+        accumulate: false,
     };
     if ctx.header {
         for (i, h) in hfields.iter().enumerate() {

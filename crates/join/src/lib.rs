@@ -529,6 +529,19 @@ impl Marks {
     }
 }
 
+/// The chain of build records whose key is the streamed item `s`'s (`NONE`: no match).
+#[inline]
+pub(crate) fn lookup<K: Keys + ?Sized>(
+    keys: &K,
+    table: &HashTable,
+    s: &[u8],
+    hk: &mut Vec<u8>,
+) -> u32 {
+    hk.clear();
+    keys.hash_key(table.side.other(), s, hk);
+    table.map.get(hk).map_or(NONE, |chain| chain.head)
+}
+
 /// Probe the table with one streamed item: emit its pairs (or itself, for semi/anti and
 /// unmatched outer records) and mark the build records it matched. Returns records written.
 #[inline]
@@ -541,28 +554,38 @@ pub(crate) fn probe_one<K: Keys + ?Sized, S: Sink + ?Sized>(
     marks: &Marks,
     hk: &mut Vec<u8>,
 ) -> Result<u64> {
+    let head = lookup(keys, table, s, hk);
+    emit_matches(jt, table, s, head, sink, marks)
+}
+
+/// What [`probe_one`] writes for item `s` whose chain starts at `head` (see [`lookup`]).
+#[inline]
+pub(crate) fn emit_matches<S: Sink + ?Sized>(
+    jt: JoinType,
+    table: &HashTable,
+    s: &[u8],
+    head: u32,
+    sink: &mut S,
+    marks: &Marks,
+) -> Result<u64> {
     let build = table.side;
-    let probe = build.other();
     let mark = match build {
         Side::Left => jt != JoinType::Inner && jt != JoinType::Right,
         Side::Right => jt.right_unmatched(),
     };
-    hk.clear();
-    keys.hash_key(probe, s, hk);
-    let head = table.map.get(hk).map(|chain| chain.head);
     let mut out = 0u64;
     match build {
         Side::Right => {
             match jt {
                 JoinType::Semi => {
-                    if head.is_some() {
+                    if head != NONE {
                         sink.emit(Some(s), None).map_err(write_err)?;
                         out += 1;
                     }
                     return Ok(out);
                 }
                 JoinType::Anti => {
-                    if head.is_none() {
+                    if head == NONE {
                         sink.emit(Some(s), None).map_err(write_err)?;
                         out += 1;
                     }
@@ -570,7 +593,7 @@ pub(crate) fn probe_one<K: Keys + ?Sized, S: Sink + ?Sized>(
                 }
                 _ => {}
             }
-            let mut i = head.unwrap_or(NONE);
+            let mut i = head;
             if i == NONE && jt.left_unmatched() {
                 sink.emit(Some(s), None).map_err(write_err)?;
                 out += 1;
@@ -585,7 +608,7 @@ pub(crate) fn probe_one<K: Keys + ?Sized, S: Sink + ?Sized>(
             }
         }
         Side::Left => {
-            let mut i = head.unwrap_or(NONE);
+            let mut i = head;
             if i == NONE && jt.right_unmatched() {
                 sink.emit(None, Some(s)).map_err(write_err)?;
                 out += 1;

@@ -87,6 +87,15 @@ pub struct Probed {
     pub first: Option<Vec<u8>>,
 }
 
+/// Items looked up and not yet written: (offset in `arena`, length, chain head).
+#[derive(Default)]
+struct Batch {
+    arena: Vec<u8>,
+    items: Vec<(usize, usize, u32)>,
+}
+
+const BATCH: usize = 32;
+
 enum Msg<N> {
     Done {
         seq: u64,
@@ -170,7 +179,7 @@ where
         }
         for _ in 0..threads {
             let done_tx = done_tx.clone();
-            let (work_rx, free_rx, stop, head, out, marks) =
+            let (work_rx, free_rx, stop, head_of_line, out, marks) =
                 (&work_rx, &free_rx, &stop, &head, &out, &marks);
             scope.spawn(move || {
                 let mut parser = probe.parser();
@@ -179,6 +188,7 @@ where
                     sink.seen(build, f);
                 }
                 let mut hk = Vec::new();
+                let mut batch = Batch::default();
                 loop {
                     let job = match work_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -196,23 +206,48 @@ where
                     let mut first: Option<Vec<u8>> = None;
                     let mut res = cfg.check();
                     if res.is_ok() {
+                        // Items are looked up in batches and written after: the lookups
+                        // (mostly cache misses in a large table) then overlap.
+                        let flush = |batch: &mut Batch, sink: &mut P::Out| -> Result<u64> {
+                            let mut n = 0;
+                            for &(o, len, head) in &batch.items {
+                                let item = &batch.arena[o..o + len];
+                                n += crate::emit_matches(jt, table, item, head, sink, marks)?;
+                                if sink.buf().len() > limits.out_cap {
+                                    wait_turn(head_of_line, seq, stop)?;
+                                    let mut o = out.lock().map_err(|_| Error::Interrupted)?;
+                                    o.write_all(sink.buf()).map_err(crate::write_err)?;
+                                    sink.buf().clear();
+                                }
+                            }
+                            batch.items.clear();
+                            batch.arena.clear();
+                            Ok(n)
+                        };
                         res = probe.items(&mut parser, &block, &mut |item| {
                             items += 1;
                             if first.is_none() {
                                 first = Some(item.to_vec());
                                 sink.seen(build.other(), item);
                             }
-                            n_out += crate::probe_one(
-                                keys, jt, table, item, &mut sink, marks, &mut hk,
-                            )?;
-                            if sink.buf().len() > limits.out_cap {
-                                wait_turn(head, seq, stop)?;
-                                let mut o = out.lock().map_err(|_| Error::Interrupted)?;
-                                o.write_all(sink.buf()).map_err(crate::write_err)?;
-                                sink.buf().clear();
+                            let head = crate::lookup(keys, table, item, &mut hk);
+                            batch.items.push((batch.arena.len(), item.len(), head));
+                            batch.arena.extend_from_slice(item);
+                            if batch.items.len() == BATCH {
+                                n_out += flush(&mut batch, &mut sink)?;
                             }
                             Ok(())
                         });
+                        if res.is_ok() || !batch.items.is_empty() {
+                            // What came before an error is written too, as the serial join
+                            // does.
+                            match flush(&mut batch, &mut sink) {
+                                Ok(n) => n_out += n,
+                                Err(e) => res = res.and(Err(e)),
+                            }
+                        }
+                        batch.items.clear();
+                        batch.arena.clear();
                     }
                     let note = probe.note(&mut parser);
                     let data = std::mem::take(sink.buf());
@@ -289,6 +324,8 @@ where
                             Ok(mut o) => o.write_all(&data).map_err(crate::write_err),
                             Err(_) => Err(Error::Interrupted),
                         };
+                        let mut data = data;
+                        data.clear();
                         let _ = free_tx.send(data);
                         if let Err(e) = written
                             .and_then(|_| on_note(note))
