@@ -392,6 +392,20 @@ pub fn merge_join<K: Keys + ?Sized>(
     Ok(stats)
 }
 
+#[inline]
+fn prefetch(b: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint to the cache; it reads nothing and cannot fault, and the
+    // address is a live reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (b as *const u8).cast::<i8>(),
+        )
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = b;
+}
+
 /// A build side in memory: its items in input order and, per distinct key, the chain of
 /// its records.
 pub struct HashTable {
@@ -445,6 +459,17 @@ impl HashTable {
     /// Bytes of memory the table holds, about.
     pub fn bytes(&self) -> usize {
         self.used
+    }
+
+    /// Ask the cache for item `i`'s bytes, soon to be read (a batch of probes asks for all
+    /// of its matches before writing any, so that their misses overlap).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: u32) {
+        if let Some(&(o, _)) = self.recs.get(i as usize) {
+            if let Some(b) = self.arena.get(o) {
+                prefetch(b);
+            }
+        }
     }
 
     fn item(&self, i: u32) -> &[u8] {

@@ -210,6 +210,9 @@ where
                         // (mostly cache misses in a large table) then overlap.
                         let flush = |batch: &mut Batch, sink: &mut P::Out| -> Result<u64> {
                             let mut n = 0;
+                            for &(_, _, head) in &batch.items {
+                                table.prefetch(head);
+                            }
                             for &(o, len, head) in &batch.items {
                                 let item = &batch.arena[o..o + len];
                                 n += crate::emit_matches(jt, table, item, head, sink, marks)?;
