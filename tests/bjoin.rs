@@ -1002,8 +1002,16 @@ fn hash_join_same_bytes_for_any_threads_and_formats_equal_sqlite() {
                     for j in ["1", "2", "3"] {
                         for block in [None, Some(3), Some(40)] {
                             let mut args: Vec<&str> = vec![
-                                "--type", t, "--fill", fill, "--strategy", "hash", "--build",
-                                build, "-j", j,
+                                "--type",
+                                t,
+                                "--fill",
+                                fill,
+                                "--strategy",
+                                "hash",
+                                "--build",
+                                build,
+                                "-j",
+                                j,
                             ];
                             args.extend(key);
                             args.extend([l.as_str(), r.as_str()]);
@@ -1031,13 +1039,16 @@ fn hash_join_same_bytes_for_any_threads_and_formats_equal_sqlite() {
                 // A tiny budget: auto falls back to merge, the same for any -j.
                 let mut first: Option<Vec<u8>> = None;
                 for j in ["1", "2", "3"] {
-                    let mut args: Vec<&str> = vec!["--type", t, "--fill", fill, "-S", "100b", "-j", j];
+                    let mut args: Vec<&str> =
+                        vec!["--type", t, "--fill", fill, "-S", "100b", "-j", j];
                     args.extend(key);
                     args.extend([l.as_str(), r.as_str()]);
                     let out = run_blocks(&d, &args, Some(5));
                     ok(&out, &format!("{args:?}"));
                     if sorted_out(&out.stdout) != want_lines {
-                        failures.push(format!("case {ci} (seed {seed}) bjoin {args:?}: not the oracle's"));
+                        failures.push(format!(
+                            "case {ci} (seed {seed}) bjoin {args:?}: not the oracle's"
+                        ));
                     }
                     match &first {
                         None => first = Some(out.stdout),
@@ -1088,7 +1099,18 @@ fn probe_errors_and_bad_records_in_input_order_for_any_threads() {
             let what = format!("-j {j} block {block:?}");
             let out = run_blocks(
                 &d,
-                &["-k", "id", "--strategy", "hash", "-j", j, "-o", "o.jsonl", "e.jsonl", "u.jsonl"],
+                &[
+                    "-k",
+                    "id",
+                    "--strategy",
+                    "hash",
+                    "-j",
+                    j,
+                    "-o",
+                    "o.jsonl",
+                    "e.jsonl",
+                    "u.jsonl",
+                ],
                 block,
             );
             one_line_error(&out, 1, "bjoin: e.jsonl:18: not valid JSON");
@@ -1096,8 +1118,18 @@ fn probe_errors_and_bad_records_in_input_order_for_any_threads() {
             let out = run_blocks(
                 &d,
                 &[
-                    "-k", "id", "--strategy", "hash", "--type", "full", "-j", j, "--bad-records",
-                    "bad.txt", "e.jsonl", "u.jsonl",
+                    "-k",
+                    "id",
+                    "--strategy",
+                    "hash",
+                    "--type",
+                    "full",
+                    "-j",
+                    j,
+                    "--bad-records",
+                    "bad.txt",
+                    "e.jsonl",
+                    "u.jsonl",
                 ],
                 block,
             );
@@ -1123,7 +1155,16 @@ fn probe_errors_and_bad_records_in_input_order_for_any_threads() {
     for j in ["1", "3"] {
         let out = run_blocks(
             &d,
-            &["--strategy", "hash", "-S", "1M", "-j", j, "long.tsv", "k.tsv"],
+            &[
+                "--strategy",
+                "hash",
+                "-S",
+                "1M",
+                "-j",
+                j,
+                "long.tsv",
+                "k.tsv",
+            ],
             None,
         );
         one_line_error(&out, 1, "bjoin: long.tsv:3: record is longer than");
@@ -1144,7 +1185,11 @@ fn parallel_hash_join_of_sorted_input_is_gnu_join() {
     ok(&want, "join");
     for j in ["1", "2", "3"] {
         for block in [None, Some(2), Some(100)] {
-            let got = run_blocks(&d, &["--strategy", "hash", "-j", j, "l.tsv", "r.tsv"], block);
+            let got = run_blocks(
+                &d,
+                &["--strategy", "hash", "-j", j, "l.tsv", "r.tsv"],
+                block,
+            );
             ok(&got, "bjoin");
             assert!(
                 got.stdout == want.stdout,

@@ -58,6 +58,15 @@ partitioned by its join key; their _SUCCESS manifests are checked, status 1 when
 disagree), on -j threads, each pair with the strategy chosen as above within -S/-j; the
 output is the pairs' outputs concatenated in part order.
 
+Threads: the hash join probes on -j threads: a reader thread cuts the streamed side into
+blocks of whole records, workers probe the shared table, and blocks are written in input
+order, so the output is the same bytes for any -j (beside -S, about 48 MiB of blocks and
+output in flight). Bad records and errors come out in input order whatever -j is.
+
+Input: a CR outside quotes that does not end the line makes a CSV record malformed (CRLF
+line ends and CRs inside quotes are fine). A JSON member name given twice: the last one
+wins (as in jq and Python); a bad escape or a lone surrogate (\\ud800) makes the record bad.
+
 --stats adds strategy (hash, merge, merge-sorted), build_side (left, right or null), type,
 fallback (true when auto fell back from hash to merge) and parts.
 
@@ -866,7 +875,10 @@ fn probe_parallel<W: Write + Send>(
     )
     .map_err(join_error)?;
     join::parallel::finish(ctx.jt, table, &mut probed, layout).map_err(join_error)?;
-    Ok((probed.stats, bytes.load(std::sync::atomic::Ordering::Relaxed)))
+    Ok((
+        probed.stats,
+        bytes.load(std::sync::atomic::Ordering::Relaxed),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1125,7 +1137,10 @@ impl<W: Write> join::Sink for Layout<'_, W> {
             let (rk, ro) = r.map_or((&b""[..], [None; 2]), |r| split_around(r, t, kr));
             self.line
                 .extend_from_slice(if l.is_some() { lk } else { rk });
-            for (present, others, w) in [(l.is_some(), lo, self.width[0]), (r.is_some(), ro, self.width[1])] {
+            for (present, others, w) in [
+                (l.is_some(), lo, self.width[0]),
+                (r.is_some(), ro, self.width[1]),
+            ] {
                 if present {
                     for o in others.into_iter().flatten() {
                         self.line.push(t);

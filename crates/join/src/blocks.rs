@@ -250,7 +250,15 @@ mod tests {
     }
 
     fn cut(data: &[u8], framing: Framing, size: usize, step: usize) -> Vec<(u64, Vec<u8>)> {
-        let mut c = Cutter::new(Vec::new(), Trickle(data, step), false, framing, size, 1 << 20, 1);
+        let mut c = Cutter::new(
+            Vec::new(),
+            Trickle(data, step),
+            false,
+            framing,
+            size,
+            1 << 20,
+            1,
+        );
         let mut out = Vec::new();
         let mut total = 0;
         while let Some(b) = c.next_block().unwrap_or_else(|e| panic!("{e}")) {
@@ -277,7 +285,13 @@ mod tests {
 
     #[test]
     fn lines_in_any_block_size() {
-        for data in [&b"a\nbb\n\nccc\nd"[..], b"x\n", b"", b"\n\n", b"long line here\nq\n"] {
+        for data in [
+            &b"a\nbb\n\nccc\nd"[..],
+            b"x\n",
+            b"",
+            b"\n\n",
+            b"long line here\nq\n",
+        ] {
             for size in [2, 3, 5, 64] {
                 for step in [1, 2, 7, 100] {
                     assert_eq!(
@@ -327,6 +341,9 @@ mod tests {
                 }
             }
         }
-        assert!(matches!(err, Some(CutError::TooLong { line: 2, .. })), "{err:?}");
+        assert!(
+            matches!(err, Some(CutError::TooLong { line: 2, .. })),
+            "{err:?}"
+        );
     }
 }

@@ -361,8 +361,16 @@ proptest! {
 
 #[test]
 fn parallel_probe_reports_the_first_error_and_bad_records_in_order() {
-    let build: Vec<Vec<u8>> = (0..50).map(|i| format!("k{}:b{i}", i % 7).into_bytes()).collect();
-    let t = match HashTable::build(&Colon(true), Side::Right, &mut vecs(&build), usize::MAX, &cfg(1)) {
+    let build: Vec<Vec<u8>> = (0..50)
+        .map(|i| format!("k{}:b{i}", i % 7).into_bytes())
+        .collect();
+    let t = match HashTable::build(
+        &Colon(true),
+        Side::Right,
+        &mut vecs(&build),
+        usize::MAX,
+        &cfg(1),
+    ) {
         Ok(Built::Fits(t)) => t,
         _ => panic!("build"),
     };
@@ -374,8 +382,16 @@ fn parallel_probe_reports_the_first_error_and_bad_records_in_order() {
             text.push_str(&format!("k{}:s{i}\n", i % 11));
         }
     }
-    let serial = probe_par(JoinType::Full, &t, text.as_bytes(), 1, 1 << 20, 1 << 20, true)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let serial = probe_par(
+        JoinType::Full,
+        &t,
+        text.as_bytes(),
+        1,
+        1 << 20,
+        1 << 20,
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let want_bad: String = (0..2000)
         .filter(|i| i % 97 == 13)
         .map(|i| format!("!bad{i}\n"))
@@ -384,13 +400,29 @@ fn parallel_probe_reports_the_first_error_and_bad_records_in_order() {
     for threads in [1, 2, 3, 5] {
         for block in [3, 50, 700] {
             for cap in [1, 1 << 20] {
-                let got = probe_par(JoinType::Full, &t, text.as_bytes(), threads, block, cap, true)
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let got = probe_par(
+                    JoinType::Full,
+                    &t,
+                    text.as_bytes(),
+                    threads,
+                    block,
+                    cap,
+                    true,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
                 assert!(got.0 == serial.0, "output: {threads} {block} {cap}");
                 assert!(got.1 == serial.1, "bad records: {threads} {block} {cap}");
-                let e = probe_par(JoinType::Full, &t, text.as_bytes(), threads, block, cap, false)
-                    .err()
-                    .unwrap_or_default();
+                let e = probe_par(
+                    JoinType::Full,
+                    &t,
+                    text.as_bytes(),
+                    threads,
+                    block,
+                    cap,
+                    false,
+                )
+                .err()
+                .unwrap_or_default();
                 assert_eq!(e, "in:14: bad", "{threads} {block} {cap}");
             }
         }
