@@ -167,6 +167,9 @@ fn every_type_and_strategy_equals_sqlite() {
             let variants: Vec<Vec<&str>> = vec![
                 vec!["--strategy", "hash", "--build", "left"],
                 vec!["--strategy", "hash", "--build", "right"],
+                vec!["--strategy", "hash", "--build", "left", "-j", "3"],
+                vec!["--strategy", "hash", "--build", "right", "-j", "2"],
+                vec!["-S", "100b", "-j", "3"],
                 vec!["--strategy", "merge"],
                 vec!["--strategy", "merge", "-S", "200b"],
                 vec!["--strategy", "merge", "--sorted", "ls.tsv", "rs.tsv"],
@@ -235,6 +238,8 @@ fn inner_join_of_sorted_input_is_gnu_join_byte_for_byte() {
             vec!["--sorted", "-S", "64b"],
             vec!["--strategy", "merge", "-S", "1K"],
             vec!["--strategy", "hash", "--build", "right"],
+            vec!["--strategy", "hash", "--build", "right", "-j", "3"],
+            vec!["--strategy", "hash", "--build", "right", "-j", "2"],
         ] {
             let mut args = v.clone();
             args.extend(["l.tsv", "r.tsv"]);

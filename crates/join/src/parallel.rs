@@ -87,11 +87,12 @@ pub struct Probed {
     pub first: Option<Vec<u8>>,
 }
 
-/// Items looked up and not yet written: (offset in `arena`, length, chain head).
+/// Items looked up and not yet written: (in the block, or else in `arena`; offset there,
+/// length, chain head).
 #[derive(Default)]
 struct Batch {
     arena: Vec<u8>,
-    items: Vec<(usize, usize, u32)>,
+    items: Vec<(bool, usize, usize, u32)>,
 }
 
 const BATCH: usize = 32;
@@ -210,11 +211,12 @@ where
                         // (mostly cache misses in a large table) then overlap.
                         let flush = |batch: &mut Batch, sink: &mut P::Out| -> Result<u64> {
                             let mut n = 0;
-                            for &(_, _, head) in &batch.items {
+                            for &(_, _, _, head) in &batch.items {
                                 table.prefetch(head);
                             }
-                            for &(o, len, head) in &batch.items {
-                                let item = &batch.arena[o..o + len];
+                            for &(in_block, o, len, head) in &batch.items {
+                                let from = if in_block { &block.data } else { &batch.arena };
+                                let item = &from[o..o + len];
                                 n += crate::emit_matches(jt, table, item, head, sink, marks)?;
                                 if sink.buf().len() > limits.out_cap {
                                     wait_turn(head_of_line, seq, stop)?;
@@ -234,8 +236,16 @@ where
                                 sink.seen(build.other(), item);
                             }
                             let head = crate::lookup(keys, table, item, &mut hk);
-                            batch.items.push((batch.arena.len(), item.len(), head));
-                            batch.arena.extend_from_slice(item);
+                            // An item that is a slice of the block (TSV) is not copied.
+                            let (base, at) = (block.data.as_ptr() as usize, item.as_ptr() as usize);
+                            if at >= base && at + item.len() <= base + block.data.len() {
+                                batch.items.push((true, at - base, item.len(), head));
+                            } else {
+                                batch
+                                    .items
+                                    .push((false, batch.arena.len(), item.len(), head));
+                                batch.arena.extend_from_slice(item);
+                            }
                             if batch.items.len() == BATCH {
                                 n_out += flush(&mut batch, &mut sink)?;
                             }
