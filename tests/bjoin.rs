@@ -167,6 +167,9 @@ fn every_type_and_strategy_equals_sqlite() {
             let variants: Vec<Vec<&str>> = vec![
                 vec!["--strategy", "hash", "--build", "left"],
                 vec!["--strategy", "hash", "--build", "right"],
+                vec!["--strategy", "hash", "--build", "left", "-j", "3"],
+                vec!["--strategy", "hash", "--build", "right", "-j", "2"],
+                vec!["-S", "100b", "-j", "3"],
                 vec!["--strategy", "merge"],
                 vec!["--strategy", "merge", "-S", "200b"],
                 vec!["--strategy", "merge", "--sorted", "ls.tsv", "rs.tsv"],
@@ -235,6 +238,8 @@ fn inner_join_of_sorted_input_is_gnu_join_byte_for_byte() {
             vec!["--sorted", "-S", "64b"],
             vec!["--strategy", "merge", "-S", "1K"],
             vec!["--strategy", "hash", "--build", "right"],
+            vec!["--strategy", "hash", "--build", "right", "-j", "3"],
+            vec!["--strategy", "hash", "--build", "right", "-j", "2"],
         ] {
             let mut args = v.clone();
             args.extend(["l.tsv", "r.tsv"]);
@@ -842,4 +847,360 @@ fn partitioned_parts_with_headers() {
     w.sort();
     g.sort();
     assert_eq!(g, w);
+}
+
+/// Run bjoin with the probe cut into blocks of `block` bytes (`None`: the default).
+fn run_blocks(d: &Dir, args: &[&str], block: Option<usize>) -> Output {
+    let mut cmd = d.command(bjoin(), args);
+    if let Some(b) = block {
+        cmd.env("BATCHKIT_BLOCK_BYTES", b.to_string());
+    }
+    util::run_cmd(cmd, b"")
+}
+
+/// CSV text of rows (fields quoted when they hold the delimiter, a quote or a newline).
+fn csv_line(fields: &[&str]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The records of CSV output (a newline inside quotes does not end one), sorted.
+fn csv_records_sorted(out: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(out);
+    let mut v = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            '\n' if !quoted => v.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        v.push(cur);
+    }
+    v.sort();
+    v
+}
+
+/// Issue 11: the hash join's probe on -j threads. For every join type, both build sides and
+/// TSV, CSV (quoted delimiters, quotes and newlines) and JSON lines: `-j 1/2/3` with blocks
+/// of a few bytes and the default give the same bytes, equal to sqlite3 as multisets; a
+/// tiny -S (auto falling back to merge) too.
+#[test]
+fn hash_join_same_bytes_for_any_threads_and_formats_equal_sqlite() {
+    let seed = Rng::seed_from_env(0x6a11);
+    let mut rng = Rng::new(seed);
+    let keys = ["a", "b", "c", "d", "", "e f", "10", "9"];
+    let values = ["", "x", "y", "zz", "1", "x y", "a,b", "q\"z", "m\nn"];
+    let mut cases = Vec::new();
+    let mut inputs = Vec::new();
+    for (i, &(nl, nr)) in [(40, 30), (25, 60), (0, 7), (9, 0)].iter().enumerate() {
+        let mk = |rng: &mut Rng, n: usize, cols: usize, ks: &[&str]| -> Vec<Vec<String>> {
+            (0..n)
+                .map(|_| {
+                    let mut r = vec![word(rng, ks)];
+                    for _ in 1..cols {
+                        r.push(word(rng, &values));
+                    }
+                    r
+                })
+                .collect()
+        };
+        let left = mk(&mut rng, nl, 3, &keys[..(4 + i).min(keys.len())]);
+        let right = mk(&mut rng, nr, 2, &keys[1..]);
+        let fill = if i % 2 == 0 { "" } else { "NA" };
+        cases.push(json!({"left": left, "right": right, "fill": fill}));
+        inputs.push((left, right, fill));
+    }
+    let want = oracle(&cases);
+    let d = Dir::new();
+    let mut failures = Vec::new();
+    for (ci, (left, right, fill)) in inputs.iter().enumerate() {
+        // TSV cannot hold the newline values: there they become "m n".
+        let tsv_rows = |rows: &[Vec<String>]| -> Vec<Vec<String>> {
+            rows.iter()
+                .map(|r| r.iter().map(|f| f.replace('\n', " ")).collect())
+                .collect()
+        };
+        d.write("l.tsv", tsv(&tsv_rows(left)));
+        d.write("r.tsv", tsv(&tsv_rows(right)));
+        let csv_of = |rows: &[Vec<String>]| -> String {
+            rows.iter()
+                .map(|r| csv_line(&r.iter().map(String::as_str).collect::<Vec<_>>()) + "\n")
+                .collect()
+        };
+        d.write("l.csv", csv_of(left));
+        d.write("r.csv", csv_of(right));
+        let json_of = |rows: &[Vec<String>], names: &[&str]| -> String {
+            rows.iter()
+                .map(|r| {
+                    let o: serde_json::Map<String, Value> = names
+                        .iter()
+                        .zip(r)
+                        .map(|(n, v)| (n.to_string(), json!(v)))
+                        .collect();
+                    Value::Object(o).to_string() + "\n"
+                })
+                .collect()
+        };
+        d.write("l.jsonl", json_of(left, &["k", "a", "b"]));
+        d.write("r.jsonl", json_of(right, &["k", "c"]));
+        for t in TYPES {
+            let expected: Vec<String> = want[ci][t]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for fmt in ["tsv", "csv", "jsonl"] {
+                let (l, r) = (format!("l.{fmt}"), format!("r.{fmt}"));
+                let want_lines: Option<Vec<String>> = match fmt {
+                    "tsv" => {
+                        let mut v: Vec<String> =
+                            expected.iter().map(|s| s.replace('\n', " ")).collect();
+                        v.sort();
+                        Some(v)
+                    }
+                    "csv" => {
+                        let mut v: Vec<String> = expected
+                            .iter()
+                            .map(|s| csv_line(&s.split('\t').collect::<Vec<_>>()))
+                            .collect();
+                        v.sort();
+                        Some(v)
+                    }
+                    _ => None,
+                };
+                let key: &[&str] = if fmt == "jsonl" { &["-k", "k"] } else { &[] };
+                let sorted_out = |out: &[u8]| {
+                    if fmt == "csv" {
+                        csv_records_sorted(out)
+                    } else {
+                        lines_sorted(out)
+                    }
+                };
+                // JSON lines: the merge join is the reference multiset.
+                let mut args: Vec<&str> = vec!["--type", t, "--fill", fill, "--strategy", "merge"];
+                args.extend(key);
+                args.extend([l.as_str(), r.as_str()]);
+                let merged = run_blocks(&d, &args, None);
+                ok(&merged, &format!("{args:?}"));
+                let want_lines = want_lines.unwrap_or_else(|| sorted_out(&merged.stdout));
+                for build in ["left", "right"] {
+                    let mut reference: Option<Vec<u8>> = None;
+                    for j in ["1", "2", "3"] {
+                        for block in [None, Some(3), Some(40)] {
+                            let mut args: Vec<&str> = vec![
+                                "--type",
+                                t,
+                                "--fill",
+                                fill,
+                                "--strategy",
+                                "hash",
+                                "--build",
+                                build,
+                                "-j",
+                                j,
+                            ];
+                            args.extend(key);
+                            args.extend([l.as_str(), r.as_str()]);
+                            let out = run_blocks(&d, &args, block);
+                            ok(&out, &format!("{args:?}"));
+                            let what = format!("case {ci} (seed {seed}) {block:?} bjoin {args:?}");
+                            match &reference {
+                                None => {
+                                    if sorted_out(&out.stdout) != want_lines {
+                                        failures.push(format!(
+                                            "{what}\n  want {want_lines:?}\n  got  {:?}",
+                                            sorted_out(&out.stdout)
+                                        ));
+                                    }
+                                    reference = Some(out.stdout);
+                                }
+                                Some(r) if *r != out.stdout => {
+                                    failures.push(format!("{what}: differs from -j 1"))
+                                }
+                                Some(_) => {}
+                            }
+                        }
+                    }
+                }
+                // A tiny budget: auto falls back to merge, the same for any -j.
+                let mut first: Option<Vec<u8>> = None;
+                for j in ["1", "2", "3"] {
+                    let mut args: Vec<&str> =
+                        vec!["--type", t, "--fill", fill, "-S", "100b", "-j", j];
+                    args.extend(key);
+                    args.extend([l.as_str(), r.as_str()]);
+                    let out = run_blocks(&d, &args, Some(5));
+                    ok(&out, &format!("{args:?}"));
+                    if sorted_out(&out.stdout) != want_lines {
+                        failures.push(format!(
+                            "case {ci} (seed {seed}) bjoin {args:?}: not the oracle's"
+                        ));
+                    }
+                    match &first {
+                        None => first = Some(out.stdout),
+                        Some(f) if *f != out.stdout => {
+                            failures.push(format!("case {ci} bjoin {args:?}: differs from -j 1"))
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Issue 11: bad records and errors of the streamed side come out in input order for any
+/// -j and block size: the first bad record is the one reported (and no -o file is left);
+/// --bad-records keeps them in input order; the output is the same.
+#[test]
+fn probe_errors_and_bad_records_in_input_order_for_any_threads() {
+    let d = Dir::new();
+    let mut text = String::new();
+    let mut bad = String::new();
+    for i in 0..3000 {
+        if i % 211 == 17 {
+            let b = format!("{{broken {i}, \"id\": 1}}\n");
+            bad.push_str(&b);
+            text.push_str(&b);
+        } else {
+            text.push_str(&format!("{{\"id\":{},\"n\":{i}}}\n", i % 37));
+        }
+    }
+    d.write("e.jsonl", &text);
+    d.write(
+        "u.jsonl",
+        (0..30)
+            .map(|i| format!("{{\"id\":{i},\"u\":\"name{i}\"}}\n"))
+            .collect::<String>(),
+    );
+    let mut reference: Option<Vec<u8>> = None;
+    for j in ["1", "2", "3"] {
+        for block in [None, Some(7), Some(300)] {
+            let what = format!("-j {j} block {block:?}");
+            let out = run_blocks(
+                &d,
+                &[
+                    "-k",
+                    "id",
+                    "--strategy",
+                    "hash",
+                    "-j",
+                    j,
+                    "-o",
+                    "o.jsonl",
+                    "e.jsonl",
+                    "u.jsonl",
+                ],
+                block,
+            );
+            one_line_error(&out, 1, "bjoin: e.jsonl:18: not valid JSON");
+            assert!(!d.exists("o.jsonl"), "{what}");
+            let out = run_blocks(
+                &d,
+                &[
+                    "-k",
+                    "id",
+                    "--strategy",
+                    "hash",
+                    "--type",
+                    "full",
+                    "-j",
+                    j,
+                    "--bad-records",
+                    "bad.txt",
+                    "e.jsonl",
+                    "u.jsonl",
+                ],
+                block,
+            );
+            ok(&out, &what);
+            assert_eq!(String::from_utf8_lossy(&d.read("bad.txt")), bad, "{what}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr),
+                format!("bjoin: skipped {} bad records\n", bad.lines().count()),
+                "{what}"
+            );
+            match &reference {
+                None => reference = Some(out.stdout),
+                Some(r) => assert!(*r == out.stdout, "{what}: output differs"),
+            }
+        }
+    }
+    // A record longer than the budget is reported where it starts, for any -j.
+    let mut long = String::from("a\t1\nb\t2\n");
+    long.push_str(&"x".repeat(3 << 20));
+    long.push_str("\nc\t3\n");
+    d.write("long.tsv", &long);
+    d.write("k.tsv", "a\tx\n");
+    for j in ["1", "3"] {
+        let out = run_blocks(
+            &d,
+            &[
+                "--strategy",
+                "hash",
+                "-S",
+                "1M",
+                "-j",
+                j,
+                "long.tsv",
+                "k.tsv",
+            ],
+            None,
+        );
+        one_line_error(&out, 1, "bjoin: long.tsv:3: record is longer than");
+    }
+}
+
+/// Issue 11: GNU join byte for byte from the parallel probe too (sorted input streamed).
+#[test]
+fn parallel_hash_join_of_sorted_input_is_gnu_join() {
+    let mut rng = Rng::new(Rng::seed_from_env(0x6a12));
+    let d = Dir::new();
+    let keys = ["a", "b", "bb", "c", "d", "e", "f", "g", "A", "0", "1"];
+    let left = sorted(&table(&mut rng, 2000, 3, &keys));
+    let right = sorted(&table(&mut rng, 150, 2, &keys[2..]));
+    d.write("l.tsv", tsv(&left));
+    d.write("r.tsv", tsv(&right));
+    let want = gnu_join(&d, &["-t", "\t", "l.tsv", "r.tsv"]);
+    ok(&want, "join");
+    for j in ["1", "2", "3"] {
+        for block in [None, Some(2), Some(100)] {
+            let got = run_blocks(
+                &d,
+                &["--strategy", "hash", "-j", j, "l.tsv", "r.tsv"],
+                block,
+            );
+            ok(&got, "bjoin");
+            assert!(
+                got.stdout == want.stdout,
+                "bjoin -j {j} {block:?} differs from join -t TAB:\n{}",
+                util::first_difference(&want.stdout, &got.stdout, b'\n').unwrap_or_default()
+            );
+        }
+    }
 }

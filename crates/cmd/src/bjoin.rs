@@ -58,6 +58,15 @@ partitioned by its join key; their _SUCCESS manifests are checked, status 1 when
 disagree), on -j threads, each pair with the strategy chosen as above within -S/-j; the
 output is the pairs' outputs concatenated in part order.
 
+Threads: the hash join probes on -j threads: a reader thread cuts the streamed side into
+blocks of whole records, workers probe the shared table, and blocks are written in input
+order, so the output is the same bytes for any -j (beside -S, about 48 MiB of blocks and
+output in flight). Bad records and errors come out in input order whatever -j is.
+
+Input: a CR outside quotes that does not end the line makes a CSV record malformed (CRLF
+line ends and CRs inside quotes are fine). A JSON member name given twice: the last one
+wins (as in jq and Python); a bad escape or a lone surrogate (\\ud800) makes the record bad.
+
 --stats adds strategy (hash, merge, merge-sorted), build_side (left, right or null), type,
 fallback (true when auto fell back from hash to merge) and parts.
 
@@ -197,6 +206,9 @@ struct Ctx {
     sort_cfg: extsort::Config,
     join_cfg: join::Config,
     bad: std::sync::Arc<Bad>,
+    /// Workers of the parallel probe; 0: probe on the calling thread (part pairs, which
+    /// run in parallel already).
+    threads: usize,
 }
 
 /// What the join of one pair did.
@@ -212,10 +224,10 @@ struct PairStats {
 
 impl PairStats {
     /// Take the input counters from the two inputs.
-    fn read(mut self, l: &RecInput, r: &RecInput) -> PairStats {
-        self.bytes_in = l.bytes + r.bytes;
-        self.join.left_records = l.count;
-        self.join.right_records = r.count;
+    fn read(mut self, l: Option<&RecInput>, r: Option<&RecInput>) -> PairStats {
+        self.bytes_in = l.map_or(0, |l| l.bytes) + r.map_or(0, |r| r.bytes);
+        self.join.left_records = l.map_or(0, |l| l.count);
+        self.join.right_records = r.map_or(0, |r| r.count);
         self
     }
 }
@@ -352,6 +364,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             cancel: Some(cli::cleanup::cancel_flag()),
         },
         bad: std::sync::Arc::clone(&bad),
+        threads,
     };
     let out_path = m.get_one::<String>("output").map(PathBuf::from);
     let mut stats = Stats {
@@ -614,6 +627,25 @@ struct Bad {
 }
 
 impl Bad {
+    /// Bad records of a block (each with its terminator), `n` of them.
+    fn records(&self, recs: &[u8], n: u64) -> join::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.count
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        if let Some(out) = &self.out {
+            let mut o = out
+                .lock()
+                .map_err(|_| join::Error::Input("the bad-records file is unusable".into()))?;
+            o.write_all(recs).map_err(|e| join::Error::Io {
+                context: "cannot write the bad-records file".into(),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+
     fn record(&self, rec: &[u8]) -> join::Result<()> {
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -707,11 +739,154 @@ fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn join::Input) -> R
 }
 
 // ---------------------------------------------------------------------------------------
+// The parallel probe
+
+/// The probe side's records, parsed by workers: items of the side's order; a CSV or JSON
+/// record whose key cannot be read stops the join or is kept aside (`--skip-bad`).
+struct BlockProbe<'a> {
+    order: &'a RecordOrder,
+    framing: join::blocks::Framing,
+    name: &'a str,
+    bad: &'a Bad,
+    layout: Layout<'a, ()>,
+}
+
+#[derive(Default)]
+struct ProbeParser {
+    item: Vec<u8>,
+    scratch: CsvScratch,
+    bad: Vec<u8>,
+    bad_count: u64,
+}
+
+impl<'a> join::parallel::Probe for BlockProbe<'a> {
+    type Parser = ProbeParser;
+    type Out = Layout<'a, io::Sink>;
+    type Note = (Vec<u8>, u64);
+
+    fn parser(&self) -> ProbeParser {
+        ProbeParser::default()
+    }
+
+    fn out(&self) -> Layout<'a, io::Sink> {
+        let mut l = self.layout.with_out(io::sink());
+        l.accumulate = true;
+        l
+    }
+
+    fn items(
+        &self,
+        p: &mut ProbeParser,
+        block: &join::blocks::Block,
+        each: &mut dyn FnMut(&[u8]) -> join::Result<()>,
+    ) -> join::Result<()> {
+        if !self.order.format.extracts() {
+            for (_, rec) in block.records(self.framing) {
+                each(rec)?;
+            }
+            return Ok(());
+        }
+        for (line, rec) in block.records(self.framing) {
+            p.item.clear();
+            match self.order.encode(rec, &mut p.item, &mut p.scratch) {
+                Ok(()) => each(&p.item)?,
+                Err(e) if !self.bad.skip => {
+                    return Err(join::Error::Input(format!("{}:{line}: {e}", self.name)))
+                }
+                Err(_) => {
+                    p.bad.extend_from_slice(rec);
+                    p.bad.push(self.bad.eol);
+                    p.bad_count += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&self, p: &mut ProbeParser) -> (Vec<u8>, u64) {
+        (std::mem::take(&mut p.bad), std::mem::take(&mut p.bad_count))
+    }
+}
+
+/// Probe `table` with `stream` on `ctx.threads` workers, output in input order, then write
+/// what the build side owes. Returns the join's counters and the bytes of `stream` read.
+fn probe_parallel<W: Write + Send>(
+    ctx: &Ctx,
+    keys: &JoinKeys,
+    table: &HashTable,
+    stream: common::Input,
+    layout: &mut Layout<'_, W>,
+) -> Result<(join::Stats, u64)> {
+    use join::blocks::{CutError, Cutter, Framing};
+    let side = table.side.other();
+    let name = stream.name.clone();
+    let line = stream.line() + 1;
+    let (carry, reader, eof) = stream.into_parts();
+    let framing = match ctx.format {
+        Format::Csv(_) => Framing::Csv(ctx.eol),
+        _ => Framing::Lines(ctx.eol),
+    };
+    // Blocks and outputs in flight within 48 MiB (the budget is the build side's);
+    // BATCHKIT_BLOCK_BYTES: smaller blocks, for tests.
+    let (mut limits, mut block_size) = join::parallel::Limits::within(48 << 20, ctx.threads);
+    if let Some(b) = std::env::var("BATCHKIT_BLOCK_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&b| b >= 2)
+    {
+        block_size = b;
+        limits.out_cap = 4 * b;
+    }
+    let max_record = ctx.budget.max(extsort::RECORD_ALLOWANCE);
+    let mut cutter = Cutter::new(carry, reader, eof, framing, block_size, max_record, line);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let mut next_block = || -> join::Result<Option<join::blocks::Block>> {
+        let b = cutter.next_block().map_err(|e| match e {
+            CutError::Io(e) => join::Error::Io {
+                context: format!("{name}: read error"),
+                source: e,
+            },
+            CutError::TooLong { line, limit } => join::Error::Input(format!(
+                "{name}:{line}: record is longer than the memory budget of {limit} bytes (raise -S)"
+            )),
+        });
+        bytes.store(cutter.bytes, std::sync::atomic::Ordering::Relaxed);
+        b
+    };
+    let probe = BlockProbe {
+        order: keys.order(side),
+        framing,
+        name: &name,
+        bad: &ctx.bad,
+        layout: layout.with_out(()),
+    };
+    let mut on_note = |(recs, n): (Vec<u8>, u64)| ctx.bad.records(&recs, n);
+    let mut probed = join::parallel::probe_blocks(
+        keys,
+        ctx.jt,
+        table,
+        &probe,
+        &mut next_block,
+        ctx.threads,
+        limits,
+        &mut layout.out,
+        &mut on_note,
+        &ctx.join_cfg,
+    )
+    .map_err(join_error)?;
+    join::parallel::finish(ctx.jt, table, &mut probed, layout).map_err(join_error)?;
+    Ok((
+        probed.stats,
+        bytes.load(std::sync::atomic::Ordering::Relaxed),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
 // Output layout
 
 /// Formats joined pairs: GNU join's layout for TSV/CSV, `{"left":L,"right":R}` for JSON.
-struct Layout<'a, W: Write + ?Sized> {
-    out: &'a mut W,
+struct Layout<'a, W> {
+    out: W,
     keys: &'a JoinKeys,
     jt: JoinType,
     format: Format,
@@ -724,6 +899,11 @@ struct Layout<'a, W: Write + ?Sized> {
     line: Vec<u8>,
     scratch: CsvScratch,
     fields: Vec<Vec<u8>>,
+    /// TSV with one plain key field a side: the separator and the fields (the fast path).
+    plain: Option<[usize; 2]>,
+    delim: u8,
+    /// Lines stay in `line` (a worker's block buffer) instead of going to `out`.
+    accumulate: bool,
 }
 
 fn key_fields(order: &RecordOrder) -> Vec<(usize, Option<usize>)> {
@@ -820,7 +1000,35 @@ fn push_field(line: &mut Vec<u8>, format: Format, first: &mut bool, f: &[u8]) {
     }
 }
 
-impl<W: Write + ?Sized> Layout<'_, W> {
+impl<'a, W> Layout<'a, W> {
+    /// The same layout writing to `out` (a worker's buffer), with what it learnt so far.
+    fn with_out<V>(&self, out: V) -> Layout<'a, V> {
+        Layout {
+            out,
+            keys: self.keys,
+            jt: self.jt,
+            format: self.format,
+            eol: self.eol,
+            fill: self.fill,
+            key_fields: self.key_fields.clone(),
+            width: self.width,
+            line: Vec::new(),
+            scratch: CsvScratch::default(),
+            fields: Vec::new(),
+            plain: self.plain,
+            delim: self.delim,
+            accumulate: false,
+        }
+    }
+}
+
+impl join::parallel::BlockSink for Layout<'_, io::Sink> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.line
+    }
+}
+
+impl<W: Write> Layout<'_, W> {
     fn side_index(side: Side) -> usize {
         match side {
             Side::Left => 0,
@@ -909,7 +1117,7 @@ impl<W: Write + ?Sized> Layout<'_, W> {
     }
 }
 
-impl<W: Write + ?Sized> join::Sink for Layout<'_, W> {
+impl<W: Write> join::Sink for Layout<'_, W> {
     fn seen(&mut self, side: Side, item: &[u8]) {
         let si = Self::side_index(side);
         if self.width[si].is_none() && !matches!(self.format, Format::Jsonl) {
@@ -919,8 +1127,33 @@ impl<W: Write + ?Sized> join::Sink for Layout<'_, W> {
     }
 
     fn emit(&mut self, l: Option<&[u8]>, r: Option<&[u8]>) -> io::Result<()> {
-        self.line.clear();
-        if !self.jt.pairs() {
+        if !self.accumulate {
+            self.line.clear();
+        }
+        if let (Some([kl, kr]), true) = (self.plain, self.jt.pairs()) {
+            // TSV, one plain key field a side: each record split once around its key.
+            let t = self.delim;
+            let (lk, lo) = l.map_or((&b""[..], [None; 2]), |l| split_around(l, t, kl));
+            let (rk, ro) = r.map_or((&b""[..], [None; 2]), |r| split_around(r, t, kr));
+            self.line
+                .extend_from_slice(if l.is_some() { lk } else { rk });
+            for (present, others, w) in [
+                (l.is_some(), lo, self.width[0]),
+                (r.is_some(), ro, self.width[1]),
+            ] {
+                if present {
+                    for o in others.into_iter().flatten() {
+                        self.line.push(t);
+                        self.line.extend_from_slice(o);
+                    }
+                } else {
+                    for _ in 0..w.unwrap_or(0) {
+                        self.line.push(t);
+                        self.line.extend_from_slice(self.fill);
+                    }
+                }
+            }
+        } else if !self.jt.pairs() {
             if let Some(l) = l {
                 self.line.extend_from_slice(self.keys.left.record(l));
             }
@@ -956,8 +1189,29 @@ impl<W: Write + ?Sized> join::Sink for Layout<'_, W> {
             self.push_side(Side::Right, r, &mut first);
         }
         self.line.push(self.eol);
+        if self.accumulate {
+            return Ok(());
+        }
         self.out.write_all(&self.line)
     }
+}
+
+/// A TSV record's field `k` and the runs of other fields before and after it (`None`: no
+/// such run; `Some("")`: one empty field): `a\tK\tb\tc` with `k = 1` is `K`, `a`, `b\tc`.
+/// A record with no field `k` has an empty key and is one run of other fields.
+#[inline]
+fn split_around(rec: &[u8], t: u8, k: usize) -> (&[u8], [Option<&[u8]>; 2]) {
+    let mut start = 0;
+    for _ in 0..k {
+        match record::fields::find_byte(t, &rec[start..]) {
+            Some(p) => start += p + 1,
+            None => return (&[], [Some(rec), None]),
+        }
+    }
+    let end = record::fields::find_byte(t, &rec[start..]).map_or(rec.len(), |p| start + p);
+    let before = (k > 0).then(|| &rec[..start - 1]);
+    let after = (end < rec.len()).then(|| &rec[end + 1..]);
+    (&rec[start..end], [before, after])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -996,7 +1250,7 @@ fn sort_side<'scope, 'env>(
 }
 
 /// Join one pair of inputs into `out`, with the header first when `write_header`.
-fn join_pair<W: Write + ?Sized>(
+fn join_pair<W: Write + Send + ?Sized>(
     ctx: &Ctx,
     mut left: common::Input,
     mut right: common::Input,
@@ -1047,6 +1301,15 @@ fn join_pair<W: Write + ?Sized>(
         line: Vec::new(),
         scratch: CsvScratch::default(),
         fields: Vec::new(),
+        plain: match (keys.left.plain_field(), keys.right.plain_field()) {
+            (Some((_, l)), Some((_, r))) => Some([l, r]),
+            _ => None,
+        },
+        delim: match ctx.format {
+            Format::Text(FieldSplit::Char(t)) => t,
+            _ => b'\t',
+        },
+        accumulate: false,
     };
     if ctx.header {
         for (i, h) in hfields.iter().enumerate() {
@@ -1065,8 +1328,6 @@ fn join_pair<W: Write + ?Sized>(
                 .map_err(|e| Error::io("write error", e))?;
         }
     }
-    let mut li = RecInput::new(left, &keys.left, &ctx.bad);
-    let mut ri = RecInput::new(right, &keys.right, &ctx.bad);
     let mut ps = PairStats::default();
     let hashable = keys.hashable();
     if ctx.strategy == Strategy::Hash && !hashable {
@@ -1080,32 +1341,52 @@ fn join_pair<W: Write + ?Sized>(
         Strategy::Auto => !ctx.sorted && hashable,
     };
     let mut fallback_table = None;
+    // The inputs, raw until a strategy reads them (the parallel probe cuts its input in
+    // blocks itself).
+    let mut raw = [Some(left), Some(right)];
+    let mut recs: [Option<RecInput>; 2] = [None, None];
     if use_hash {
         let build = ctx.build.unwrap_or(match sizes {
             [Some(l), Some(r)] if l < r => Side::Left,
             _ => Side::Right,
         });
-        let known = sizes[match build {
-            Side::Left => 0,
-            Side::Right => 1,
-        }];
+        let (bi, si) = match build {
+            Side::Left => (0, 1),
+            Side::Right => (1, 0),
+        };
         let too_big =
-            ctx.strategy == Strategy::Auto && known.is_some_and(|s| s as usize > ctx.budget);
-        if !too_big {
-            let (b_in, s_in): (&mut RecInput, &mut RecInput) = match build {
-                Side::Left => (&mut li, &mut ri),
-                Side::Right => (&mut ri, &mut li),
-            };
+            ctx.strategy == Strategy::Auto && sizes[bi].is_some_and(|s| s as usize > ctx.budget);
+        if let Some(b_raw) = raw[bi].take_if(|_| !too_big) {
+            let b_in = recs[bi].insert(RecInput::new(b_raw, keys.order(build), &ctx.bad));
             let built = HashTable::build(&keys, build, b_in, ctx.budget, &ctx.join_cfg)
                 .map_err(join_error)?;
             match built {
                 Built::Fits(table) => {
-                    ps.join =
-                        join::hash_join(&keys, ctx.jt, &table, s_in, &mut layout, &ctx.join_cfg)
-                            .map_err(join_error)?;
+                    let Some(s_raw) = raw[si].take() else {
+                        return Err(Error::Runtime("internal error: input missing".into()));
+                    };
                     ps.strategy = "hash";
                     ps.build = Some(build);
-                    return Ok(ps.read(&li, &ri));
+                    if ctx.threads == 0 {
+                        let mut s_in = RecInput::new(s_raw, keys.order(build.other()), &ctx.bad);
+                        ps.join = join::hash_join(
+                            &keys,
+                            ctx.jt,
+                            &table,
+                            &mut s_in,
+                            &mut layout,
+                            &ctx.join_cfg,
+                        )
+                        .map_err(join_error)?;
+                        recs[si] = Some(s_in);
+                    } else {
+                        let (stats, bytes) =
+                            probe_parallel(ctx, &keys, &table, s_raw, &mut layout)?;
+                        ps.join = stats;
+                        ps.bytes_in = bytes + recs[bi].as_ref().map_or(0, |r| r.bytes);
+                        return Ok(ps);
+                    }
+                    return Ok(ps.read(recs[0].as_ref(), recs[1].as_ref()));
                 }
                 Built::Overflow(table) => {
                     if ctx.strategy == Strategy::Hash {
@@ -1122,6 +1403,15 @@ fn join_pair<W: Write + ?Sized>(
             }
         }
     }
+    let mut take = |i: usize, side: Side| -> Result<RecInput> {
+        match (recs[i].take(), raw[i].take()) {
+            (Some(r), _) => Ok(r),
+            (None, Some(input)) => Ok(RecInput::new(input, keys.order(side), &ctx.bad)),
+            (None, None) => Err(Error::Runtime("internal error: input missing".into())),
+        }
+    };
+    let mut li = take(0, Side::Left)?;
+    let mut ri = take(1, Side::Right)?;
     // Merge join.
     if ctx.sorted {
         ps.join = join::merge_join(
@@ -1135,7 +1425,7 @@ fn join_pair<W: Write + ?Sized>(
         )
         .map_err(join_error)?;
         ps.strategy = "merge-sorted";
-        return Ok(ps.read(&li, &ri));
+        return Ok(ps.read(Some(&li), Some(&ri)));
     }
     // Both sides through the external sort (stable: equal keys keep their input order);
     // the sorts get 4/5 of the budget, the buffered group of equal keys the rest.
@@ -1188,7 +1478,7 @@ fn join_pair<W: Write + ?Sized>(
     }
     ps.join = joined;
     ps.strategy = "merge";
-    Ok(ps.read(&li, &ri))
+    Ok(ps.read(Some(&li), Some(&ri)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1315,6 +1605,7 @@ fn run_partitioned(
             ..ctx.join_cfg.clone()
         },
         bad: std::sync::Arc::clone(&ctx.bad),
+        threads: 0,
     };
     let job = |i: usize| -> Result<(std::fs::File, PairStats)> {
         let lp = part_path(ldir, i as u64)?;

@@ -8,6 +8,9 @@
 //!   a budget and streams the other. A build side that does not fit is handed back whole
 //!   ([`Built::Overflow`]) so that the caller can fall back to a merge join without reading
 //!   the input twice.
+//! - [`parallel::probe_blocks`]: the hash join's probe on several threads, blocks of the
+//!   streamed side cut by [`blocks::Cutter`], output in input order (the same bytes as
+//!   [`hash_join`] for any number of threads).
 //! - [`run_ordered`]: the partition-wise driver, running the joins of part pairs on several
 //!   threads and handing their results on in part order.
 //!
@@ -15,14 +18,16 @@
 //! what a joined pair becomes is the caller's [`Sink`]. This crate never prints, parses
 //! flags or exits; errors are values.
 
+pub mod blocks;
 mod group;
+pub mod parallel;
 
 use group::Group;
 use record::keymap::KeyMap;
 use std::cmp::Ordering;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 /// The six join types.
@@ -190,7 +195,7 @@ impl Config {
     }
 }
 
-fn write_err(e: io::Error) -> Error {
+pub(crate) fn write_err(e: io::Error) -> Error {
     Error::Io {
         context: "write error".into(),
         source: e,
@@ -387,6 +392,20 @@ pub fn merge_join<K: Keys + ?Sized>(
     Ok(stats)
 }
 
+#[inline]
+fn prefetch(b: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint to the cache; it reads nothing and cannot fault, and the
+    // address is a live reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (b as *const u8).cast::<i8>(),
+        )
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = b;
+}
+
 /// A build side in memory: its items in input order and, per distinct key, the chain of
 /// its records.
 pub struct HashTable {
@@ -440,6 +459,17 @@ impl HashTable {
     /// Bytes of memory the table holds, about.
     pub fn bytes(&self) -> usize {
         self.used
+    }
+
+    /// Ask the cache for item `i`'s bytes, soon to be read (a batch of probes asks for all
+    /// of its matches before writing any, so that their misses overlap).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: u32) {
+        if let Some(&(o, _)) = self.recs.get(i as usize) {
+            if let Some(b) = self.arena.get(o) {
+                prefetch(b);
+            }
+        }
     }
 
     fn item(&self, i: u32) -> &[u8] {
@@ -497,12 +527,167 @@ impl HashTable {
     }
 }
 
+/// Which build records were matched: one bit each, set from any thread.
+pub struct Marks(Vec<AtomicU64>);
+
+impl Marks {
+    pub fn new(n: usize) -> Marks {
+        Marks((0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    #[inline]
+    pub fn set(&self, i: u32) {
+        let (w, b) = ((i / 64) as usize, 1u64 << (i % 64));
+        if let Some(w) = self.0.get(w) {
+            // Most marks are set already after a while: read before writing the line.
+            if w.load(AtomicOrdering::Relaxed) & b == 0 {
+                w.fetch_or(b, AtomicOrdering::Relaxed);
+            }
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|w| w.load(AtomicOrdering::Relaxed) & (1u64 << (i % 64)) != 0)
+    }
+}
+
+/// The chain of build records whose key is the streamed item `s`'s (`NONE`: no match).
+#[inline]
+pub(crate) fn lookup<K: Keys + ?Sized>(
+    keys: &K,
+    table: &HashTable,
+    s: &[u8],
+    hk: &mut Vec<u8>,
+) -> u32 {
+    hk.clear();
+    keys.hash_key(table.side.other(), s, hk);
+    table.map.get(hk).map_or(NONE, |chain| chain.head)
+}
+
+/// Probe the table with one streamed item: emit its pairs (or itself, for semi/anti and
+/// unmatched outer records) and mark the build records it matched. Returns records written.
+#[inline]
+pub(crate) fn probe_one<K: Keys + ?Sized, S: Sink + ?Sized>(
+    keys: &K,
+    jt: JoinType,
+    table: &HashTable,
+    s: &[u8],
+    sink: &mut S,
+    marks: &Marks,
+    hk: &mut Vec<u8>,
+) -> Result<u64> {
+    let head = lookup(keys, table, s, hk);
+    emit_matches(jt, table, s, head, sink, marks)
+}
+
+/// What [`probe_one`] writes for item `s` whose chain starts at `head` (see [`lookup`]).
+#[inline]
+pub(crate) fn emit_matches<S: Sink + ?Sized>(
+    jt: JoinType,
+    table: &HashTable,
+    s: &[u8],
+    head: u32,
+    sink: &mut S,
+    marks: &Marks,
+) -> Result<u64> {
+    let build = table.side;
+    let mark = match build {
+        Side::Left => jt != JoinType::Inner && jt != JoinType::Right,
+        Side::Right => jt.right_unmatched(),
+    };
+    let mut out = 0u64;
+    match build {
+        Side::Right => {
+            match jt {
+                JoinType::Semi => {
+                    if head != NONE {
+                        sink.emit(Some(s), None).map_err(write_err)?;
+                        out += 1;
+                    }
+                    return Ok(out);
+                }
+                JoinType::Anti => {
+                    if head == NONE {
+                        sink.emit(Some(s), None).map_err(write_err)?;
+                        out += 1;
+                    }
+                    return Ok(out);
+                }
+                _ => {}
+            }
+            let mut i = head;
+            if i == NONE && jt.left_unmatched() {
+                sink.emit(Some(s), None).map_err(write_err)?;
+                out += 1;
+            }
+            while i != NONE {
+                sink.emit(Some(s), Some(table.item(i))).map_err(write_err)?;
+                out += 1;
+                if mark {
+                    marks.set(i);
+                }
+                i = table.next[i as usize];
+            }
+        }
+        Side::Left => {
+            let mut i = head;
+            if i == NONE && jt.right_unmatched() {
+                sink.emit(None, Some(s)).map_err(write_err)?;
+                out += 1;
+            }
+            while i != NONE {
+                if jt.pairs() {
+                    sink.emit(Some(table.item(i)), Some(s)).map_err(write_err)?;
+                    out += 1;
+                }
+                if mark {
+                    marks.set(i);
+                }
+                i = table.next[i as usize];
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Write what the build side still owes after probing, in its input order. Returns
+/// records written.
+pub(crate) fn emit_owed(
+    jt: JoinType,
+    table: &HashTable,
+    marks: &Marks,
+    sink: &mut dyn Sink,
+) -> Result<u64> {
+    let build = table.side;
+    let owed = |m: bool| match (build, jt) {
+        (Side::Right, _) => jt.right_unmatched() && !m,
+        (Side::Left, JoinType::Semi) => m,
+        (Side::Left, _) => jt.left_unmatched() && !m,
+    };
+    let mut out = 0;
+    for (i, item) in table.items().enumerate() {
+        if owed(marks.get(i)) {
+            match build {
+                Side::Right => sink.emit(None, Some(item)),
+                Side::Left => sink.emit(Some(item), None),
+            }
+            .map_err(write_err)?;
+            out += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// A hash join: `table` holds one side; `stream` is the other, read once.
 ///
 /// Output follows the streamed side's order, each streamed record with its matches in the
 /// build side's input order; unmatched build records of outer joins come at the end in
 /// the build side's input order. With the left side built, semi and anti joins write
-/// their left records at the end, in the left input's order.
+/// their left records at the end, in the left input's order. [`parallel::probe_blocks`]
+/// gives the same bytes on several threads.
 pub fn hash_join<K: Keys + ?Sized>(
     keys: &K,
     jt: JoinType,
@@ -513,11 +698,7 @@ pub fn hash_join<K: Keys + ?Sized>(
 ) -> Result<Stats> {
     let build = table.side;
     let probe = build.other();
-    let mut matched = vec![false; table.len()];
-    let mark = match build {
-        Side::Left => jt != JoinType::Inner && jt != JoinType::Right,
-        Side::Right => jt.right_unmatched(),
-    };
+    let marks = Marks::new(table.len());
     if let Some(first) = table.items().next() {
         sink.seen(build, first);
     }
@@ -535,77 +716,9 @@ pub fn hash_join<K: Keys + ?Sized>(
             sink.seen(probe, s);
             first = false;
         }
-        hk.clear();
-        keys.hash_key(probe, s, &mut hk);
-        let head = table.map.get(&hk).map(|chain| chain.head);
-        match build {
-            Side::Right => {
-                match jt {
-                    JoinType::Semi => {
-                        if head.is_some() {
-                            sink.emit(Some(s), None).map_err(write_err)?;
-                            out += 1;
-                        }
-                        continue;
-                    }
-                    JoinType::Anti => {
-                        if head.is_none() {
-                            sink.emit(Some(s), None).map_err(write_err)?;
-                            out += 1;
-                        }
-                        continue;
-                    }
-                    _ => {}
-                }
-                let mut i = head.unwrap_or(NONE);
-                if i == NONE && jt.left_unmatched() {
-                    sink.emit(Some(s), None).map_err(write_err)?;
-                    out += 1;
-                }
-                while i != NONE {
-                    sink.emit(Some(s), Some(table.item(i))).map_err(write_err)?;
-                    out += 1;
-                    if mark {
-                        matched[i as usize] = true;
-                    }
-                    i = table.next[i as usize];
-                }
-            }
-            Side::Left => {
-                let mut i = head.unwrap_or(NONE);
-                if i == NONE && jt.right_unmatched() {
-                    sink.emit(None, Some(s)).map_err(write_err)?;
-                    out += 1;
-                }
-                while i != NONE {
-                    if jt.pairs() {
-                        sink.emit(Some(table.item(i)), Some(s)).map_err(write_err)?;
-                        out += 1;
-                    }
-                    if mark {
-                        matched[i as usize] = true;
-                    }
-                    i = table.next[i as usize];
-                }
-            }
-        }
+        out += probe_one(keys, jt, table, s, sink, &marks, &mut hk)?;
     }
-    // What the build side still owes.
-    let owed = |m: bool| match (build, jt) {
-        (Side::Right, _) => jt.right_unmatched() && !m,
-        (Side::Left, JoinType::Semi) => m,
-        (Side::Left, _) => jt.left_unmatched() && !m,
-    };
-    for (i, item) in table.items().enumerate() {
-        if owed(matched[i]) {
-            match build {
-                Side::Right => sink.emit(None, Some(item)),
-                Side::Left => sink.emit(Some(item), None),
-            }
-            .map_err(write_err)?;
-            out += 1;
-        }
-    }
+    out += emit_owed(jt, table, &marks, sink)?;
     let mut stats = Stats {
         records_out: out,
         ..Stats::default()

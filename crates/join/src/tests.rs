@@ -221,3 +221,210 @@ fn ordered_driver_keeps_order_and_stops_on_error() {
     );
     assert_eq!(r, Err("seven".to_string()));
 }
+
+/// A parallel probe over blocks of `key:value` lines; a line starting with `!` is a bad
+/// record (an error, or kept aside with `skip`); output lines `L|R` into a buffer.
+struct Lines {
+    skip: bool,
+}
+
+struct LineSink(Vec<u8>);
+
+impl Sink for LineSink {
+    fn emit(&mut self, l: Option<&[u8]>, r: Option<&[u8]>) -> io::Result<()> {
+        self.0.extend_from_slice(l.unwrap_or(b"-"));
+        self.0.push(b'|');
+        self.0.extend_from_slice(r.unwrap_or(b"-"));
+        self.0.push(b'\n');
+        Ok(())
+    }
+}
+
+impl parallel::BlockSink for LineSink {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl parallel::Probe for Lines {
+    type Parser = Vec<u8>;
+    type Out = LineSink;
+    type Note = Vec<u8>;
+    fn parser(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn out(&self) -> LineSink {
+        LineSink(Vec::new())
+    }
+    fn items(
+        &self,
+        bad: &mut Vec<u8>,
+        block: &blocks::Block,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        for (line, rec) in block.records(blocks::Framing::Lines(b'\n')) {
+            if rec.starts_with(b"!") {
+                if !self.skip {
+                    return Err(Error::Input(format!("in:{line}: bad")));
+                }
+                bad.extend_from_slice(rec);
+                bad.push(b'\n');
+                continue;
+            }
+            each(rec)?;
+        }
+        Ok(())
+    }
+    fn note(&self, bad: &mut Vec<u8>) -> Vec<u8> {
+        std::mem::take(bad)
+    }
+}
+
+/// The parallel probe of `stream` (lines) against `table`: output, bad records, or error.
+fn probe_par(
+    jt: JoinType,
+    table: &HashTable,
+    stream: &[u8],
+    threads: usize,
+    block: usize,
+    out_cap: usize,
+    skip: bool,
+) -> std::result::Result<(Vec<u8>, Vec<u8>, Stats), String> {
+    let mut cutter = blocks::Cutter::new(
+        Vec::new(),
+        stream,
+        false,
+        blocks::Framing::Lines(b'\n'),
+        block,
+        1 << 20,
+        1,
+    );
+    let mut next = || cutter.next_block().map_err(|e| Error::Input(e.to_string()));
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let limits = parallel::Limits {
+        in_flight: threads + 1,
+        out_cap,
+    };
+    let mut probed = parallel::probe_blocks(
+        &Colon(true),
+        jt,
+        table,
+        &Lines { skip },
+        &mut next,
+        threads,
+        limits,
+        &mut out,
+        &mut |n: Vec<u8>| {
+            bad.extend_from_slice(&n);
+            Ok(())
+        },
+        &cfg(1 << 20),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut sink = LineSink(out);
+    parallel::finish(jt, table, &mut probed, &mut sink).map_err(|e| e.to_string())?;
+    Ok((sink.0, bad, probed.stats))
+}
+
+proptest! {
+    #[test]
+    fn parallel_probe_is_the_serial_join_byte_for_byte(
+        left in side(), right in side(), threads in 1usize..4, block in 2usize..40,
+        out_cap in prop_oneof![Just(1usize), Just(1 << 20)],
+    ) {
+        for jt in TYPES {
+            for build in [Side::Left, Side::Right] {
+                let b = if build == Side::Left { &left } else { &right };
+                let s = if build == Side::Left { &right } else { &left };
+                let t = match HashTable::build(&Colon(true), build, &mut vecs(b), usize::MAX, &cfg(1))
+                    .unwrap_or_else(|e| panic!("{e}")) {
+                    Built::Fits(t) => t,
+                    Built::Overflow(_) => panic!("overflow"),
+                };
+                let mut want = LineSink(Vec::new());
+                let st = hash_join(&Colon(true), jt, &t, &mut vecs(s), &mut want, &cfg(1))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut text = Vec::new();
+                for item in s {
+                    text.extend_from_slice(item);
+                    text.push(b'\n');
+                }
+                let (got, _, pst) = probe_par(jt, &t, &text, threads, block, out_cap, false)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want.0), "{:?} build {:?}", jt, build);
+                prop_assert_eq!(pst, st);
+            }
+        }
+    }
+}
+
+#[test]
+fn parallel_probe_reports_the_first_error_and_bad_records_in_order() {
+    let build: Vec<Vec<u8>> = (0..50)
+        .map(|i| format!("k{}:b{i}", i % 7).into_bytes())
+        .collect();
+    let t = match HashTable::build(
+        &Colon(true),
+        Side::Right,
+        &mut vecs(&build),
+        usize::MAX,
+        &cfg(1),
+    ) {
+        Ok(Built::Fits(t)) => t,
+        _ => panic!("build"),
+    };
+    let mut text = String::new();
+    for i in 0..2000 {
+        if i % 97 == 13 {
+            text.push_str(&format!("!bad{i}\n"));
+        } else {
+            text.push_str(&format!("k{}:s{i}\n", i % 11));
+        }
+    }
+    let serial = probe_par(
+        JoinType::Full,
+        &t,
+        text.as_bytes(),
+        1,
+        1 << 20,
+        1 << 20,
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let want_bad: String = (0..2000)
+        .filter(|i| i % 97 == 13)
+        .map(|i| format!("!bad{i}\n"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&serial.1), want_bad);
+    for threads in [1, 2, 3, 5] {
+        for block in [3, 50, 700] {
+            for cap in [1, 1 << 20] {
+                let got = probe_par(
+                    JoinType::Full,
+                    &t,
+                    text.as_bytes(),
+                    threads,
+                    block,
+                    cap,
+                    true,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                assert!(got.0 == serial.0, "output: {threads} {block} {cap}");
+                assert!(got.1 == serial.1, "bad records: {threads} {block} {cap}");
+                let e = probe_par(
+                    JoinType::Full,
+                    &t,
+                    text.as_bytes(),
+                    threads,
+                    block,
+                    cap,
+                    false,
+                )
+                .err()
+                .unwrap_or_default();
+                assert_eq!(e, "in:14: bad", "{threads} {block} {cap}");
+            }
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! JSON lines for bmap: one pass over each line finds every path that `--where` and `--emit`
 //! ask for and checks the whole line on the way (a malformed line is an error even when
-//! the fields asked for come before the damage). No document tree and no allocation: values
+//! the fields asked for come before the damage). A member name given twice: the last one
+//! wins (jq, Python); a bad escape or a lone surrogate (`\ud800`) makes the line malformed,
+//! as in record's key scanner. No document tree and no allocation: values
 //! are spans of the line; strings with escapes are decoded into the caller's buffers.
 
 /// Why a JSON line is bad.
@@ -54,7 +56,10 @@ impl<'a> Scanner<'a> {
                 Some(p) => {
                     self.i += p;
                     if self.s[self.i] == b'\\' {
-                        self.i += 2;
+                        // Escapes are checked as record's decoder checks them (a bad one,
+                        // or a lone surrogate, makes the line malformed).
+                        self.i +=
+                            record::json::escape_len(self.s, self.i).map_err(|e| JsonError(e.0))?;
                     } else {
                         let raw = &self.s[start..self.i];
                         self.i += 1;
@@ -266,8 +271,9 @@ impl Paths {
                 sc.ws();
                 let vstart = sc.i;
                 let mut value: Option<Found> = None;
+                // A name given twice: the last member wins (as in jq and Python).
                 for (k, p) in self.paths.iter().enumerate() {
-                    if found[k].is_some() || p[0] != name {
+                    if p[0] != name {
                         continue;
                     }
                     if p.len() == 1 {
@@ -309,7 +315,8 @@ fn find(line: &[u8], start: usize, segs: &[Vec<u8>]) -> R<Option<Found>> {
         match sc.peek() {
             Some(b'{') => {
                 sc.i += 1;
-                let mut hit = false;
+                // The last member of the name wins: read the whole object.
+                let mut hit: Option<usize> = None;
                 sc.ws();
                 if sc.peek() != Some(b'}') {
                     loop {
@@ -331,8 +338,8 @@ fn find(line: &[u8], start: usize, segs: &[Vec<u8>]) -> R<Option<Found>> {
                         }
                         sc.i += 1;
                         if same {
-                            hit = true;
-                            break;
+                            sc.ws();
+                            hit = Some(sc.i);
                         }
                         sc.value(1)?;
                         sc.ws();
@@ -342,8 +349,9 @@ fn find(line: &[u8], start: usize, segs: &[Vec<u8>]) -> R<Option<Found>> {
                         }
                     }
                 }
-                if !hit {
-                    return Ok(None);
+                match hit {
+                    Some(at) => sc.i = at,
+                    None => return Ok(None),
                 }
             }
             Some(b'[') => {
@@ -418,8 +426,9 @@ mod tests {
             ],
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        // "a" is given twice: the last wins (issue 14).
         let want = [
-            Some("1"),
+            Some("2"),
             Some("u\"1"),
             Some("0.10"),
             Some("x"),
@@ -433,6 +442,26 @@ mod tests {
             get(r#"{"t\u00e9": "\u00e9\t"}"#, &["té"]).unwrap_or_else(|e| panic!("{e}")),
             vec![Some("é\t".to_string())]
         );
+    }
+
+    /// Issue 14 (defect 9): the last of duplicated members wins, as in record's scanner.
+    #[test]
+    fn duplicates_last_wins_and_lone_surrogates_are_bad() {
+        let got = get(
+            r#"{"a": 1, "u": {"id": 1, "id": 4}, "a": 2, "u": {"id": 3, "id": 5}, "\u0061": 6}"#,
+            &["a", "u.id"],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, vec![Some("6".to_string()), Some("5".to_string())]);
+        let got = get(r#"{"u": {"id": 1}, "u": {}}"#, &["u.id"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, vec![None]);
+        for bad in [
+            r#"{"a": "\ud800"}"#,
+            r#"{"b": "\udfff", "a": 1}"#,
+            r#"{"a": "\x"}"#,
+        ] {
+            assert!(get(bad, &["a"]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! document tree: the scanner walks the line once and returns the raw text of the value.
 //!
 //! A string value is returned decoded (escapes resolved); any other value as its JSON text
-//! as it stands in the line (`0.10` stays `0.10`). A missing path is `None`. The scanner
+//! as it stands in the line (`0.10` stays `0.10`). A missing path is `None`. A member name
+//! given twice in one object: the last one wins, as in jq and Python's json module. A bad
+//! escape, or a `\u` escape of a lone surrogate (which has no UTF-8 form; jq's U+FFFD would
+//! merge distinct keys), makes the line malformed. The scanner
 //! checks the structure it walks through and reports a malformed line as an error; it never
 //! panics on any input.
 
@@ -56,10 +59,7 @@ impl<'a> Scanner<'a> {
                 Some(p) => {
                     self.i += p;
                     if self.s[self.i] == b'\\' {
-                        self.i += 2;
-                        if self.i > self.s.len() {
-                            return Err(JsonError("unterminated string"));
-                        }
+                        self.i += escape_len(self.s, self.i)?;
                     } else {
                         let raw = &self.s[start..self.i];
                         self.i += 1;
@@ -149,6 +149,47 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The length of the escape sequence at `s[i]` (a backslash): 2, 6 for `\uXXXX`, 12 for a
+/// surrogate pair. A bad escape letter, bad hex digits and a lone surrogate (a high one not
+/// followed by a low one, or a low one alone) are errors: a lone surrogate has no UTF-8
+/// form, and replacing it by U+FFFD (as jq does) would make distinct keys equal.
+#[inline]
+pub fn escape_len(s: &[u8], i: usize) -> R<usize> {
+    match s.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(2),
+        Some(b'u') => {
+            let cp = hex4(s, i + 2)?;
+            if (0xDC00..0xE000).contains(&cp) {
+                return Err(JsonError("lone surrogate in a \\u escape"));
+            }
+            if !(0xD800..0xDC00).contains(&cp) {
+                return Ok(6);
+            }
+            if s.get(i + 6..i + 8) == Some(b"\\u") {
+                let lo = hex4(s, i + 8)?;
+                if (0xDC00..0xE000).contains(&lo) {
+                    return Ok(12);
+                }
+            }
+            Err(JsonError("lone surrogate in a \\u escape"))
+        }
+        Some(_) => Err(JsonError("bad escape")),
+        None => Err(JsonError("unterminated string")),
+    }
+}
+
+fn hex4(s: &[u8], at: usize) -> R<u32> {
+    let h = s.get(at..at + 4).ok_or(JsonError("bad \\u escape"))?;
+    let mut v = 0u32;
+    for &c in h {
+        let d = (c as char)
+            .to_digit(16)
+            .ok_or(JsonError("bad \\u escape"))?;
+        v = v * 16 + d;
+    }
+    Ok(v)
+}
+
 /// Decode a JSON string's raw content (between the quotes): borrowed when it has no escapes.
 pub fn unescape(raw: &[u8]) -> R<Cow<'_, [u8]>> {
     if memchr::memchr(b'\\', raw).is_none() {
@@ -173,9 +214,8 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> R<()> {
                 i += p;
             }
         }
-        let e = *raw.get(i + 1).ok_or(JsonError("bad escape"))?;
-        i += 2;
-        match e {
+        let n = escape_len(raw, i)?;
+        match raw[i + 1] {
             b'"' => out.push(b'"'),
             b'\\' => out.push(b'\\'),
             b'/' => out.push(b'/'),
@@ -184,33 +224,17 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> R<()> {
             b'n' => out.push(b'\n'),
             b'r' => out.push(b'\r'),
             b't' => out.push(b'\t'),
-            b'u' => {
-                let hex = |at: usize| -> R<u32> {
-                    let h = raw.get(at..at + 4).ok_or(JsonError("bad \\u escape"))?;
-                    let mut v = 0u32;
-                    for &c in h {
-                        let d = (c as char)
-                            .to_digit(16)
-                            .ok_or(JsonError("bad \\u escape"))?;
-                        v = v * 16 + d;
-                    }
-                    Ok(v)
-                };
-                let mut cp = hex(i)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&cp) && raw.get(i..i + 2) == Some(b"\\u") {
-                    let lo = hex(i + 2)?;
-                    if (0xDC00..0xE000).contains(&lo) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        i += 6;
-                    }
+            _ => {
+                let mut cp = hex4(raw, i + 2)?;
+                if n == 12 {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(raw, i + 8)? - 0xDC00);
                 }
-                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                let ch = char::from_u32(cp).ok_or(JsonError("bad \\u escape"))?;
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
             }
-            _ => return Err(JsonError("bad escape")),
         }
+        i += n;
     }
     Ok(())
 }
@@ -234,7 +258,9 @@ pub fn lookup<'a, S: AsRef<str>>(line: &'a [u8], path: &[S]) -> R<Option<Cow<'a,
             Some(b'{') => {
                 sc.i += 1;
                 sc.ws();
-                let mut found = false;
+                // A name given twice: the last member wins (as in jq and Python), so the
+                // whole object is read.
+                let mut hit: Option<usize> = None;
                 if sc.peek() == Some(b'}') {
                     sc.i += 1;
                 } else {
@@ -248,8 +274,8 @@ pub fn lookup<'a, S: AsRef<str>>(line: &'a [u8], path: &[S]) -> R<Option<Cow<'a,
                         if name == want
                             || (memchr::memchr(b'\\', name).is_some() && *unescape(name)? == *want)
                         {
-                            found = true;
-                            break;
+                            sc.ws();
+                            hit = Some(sc.i);
                         }
                         sc.value(1)?;
                         sc.ws();
@@ -263,7 +289,13 @@ pub fn lookup<'a, S: AsRef<str>>(line: &'a [u8], path: &[S]) -> R<Option<Cow<'a,
                         }
                     }
                 }
-                found
+                match hit {
+                    Some(at) => {
+                        sc.i = at;
+                        true
+                    }
+                    None => false,
+                }
             }
             Some(b'[') => {
                 let idx: Option<usize> =
@@ -336,6 +368,41 @@ mod tests {
             get(l, "user").as_deref(),
             Some(r#"{"id": "u\"1", "tags": ["x", {"k": 0.10}]}"#)
         );
+    }
+
+    /// Issue 14 (defect 9): the last of duplicated members wins, at every level; bad escapes
+    /// and lone surrogates are errors, surrogate pairs decode.
+    #[test]
+    fn duplicates_and_escapes() {
+        assert_eq!(get(r#"{"a": 1, "a": 2}"#, "a").as_deref(), Some("2"));
+        assert_eq!(
+            get(r#"{"u": {"id": 1}, "u": {"id": 2}}"#, "u.id").as_deref(),
+            Some("2")
+        );
+        assert_eq!(get(r#"{"u": {"id": 1}, "u": {"x": 2}}"#, "u.id"), None);
+        assert_eq!(
+            get(r#"{"u": {"id": 1, "id": 3}}"#, "u.id").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            get(r#"{"k": "\ud83d\ude00"}"#, "k").as_deref(),
+            Some("\u{1F600}")
+        );
+        assert_eq!(
+            get(r#"{"\u006b": 1, "k": 2, "\u006B": 3}"#, "k").as_deref(),
+            Some("3")
+        );
+        for bad in [
+            r#"{"k": "\ud800"}"#,
+            r#"{"k": "\udc00"}"#,
+            r#"{"k": "\ud800\u0041"}"#,
+            r#"{"k": "a\x"}"#,
+            r#"{"k": "\u12"}"#,
+            r#"{"k": 1, "z": "\ud800"}"#,
+            r#"{"z": "\q", "k": 1}"#,
+        ] {
+            assert!(lookup(bad.as_bytes(), &["k"]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub enum KeyReadError {
     Json(String),
     #[error("malformed CSV record")]
     Csv,
+    /// A CR outside quotes that does not end the line (csv_core would end the record there
+    /// and drop the rest; Python's csv reader refuses it too).
+    #[error("malformed CSV record: a CR outside quotes (quote the field that holds it)")]
+    CsvBareCr,
 }
 
 impl Key {
@@ -646,6 +650,12 @@ impl CsvScratch {
             }
         }
         let _ = nout;
+        // A record ended before its input did: only a bare CR outside quotes does that (a
+        // framed record has no unquoted newline, and a CR right before the newline is the
+        // CRLF line end, consumed with the record). Never drop the rest silently.
+        if !input.is_empty() {
+            return Err(KeyReadError::CsvBareCr);
+        }
         self.n = nends;
         Ok(())
     }
@@ -684,6 +694,22 @@ mod tests {
         assert_eq!(f, vec![&b"a"[..], b"b,\"c\"", b"", b"d"]);
         s.parse(b"", b',').unwrap_or_else(|e| panic!("{e}"));
         assert!(s.fields().len() <= 1);
+    }
+
+    /// Issue 14 (defect 2): a lone CR outside quotes is a malformed record, not the end of
+    /// one that silently drops what follows; a CR inside quotes is data; CRLF line ends
+    /// are line ends.
+    #[test]
+    fn csv_lone_cr() {
+        let mut s = CsvScratch::default();
+        assert_eq!(s.parse(b"a,1\rb,2", b','), Err(KeyReadError::CsvBareCr));
+        assert_eq!(s.parse(b"a,x\ry", b','), Err(KeyReadError::CsvBareCr));
+        assert_eq!(s.parse(b"a,1\r\r", b','), Err(KeyReadError::CsvBareCr));
+        s.parse(b"a,\"1\rb\",2", b',')
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.fields(), vec![&b"a"[..], b"1\rb", b"2"]);
+        s.parse(b"a,1\r", b',').unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.fields(), vec![&b"a"[..], b"1"]);
     }
 
     #[test]
