@@ -108,7 +108,10 @@ const LIMIT: u128 = 10u128.pow(38);
 /// call it "not a number".
 pub fn too_long(s: &[u8]) -> bool {
     let t = trim(s);
-    let body = t.strip_prefix(b"-").or_else(|| t.strip_prefix(b"+")).unwrap_or(t);
+    let body = t
+        .strip_prefix(b"-")
+        .or_else(|| t.strip_prefix(b"+"))
+        .unwrap_or(t);
     let mut dot = false;
     let mut digits = 0usize;
     for &c in body {
@@ -263,7 +266,10 @@ mod tests {
         let d38 = "9".repeat(38);
         assert!(matches!(parse(d38.as_bytes()), Some(Number::Exact { .. })));
         let p38 = format!("0.{}", "1".repeat(38));
-        assert!(matches!(parse(p38.as_bytes()), Some(Number::Exact { scale: 38, .. })));
+        assert!(matches!(
+            parse(p38.as_bytes()),
+            Some(Number::Exact { scale: 38, .. })
+        ));
         for long in [
             "9".repeat(39),
             "1".repeat(40),
