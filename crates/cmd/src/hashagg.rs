@@ -602,7 +602,7 @@ fn worker(
 
 /// Whether every aggregate gives the same state whatever order its values and partial
 /// states come in (exact decimal sums, exact float accumulators, counts, sets).
-fn order_free(aggs: &Aggs) -> bool {
+pub(crate) fn order_free(aggs: &Aggs) -> bool {
     aggs.specs.iter().all(|s| {
         matches!(
             s.op,
