@@ -257,15 +257,20 @@ pub enum State {
     Set(BTreeSet<Vec<u8>>),
     Collect(Vec<u8>, bool),
     Values(Vec<Number>),
-    Moments {
-        n: u64,
-        mean: f64,
-        m2: f64,
-        /// Exact sums of x and x², while every value is an exact decimal: the variance is
-        /// then computed from them, the same whatever order partial states merge in.
-        sx: Sum,
-        sxx: Squares,
-    },
+    /// Boxed: a group's states stay small (cache lines per record) for the usual aggregates.
+    Moments(Box<Moments>),
+}
+
+/// The running moments of var/stddev/pvar/pstdev.
+#[derive(Clone, Debug, Default)]
+pub struct Moments {
+    n: u64,
+    mean: f64,
+    m2: f64,
+    /// Exact sums of x and x², while every value is an exact decimal: the variance is
+    /// then computed from them, the same whatever order partial states merge in.
+    sx: Sum,
+    sxx: Squares,
 }
 
 impl State {
@@ -287,13 +292,7 @@ impl State {
             Op::CountDistinct | Op::Distinct => State::Set(BTreeSet::new()),
             Op::Collect => State::Collect(Vec::new(), false),
             Op::Median | Op::Quantile(_) => State::Values(Vec::new()),
-            Op::Var | Op::Stddev | Op::PVar | Op::PStddev => State::Moments {
-                sx: Sum::default(),
-                sxx: Squares::default(),
-                n: 0,
-                mean: 0.0,
-                m2: 0.0,
-            },
+            Op::Var | Op::Stddev | Op::PVar | Op::PStddev => State::Moments(Box::default()),
         }
     }
 
@@ -347,13 +346,14 @@ impl State {
                 *any = true;
             }
             State::Values(v) => v.push(num(value)?),
-            State::Moments {
-                n,
-                mean,
-                m2,
-                sx,
-                sxx,
-            } => {
+            State::Moments(m) => {
+                let Moments {
+                    n,
+                    mean,
+                    m2,
+                    sx,
+                    sxx,
+                } = &mut **m;
                 let v = num(value)?;
                 sx.add(v);
                 match v {
@@ -433,7 +433,8 @@ impl State {
                     }
                 }
             }
-            State::Moments { n, m2, sx, sxx, .. } => {
+            State::Moments(m) => {
+                let Moments { n, m2, sx, sxx, .. } = &**m;
                 let pop = matches!(op, Op::PVar | Op::PStddev);
                 let (nf, m2) = (*n as f64, *m2);
                 let denom = if pop { nf * nf } else { nf * (nf - 1.0) };
@@ -800,13 +801,14 @@ pub mod partial {
                         put_number(out, n);
                     }
                 }
-                State::Moments {
-                    n,
-                    mean,
-                    m2,
-                    sx,
-                    sxx,
-                } => {
+                State::Moments(m) => {
+                    let Moments {
+                        n,
+                        mean,
+                        m2,
+                        sx,
+                        sxx,
+                    } = &**m;
                     put_sum(out, sx);
                     put_squares(out, sxx);
                     out.extend_from_slice(&n.to_le_bytes());
@@ -863,16 +865,16 @@ pub mod partial {
                     }
                     State::Values(v)
                 }
-                State::Moments { .. } => {
+                State::Moments(_) => {
                     let sx = r.sum()?;
                     let sxx = r.squares()?;
-                    State::Moments {
+                    State::Moments(Box::new(Moments {
                         n: r.u64()?,
                         mean: r.f64()?,
                         m2: r.f64()?,
                         sx,
                         sxx,
-                    }
+                    }))
                 }
             })
         }
@@ -912,22 +914,21 @@ pub mod partial {
                     *any = true;
                 }
                 (State::Values(a), State::Values(b)) => a.extend(b),
-                (
-                    State::Moments {
+                (State::Moments(a), State::Moments(b)) if b.n > 0 => {
+                    let Moments {
                         n,
                         mean,
                         m2,
                         sx,
                         sxx,
-                    },
-                    State::Moments {
+                    } = &mut **a;
+                    let Moments {
                         n: nb,
                         mean: mb,
                         m2: m2b,
                         sx: bx,
                         sxx: bxx,
-                    },
-                ) if nb > 0 => {
+                    } = *b;
                     sx.merge(&bx);
                     sxx.merge(&bxx);
                     let na = *n as f64;

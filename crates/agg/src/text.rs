@@ -18,7 +18,7 @@
 //!
 //! median and quantiles need every value and have no partial form.
 
-use super::{decimal, Op, Squares, State, Sum, Wide};
+use super::{decimal, Moments, Op, Squares, State, Sum, Wide};
 use std::collections::BTreeSet;
 
 /// Whether `op` has a partial form (median and quantiles do not).
@@ -146,13 +146,14 @@ impl State {
                 }
             }
             State::Values(v) => out.extend_from_slice(v.len().to_string().as_bytes()),
-            State::Moments {
-                n,
-                mean,
-                m2,
-                sx,
-                sxx,
-            } => {
+            State::Moments(m) => {
+                let Moments {
+                    n,
+                    mean,
+                    m2,
+                    sx,
+                    sxx,
+                } = &**m;
                 out.extend_from_slice(n.to_string().as_bytes());
                 out.push(b';');
                 put_float(*mean, out);
@@ -220,18 +221,18 @@ impl State {
                 State::Set(set)
             }
             State::Values(_) => return Err(bad()),
-            State::Moments { .. } => {
+            State::Moments(_) => {
                 let parts: Vec<&[u8]> = t.split(|&c| c == b';').collect();
                 let [n, mean, m2, sx, sxx] = parts[..] else {
                     return Err(bad());
                 };
-                State::Moments {
+                State::Moments(Box::new(Moments {
                     n: parse_u64(n).ok_or_else(bad)?,
                     mean: parse_f64(mean).ok_or_else(bad)?,
                     m2: parse_f64(m2).ok_or_else(bad)?,
                     sx: parse_sum(sx).ok_or_else(bad)?,
                     sxx: parse_squares(sxx).ok_or_else(bad)?,
-                }
+                }))
             }
         })
     }
