@@ -2201,3 +2201,177 @@ fn block_readers_equal_the_general_path_for_any_block_size_and_threads() {
     }
     failures.finish();
 }
+
+/// Float sums are exactly rounded: each group's sum equals Python's `math.fsum` of its
+/// values (as doubles), and mean is that sum over the count; on adversarial values
+/// (`1e16 1 -1e16`, alternating huge signs, subnormals, huge and tiny mixed, inf, -inf,
+/// nan, plain decimals mixed with exponents), with the same bytes for `-j 1/2/3`, tiny and
+/// large `-S`, blocks of a few bytes, `--partial | --merge` and `bshuffle --combine |
+/// breduce --merge` (partial states carry the exact accumulator).
+#[test]
+fn float_sums_equal_math_fsum_for_any_threads_budget_and_blocks() {
+    let dir = Dir::new();
+    let mut rng = Rng::new(Rng::seed_from_env(0xf5_0001));
+    let pools: [&[&str]; 7] = [
+        &["1e16", "1", "-1e16"],
+        &["1e17", "-1e17", "0.001", "1e17", "-1e17", "3"],
+        &["1e100", "-1e100", "1e-100", "0.1", "-0.1", "7e99"],
+        &[
+            "5e-324",
+            "-5e-324",
+            "2.2250738585072014e-308",
+            "1e-310",
+            "4.9e-324",
+        ],
+        &[
+            "1e300", "1e-300", "-1e300", "1.5", "2.5e-16", "1e22", "-1e22",
+        ],
+        &["inf", "1", "2.5e3"],
+        &["-inf", "nan", "1e5"],
+    ];
+    let mut input = Vec::new();
+    for _ in 0..3000 {
+        let g = rng.below(40);
+        let pool = pools[g % pools.len()];
+        let v = *rng.pick(pool);
+        input.extend_from_slice(format!("g{g}\t{v}\n").as_bytes());
+    }
+    // Adversarial whole groups: alternating signs in order, the classic cancellation.
+    for i in 0..200 {
+        let v = if i % 2 == 0 { "1e20" } else { "-1e20" };
+        input.extend_from_slice(format!("alt\t{v}\nalt\t0.3\n").as_bytes());
+    }
+    input.extend_from_slice(b"both\tinf\nboth\t-inf\nclassic\t1e16\nclassic\t1\nclassic\t-1e16\n");
+    let data = dir.write("floats.tsv", &input);
+    let script = r#"
+import sys, math, collections
+groups = collections.OrderedDict()
+for line in open(sys.argv[1], encoding='latin-1'):
+    k, v = line.rstrip('\n').split('\t')
+    groups.setdefault(k, []).append(float(v))
+for k in sorted(groups, key=lambda s: s.encode('latin-1')):
+    vals = groups[k]
+    try:
+        s = math.fsum(vals)
+    except ValueError:
+        s = float('nan')  # -inf + inf
+    print('%s\t%r\t%r' % (k, s, s / len(vals)))
+"#;
+    let py = dir.write("fsum.py", script);
+    let out = util::run("python3", [py.as_os_str(), data.as_os_str()], b"");
+    assert!(
+        out.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = String::from_utf8_lossy(&out.stdout).into_owned();
+    let bits = |s: &str| -> u64 {
+        let f: f64 = s.parse().unwrap_or_else(|_| panic!("not a float: {s}"));
+        if f.is_nan() {
+            u64::MAX
+        } else {
+            f.to_bits()
+        }
+    };
+    let check = |label: &str, got: &[u8]| {
+        let got = String::from_utf8_lossy(got);
+        let (g, e): (Vec<&str>, Vec<&str>) = (got.lines().collect(), expected.lines().collect());
+        assert_eq!(g.len(), e.len(), "{label}: {got}");
+        for (gl, el) in g.iter().zip(&e) {
+            let gc: Vec<&str> = gl.split('\t').collect();
+            let ec: Vec<&str> = el.split('\t').collect();
+            assert_eq!(gc.len(), 3, "{label}: {gl}");
+            assert_eq!(gc[0], ec[0], "{label}");
+            assert_eq!(
+                bits(gc[1]),
+                bits(ec[1]),
+                "{label}: sum of {}: {} vs fsum {}",
+                gc[0],
+                gc[1],
+                ec[1]
+            );
+            assert_eq!(
+                bits(gc[2]),
+                bits(ec[2]),
+                "{label}: mean of {}: {} vs {}",
+                gc[0],
+                gc[2],
+                ec[2]
+            );
+        }
+    };
+    let mut first: Option<Vec<u8>> = None;
+    for j in ["1", "2", "3"] {
+        for s in ["1K", "1G"] {
+            for block in [None, Some("7")] {
+                let mut cmd = dir.command(
+                    breduce(),
+                    ["--hash", "-j", j, "-S", s, "sum:2", "mean:2", "floats.tsv"],
+                );
+                if let Some(b) = block {
+                    cmd.env("BATCHKIT_BLOCK_BYTES", b);
+                }
+                let out = util::run_cmd(cmd, b"");
+                let label = format!("-j {j} -S {s} block {block:?}");
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{label}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                check(&label, &out.stdout);
+                match &first {
+                    None => first = Some(out.stdout),
+                    Some(f) => assert_eq!(f, &out.stdout, "{label}: bytes differ"),
+                }
+            }
+        }
+    }
+    let first = first.unwrap_or_default();
+    // Streaming on sorted input, --partial -S 1K | --merge, bshuffle --combine.
+    let sorted = util::gnu_sort(["-t", "\t", "-k1,1", "-s"], &input);
+    let streamed = ok(&dir, &["sum:2", "mean:2"], &sorted.stdout);
+    assert_eq!(streamed, first, "streaming");
+    // Partial lines carry a float sum's exact accumulator and an exact decimal sum as its
+    // decimal: with the fractions spelled as floats (the same doubles, so the same fsum),
+    // every group is a float sum, and merging partial states is exact too.
+    let mut floats_only = String::from_utf8_lossy(&input).into_owned();
+    for (d, f) in [
+        ("\t0.001\n", "\t1e-3\n"),
+        ("\t0.1\n", "\t1e-1\n"),
+        ("\t-0.1\n", "\t-1e-1\n"),
+        ("\t1.5\n", "\t15e-1\n"),
+        ("\t0.3\n", "\t3e-1\n"),
+    ] {
+        floats_only = floats_only.replace(d, f);
+    }
+    let input = floats_only.into_bytes();
+    let whole_partial = ok(
+        &dir,
+        &["--hash", "--partial", "-S", "1K", "sum:2", "mean:2"],
+        &input,
+    );
+    let merged = ok(
+        &dir,
+        &["--hash", "--merge", "sum:2", "mean:2"],
+        &whole_partial,
+    );
+    assert_eq!(merged, first, "--partial -S 1K | --merge");
+    let combined = util::run(
+        util::bin!("bshuffle"),
+        ["-S", "2K", "--combine", "sum:2", "--combine", "mean:2"],
+        &input,
+    );
+    assert_eq!(
+        combined.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&combined.stderr)
+    );
+    let merged = ok(&dir, &["--merge", "sum:2", "mean:2"], &combined.stdout);
+    let mut a = sorted_lines(&merged);
+    let mut b = sorted_lines(&first);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "bshuffle --combine | breduce --merge");
+}

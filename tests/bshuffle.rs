@@ -456,3 +456,100 @@ fn bad_records_stop_or_are_skipped() {
         );
     }
 }
+
+/// `--combine` with order-free aggregates runs on -j threads (each takes the next block):
+/// `| breduce --merge` gives the same bytes for -j 1/2/3, tiny and large -S and blocks of a
+/// few bytes, every key's partial lines land in the plain shuffle's part, and the first bad
+/// value in input order is the one reported, whatever -j.
+#[test]
+fn parallel_combine_equals_one_thread_for_any_threads_budget_and_blocks() {
+    let mut rng = Rng::new(Rng::seed_from_env(0xc0b3));
+    let mut input = numeric_input(&mut rng, 6000);
+    input.extend_from_slice(b"k1\t1e16\nk1\t1\nk1\t-1e16\nk2\t0.5\n");
+    let aggs = ["count", "sum:2", "mean:2", "distinct:3", "countdistinct:3"];
+    let mut comb = Vec::new();
+    let mut merge = vec!["--merge"];
+    for a in aggs {
+        comb.push("--combine");
+        comb.push(a);
+        merge.push(a);
+    }
+    let mut want: Option<Vec<u8>> = None;
+    for (j, s, block) in [
+        ("1", "1G", None),
+        ("2", "1G", None),
+        ("3", "1G", Some("7")),
+        ("2", "2K", Some("64")),
+        ("3", "2K", None),
+    ] {
+        let mut args = vec!["-j", j, "-S", s];
+        args.extend(&comb);
+        let mut cmd = crate::util::command(env!("CARGO_BIN_EXE_bshuffle"), &args);
+        if let Some(b) = block {
+            cmd.env("BATCHKIT_BLOCK_BYTES", b);
+        }
+        let out = crate::util::run_cmd(cmd, &input);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = run_bin("breduce", &merge, &out.stdout);
+        match &want {
+            None => want = Some(got),
+            Some(w) => assert!(
+                &got == w,
+                "{args:?} block {block:?}:\n{}\nvs -j 1:\n{}",
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(w)
+            ),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (plain, combd) = (dir.path().join("plain"), dir.path().join("comb"));
+    let (plain, combd) = (
+        plain.to_str().unwrap_or_default(),
+        combd.to_str().unwrap_or_default(),
+    );
+    ok(&["-n", "3", "-o", plain], &input);
+    let mut args = vec!["-j", "2", "-n", "3", "-S", "2K", "-o", combd];
+    args.extend(&comb);
+    ok(&args, &input);
+    for p in 0..3 {
+        let name = format!("part-{p:05}");
+        let keys = |b: &[u8]| -> std::collections::BTreeSet<Vec<u8>> {
+            b.split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| key_of(l).to_vec())
+                .collect()
+        };
+        assert_eq!(
+            keys(&read(&Path::new(combd).join(&name))),
+            keys(&read(&Path::new(plain).join(&name))),
+            "{name}"
+        );
+    }
+    // Two bad values: the earlier one is reported for any -j and block size.
+    let mut bad = input.clone();
+    bad.extend_from_slice(b"k9\tx1\n");
+    bad.extend(numeric_input(&mut rng, 3000));
+    bad.extend_from_slice(b"k8\tx2\n");
+    let line = bad[..bad.len() - 1]
+        .split(|&c| c == b'\n')
+        .position(|l| l == b"k9\tx1")
+        .map_or(0, |i| i + 1);
+    for j in ["1", "2", "3"] {
+        let mut args = vec!["-j", j];
+        args.extend(&comb);
+        let mut cmd = crate::util::command(env!("CARGO_BIN_EXE_bshuffle"), &args);
+        cmd.env("BATCHKIT_BLOCK_BYTES", "100");
+        let out = crate::util::run_cmd(cmd, &bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() == Some(1)
+                && err.contains(&format!("-:{line}:"))
+                && err.contains("x1"),
+            "-j {j}: {err}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! is not a number where one is needed, or a sum that overflows 38 digits, is an error value.
 
 pub mod decimal;
+pub mod fsum;
 pub mod table;
 pub mod text;
 pub mod wide;
@@ -127,42 +128,81 @@ pub enum AggError {
     NotNumber,
     #[error("the sum overflows 38 digits")]
     Overflow,
+    #[error("the float sum overflows (an intermediate sum past 1.8e308, as math.fsum says)")]
+    FloatOverflow,
 }
 
-/// An exact-when-possible sum.
+/// An exact-when-possible sum: integers and plain decimals exactly (i128 at the largest
+/// scale); a group with any other number (exponents, inf, nan) is the exactly rounded sum
+/// of every value's double, as Python's `math.fsum` gives it ([`fsum::Fsum`]).
 #[derive(Clone, Debug, Default)]
 pub struct Sum {
     mant: i128,
     scale: u32,
-    float: f64,
+    /// A float value was seen: the result is `fs`.
     inexact: bool,
+    /// The exact sum overflowed 38 digits.
     overflow: bool,
+    /// The exact sum of every value's double, once it may be needed: made at the first
+    /// value that is not a small integer (every value before it was one, so the exact
+    /// `mant` seeds it exactly). `None`: every value so far was an integer of at most 2^53.
+    fs: Option<Box<fsum::Fsum>>,
 }
 
 /// Sums stay below 10^38 (SPEC: no overflow short of 38 digits).
 const LIMIT: u128 = 10u128.pow(38);
 
+/// Powers of ten that doubles hold exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The correctly rounded double of an exact decimal (what Python's `float()` reads).
+pub(crate) fn exact_to_f64(mant: i128, scale: u32) -> f64 {
+    if mant.unsigned_abs() <= 1 << 53 && (scale as usize) < POW10.len() {
+        // Both exact: one correctly rounded division.
+        return mant as f64 / POW10[scale as usize];
+    }
+    let mut t = Vec::new();
+    format_exact(mant, scale, &mut t);
+    std::str::from_utf8(&t)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 impl Sum {
-    /// The exact part as a float (where a float or an overflow ends exactness).
-    fn exact_f64(&self) -> f64 {
-        Number::Exact {
-            mant: self.mant,
-            scale: self.scale,
-        }
-        .to_f64()
+    /// The double accumulator, made from the exact sum so far (all small integers).
+    fn fs(&mut self) -> &mut fsum::Fsum {
+        let mant = self.mant;
+        self.fs.get_or_insert_with(|| {
+            let mut f = fsum::Fsum::default();
+            f.add_i128(mant);
+            Box::new(f)
+        })
     }
 
-    /// Leave exact arithmetic: from now on the sum is a float.
-    fn leave_exact(&mut self) {
-        if !self.inexact && !self.overflow {
-            self.float = self.exact_f64();
+    /// The float result: the exactly rounded sum of every value's double.
+    fn float(&self) -> Result<f64, AggError> {
+        match &self.fs {
+            Some(f) if f.overflowed() => Err(AggError::FloatOverflow),
+            Some(f) => Ok(f.value()),
+            None => Ok(self.mant as f64),
         }
     }
 
     #[inline]
     fn add(&mut self, n: Number) {
         match n {
-            Number::Exact { mant, scale } if !self.inexact && !self.overflow => {
+            Number::Exact { mant, scale } => {
+                let small = scale == 0 && mant.unsigned_abs() <= 1 << 53;
+                if !small || self.fs.is_some() {
+                    self.fs().add(exact_to_f64(mant, scale));
+                }
+                if self.inexact || self.overflow {
+                    return;
+                }
                 let total = if scale == self.scale {
                     self.mant.checked_add(mant)
                 } else {
@@ -175,24 +215,23 @@ impl Sum {
                 match total {
                     Some(t) if t.unsigned_abs() < LIMIT => self.mant = t,
                     _ => {
-                        self.leave_exact();
-                        self.float += n.to_f64();
+                        if self.fs.is_none() {
+                            self.fs().add(exact_to_f64(mant, scale));
+                        }
                         self.overflow = true;
                     }
                 }
             }
-            Number::Exact { .. } => self.float += n.to_f64(),
             Number::Float(f) => {
-                self.leave_exact();
+                self.fs().add(f);
                 self.inexact = true;
-                self.float += f;
             }
         }
     }
 
     fn write(&self, out: &mut Vec<u8>) -> Result<(), AggError> {
         if self.inexact {
-            format_float(self.float, out);
+            format_float(self.float()?, out);
             Ok(())
         } else if self.overflow {
             Err(AggError::Overflow)
@@ -218,15 +257,20 @@ pub enum State {
     Set(BTreeSet<Vec<u8>>),
     Collect(Vec<u8>, bool),
     Values(Vec<Number>),
-    Moments {
-        n: u64,
-        mean: f64,
-        m2: f64,
-        /// Exact sums of x and x², while every value is an exact decimal: the variance is
-        /// then computed from them, the same whatever order partial states merge in.
-        sx: Sum,
-        sxx: Squares,
-    },
+    /// Boxed: a group's states stay small (cache lines per record) for the usual aggregates.
+    Moments(Box<Moments>),
+}
+
+/// The running moments of var/stddev/pvar/pstdev.
+#[derive(Clone, Debug, Default)]
+pub struct Moments {
+    n: u64,
+    mean: f64,
+    m2: f64,
+    /// Exact sums of x and x², while every value is an exact decimal: the variance is
+    /// then computed from them, the same whatever order partial states merge in.
+    sx: Sum,
+    sxx: Squares,
 }
 
 impl State {
@@ -248,13 +292,7 @@ impl State {
             Op::CountDistinct | Op::Distinct => State::Set(BTreeSet::new()),
             Op::Collect => State::Collect(Vec::new(), false),
             Op::Median | Op::Quantile(_) => State::Values(Vec::new()),
-            Op::Var | Op::Stddev | Op::PVar | Op::PStddev => State::Moments {
-                sx: Sum::default(),
-                sxx: Squares::default(),
-                n: 0,
-                mean: 0.0,
-                m2: 0.0,
-            },
+            Op::Var | Op::Stddev | Op::PVar | Op::PStddev => State::Moments(Box::default()),
         }
     }
 
@@ -308,13 +346,14 @@ impl State {
                 *any = true;
             }
             State::Values(v) => v.push(num(value)?),
-            State::Moments {
-                n,
-                mean,
-                m2,
-                sx,
-                sxx,
-            } => {
+            State::Moments(m) => {
+                let Moments {
+                    n,
+                    mean,
+                    m2,
+                    sx,
+                    sxx,
+                } = &mut **m;
                 let v = num(value)?;
                 sx.add(v);
                 match v {
@@ -347,7 +386,7 @@ impl State {
                         return Err(AggError::Overflow);
                     }
                     let total = if s.inexact {
-                        s.float
+                        s.float()?
                     } else {
                         Number::Exact {
                             mant: s.mant,
@@ -394,7 +433,8 @@ impl State {
                     }
                 }
             }
-            State::Moments { n, m2, sx, sxx, .. } => {
+            State::Moments(m) => {
+                let Moments { n, m2, sx, sxx, .. } = &**m;
                 let pop = matches!(op, Op::PVar | Op::PStddev);
                 let (nf, m2) = (*n as f64, *m2);
                 let denom = if pop { nf * nf } else { nf * (nf - 1.0) };
@@ -604,8 +644,19 @@ pub mod partial {
     fn put_sum(out: &mut Vec<u8>, s: &Sum) {
         out.extend_from_slice(&s.mant.to_le_bytes());
         put_u32(out, s.scale);
-        out.extend_from_slice(&s.float.to_le_bytes());
-        out.push(u8::from(s.inexact) | u8::from(s.overflow) << 1);
+        let f = s.fs.as_deref();
+        out.push(
+            u8::from(s.inexact)
+                | u8::from(s.overflow) << 1
+                | u8::from(f.is_some()) << 2
+                | u8::from(f.is_some_and(|f| f.overflowed())) << 3,
+        );
+        if let Some(f) = f {
+            put_u32(out, f.terms().count() as u32);
+            for t in f.terms() {
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+        }
     }
 
     /// Reads what the `put_*` functions wrote; a short buffer is an error, not a panic.
@@ -679,14 +730,25 @@ pub mod partial {
         fn sum(&mut self) -> Result<Sum, Corrupt> {
             let mant = self.i128()?;
             let scale = self.u32()?;
-            let float = self.f64()?;
             let f = self.u8()?;
+            let fs = if f & 4 != 0 {
+                let mut acc = fsum::Fsum::default();
+                for _ in 0..self.u32()? {
+                    acc.add(self.f64()?);
+                }
+                if f & 8 != 0 {
+                    acc.set_overflow();
+                }
+                Some(Box::new(acc))
+            } else {
+                None
+            };
             Ok(Sum {
                 mant,
                 scale,
-                float,
                 inexact: f & 1 != 0,
                 overflow: f & 2 != 0,
+                fs,
             })
         }
     }
@@ -739,13 +801,14 @@ pub mod partial {
                         put_number(out, n);
                     }
                 }
-                State::Moments {
-                    n,
-                    mean,
-                    m2,
-                    sx,
-                    sxx,
-                } => {
+                State::Moments(m) => {
+                    let Moments {
+                        n,
+                        mean,
+                        m2,
+                        sx,
+                        sxx,
+                    } = &**m;
                     put_sum(out, sx);
                     put_squares(out, sxx);
                     out.extend_from_slice(&n.to_le_bytes());
@@ -802,16 +865,16 @@ pub mod partial {
                     }
                     State::Values(v)
                 }
-                State::Moments { .. } => {
+                State::Moments(_) => {
                     let sx = r.sum()?;
                     let sxx = r.squares()?;
-                    State::Moments {
+                    State::Moments(Box::new(Moments {
                         n: r.u64()?,
                         mean: r.f64()?,
                         m2: r.f64()?,
                         sx,
                         sxx,
-                    }
+                    }))
                 }
             })
         }
@@ -851,22 +914,21 @@ pub mod partial {
                     *any = true;
                 }
                 (State::Values(a), State::Values(b)) => a.extend(b),
-                (
-                    State::Moments {
+                (State::Moments(a), State::Moments(b)) if b.n > 0 => {
+                    let Moments {
                         n,
                         mean,
                         m2,
                         sx,
                         sxx,
-                    },
-                    State::Moments {
+                    } = &mut **a;
+                    let Moments {
                         n: nb,
                         mean: mb,
                         m2: m2b,
                         sx: bx,
                         sxx: bxx,
-                    },
-                ) if nb > 0 => {
+                    } = *b;
                     sx.merge(&bx);
                     sxx.merge(&bxx);
                     let na = *n as f64;
@@ -883,8 +945,15 @@ pub mod partial {
     }
 
     impl Sum {
-        fn merge(&mut self, b: &Sum) {
+        pub(crate) fn merge(&mut self, b: &Sum) {
             let exact = |s: &Sum| !s.inexact && !s.overflow;
+            // The doubles' sum, when either side has one (or the exact sum overflows).
+            if self.fs.is_some() || b.fs.is_some() {
+                match &b.fs {
+                    Some(bf) => self.fs().merge(bf),
+                    None => self.fs().add_i128(b.mant),
+                }
+            }
             if exact(self) && exact(b) {
                 let s = self.scale.max(b.scale);
                 let total = rescale(self.mant, self.scale, s)
@@ -896,15 +965,15 @@ pub mod partial {
                         self.scale = s;
                     }
                     _ => {
-                        self.float = self.exact_f64() + b.exact_f64();
+                        if self.fs.is_none() {
+                            // Both were sums of small integers: exact as doubles.
+                            self.fs().add_i128(b.mant);
+                        }
                         self.overflow = true;
                     }
                 }
                 return;
             }
-            let other = if exact(b) { b.exact_f64() } else { b.float };
-            self.leave_exact();
-            self.float += other;
             self.inexact |= b.inexact;
             self.overflow |= b.overflow;
         }

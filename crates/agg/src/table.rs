@@ -104,6 +104,17 @@ impl Groups {
             + self.states.len() * std::mem::size_of::<State>()
     }
 
+    /// Take every group's states out (`ops.len()` per group, in group order), leaving
+    /// the groups without states: only [`Groups::key`] and [`Groups::item`] stay usable.
+    pub fn take_states(&mut self) -> Vec<State> {
+        std::mem::take(&mut self.states)
+    }
+
+    /// How many states each group has.
+    pub fn width(&self) -> usize {
+        self.ops.len()
+    }
+
     /// Forget every group, keeping the arrays' memory for the next ones.
     pub fn clear(&mut self) {
         self.map.clear();

@@ -18,7 +18,7 @@
 //!
 //! median and quantiles need every value and have no partial form.
 
-use super::{decimal, Op, Squares, State, Sum, Wide};
+use super::{decimal, Moments, Op, Squares, State, Sum, Wide};
 use std::collections::BTreeSet;
 
 /// Whether `op` has a partial form (median and quantiles do not).
@@ -76,11 +76,28 @@ fn put_float(f: f64, out: &mut Vec<u8>) {
 }
 
 fn put_sum(s: &Sum, out: &mut Vec<u8>) {
-    if s.inexact || s.overflow {
-        out.push(if s.inexact { b'~' } else { b'!' });
-        put_float(s.float, out);
-    } else {
+    // An exact sum is its decimal. A float sum (or an overflowed one) is `~` (or `!`) and
+    // then `~TERM` for each double of its exact accumulator: their exact sum is the state.
+    if !s.inexact && !s.overflow {
         decimal::format_exact(s.mant, s.scale, out);
+        return;
+    }
+    if !s.inexact {
+        out.push(b'!');
+    }
+    let mut any = false;
+    if let Some(f) = s.fs.as_deref() {
+        if f.overflowed() {
+            out.extend_from_slice(b"~!");
+        }
+        for t in f.terms() {
+            out.push(b'~');
+            put_float(t, out);
+            any = true;
+        }
+    }
+    if !any {
+        out.extend_from_slice(b"~0e0");
     }
 }
 
@@ -129,13 +146,14 @@ impl State {
                 }
             }
             State::Values(v) => out.extend_from_slice(v.len().to_string().as_bytes()),
-            State::Moments {
-                n,
-                mean,
-                m2,
-                sx,
-                sxx,
-            } => {
+            State::Moments(m) => {
+                let Moments {
+                    n,
+                    mean,
+                    m2,
+                    sx,
+                    sxx,
+                } = &**m;
                 out.extend_from_slice(n.to_string().as_bytes());
                 out.push(b';');
                 put_float(*mean, out);
@@ -203,18 +221,18 @@ impl State {
                 State::Set(set)
             }
             State::Values(_) => return Err(bad()),
-            State::Moments { .. } => {
+            State::Moments(_) => {
                 let parts: Vec<&[u8]> = t.split(|&c| c == b';').collect();
                 let [n, mean, m2, sx, sxx] = parts[..] else {
                     return Err(bad());
                 };
-                State::Moments {
+                State::Moments(Box::new(Moments {
                     n: parse_u64(n).ok_or_else(bad)?,
                     mean: parse_f64(mean).ok_or_else(bad)?,
                     m2: parse_f64(m2).ok_or_else(bad)?,
                     sx: parse_sum(sx).ok_or_else(bad)?,
                     sxx: parse_squares(sxx).ok_or_else(bad)?,
-                }
+                }))
             }
         })
     }
@@ -254,24 +272,39 @@ fn parse_f64(t: &[u8]) -> Option<f64> {
 
 fn parse_sum(t: &[u8]) -> Option<Sum> {
     let mut s = Sum::default();
-    match t.split_first()? {
-        (b'~', f) => {
-            s.float = parse_f64(f)?;
-            s.inexact = true;
-        }
-        (b'!', f) => {
-            s.float = parse_f64(f)?;
-            s.overflow = true;
-        }
-        _ => match decimal::parse(t)? {
+    let tilde = t.iter().position(|&c| c == b'~').unwrap_or(t.len());
+    let (head, terms) = t.split_at(tilde);
+    match head {
+        b"" if !terms.is_empty() => s.inexact = true,
+        b"!" => s.overflow = true,
+        _ => match decimal::parse(head)? {
             decimal::Number::Exact { mant, scale }
-                if t.iter().all(|c| !c.is_ascii_whitespace()) =>
+                if head.iter().all(|c| !c.is_ascii_whitespace()) && head.first() != Some(&b'+') =>
             {
                 s.mant = mant;
                 s.scale = scale;
             }
             _ => return None,
         },
+    }
+    if !terms.is_empty() {
+        let mut f = crate::fsum::Fsum::default();
+        for term in terms[1..].split(|&c| c == b'~') {
+            if term == b"!" {
+                f.set_overflow();
+            } else {
+                f.add(parse_f64(term)?);
+            }
+        }
+        s.fs = Some(Box::new(f));
+    } else if s.scale > 0 {
+        // An exact decimal sum: its double stands for its values' doubles should the group
+        // meet a float (an integer sum seeds the accumulator exactly).
+        let mut f = crate::fsum::Fsum::default();
+        f.add(super::exact_to_f64(s.mant, s.scale));
+        s.fs = Some(Box::new(f));
+    } else if s.overflow {
+        return None;
     }
     Some(s)
 }
@@ -398,6 +431,19 @@ mod tests {
         let mut t = Vec::new();
         s.encode_text(&mut t);
         assert_eq!(t, b"100.00");
+        // A float sum carries its exact accumulator: 1e16 + 1 - 1e16 survives as 1.
+        let mut f = State::new(Op::Sum);
+        for v in [&b"1e16"[..], b"1", b"-1e16"] {
+            f.update(v).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut t = Vec::new();
+        f.encode_text(&mut t);
+        let mut back = State::decode_text(Op::Sum, &t).unwrap_or_else(|e| panic!("{e}"));
+        back.merge(State::decode_text(Op::Sum, b"~1e-16~-1e16").unwrap_or_else(|e| panic!("{e}")));
+        let mut out = Vec::new();
+        back.finish(Op::Sum, &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out, b"-9999999999999998", "{}", String::from_utf8_lossy(&t));
         let big = State::decode_text(Op::Sum, b"99999999999999999999999999999999999999")
             .unwrap_or_else(|e| panic!("{e}"));
         let mut merged = big.clone();

@@ -304,7 +304,33 @@ fn run(m: &ArgMatches) -> Result<()> {
         ..Stats::default()
     };
     let mut bad = BadRecords::new("bshuffle", m, eol)?;
-    if let Some(aggs) = &mut combiner {
+    // The combiner on -j threads (see `combine_blocks`): order-free aggregates over
+    // delimited text with one plain key field, bad records not skipped.
+    let parallel = match (&mut combiner, input_order.plain_field()) {
+        (Some(aggs), Some((_, f)))
+            if threads > 1 && crate::hashagg::order_free(aggs) && !bad.skipping() =>
+        {
+            aggs.also_scan(f);
+            Some(f)
+        }
+        _ => None,
+    };
+    if let (Some(aggs), Some(field)) = (&combiner, parallel) {
+        let c = ParallelCombine {
+            aggs,
+            order: &input_order,
+            field,
+            eol,
+            threads,
+            limit: (budget / 2 / threads).max(1),
+            max_record: budget.max(extsort::RECORD_ALLOWANCE),
+            n,
+            share: share.map(|(i, _)| i),
+        };
+        let (read, records) = combine_blocks(&c, inputs.take_all(), &mut sorter)?;
+        inputs.bytes += read;
+        stats.records_in = records;
+    } else if let Some(aggs) = &mut combiner {
         let mut table = Combiner::default();
         let limit = (budget / 2).max(1);
         let mut item = Vec::new();
@@ -505,6 +531,158 @@ impl Combiner {
         self.used = 0;
         Ok(())
     }
+}
+
+/// What the combiner's threads share.
+struct ParallelCombine<'a> {
+    aggs: &'a Aggs,
+    order: &'a RecordOrder,
+    /// The key field (0-based).
+    field: usize,
+    eol: u8,
+    threads: usize,
+    /// Each thread's share of the table budget.
+    limit: usize,
+    max_record: usize,
+    /// Partitions, and ours alone with --partition.
+    n: u64,
+    share: Option<u64>,
+}
+
+/// `--combine` on `c.threads` threads: the reading thread cuts blocks of whole records,
+/// each worker takes the next block and aggregates all of it into a table of its own,
+/// flushed as partial lines into the shared sort when it outgrows its share (and at the
+/// end). Every aggregate is order-free, so which thread folds which records changes no
+/// byte of `breduce --merge`'s result. The first bad record in input order stops it.
+/// Returns bytes and records read.
+fn combine_blocks(
+    c: &ParallelCombine,
+    inputs: Vec<common::Input>,
+    sorter: &mut Sorter<ShuffleOrder>,
+) -> Result<(u64, u64)> {
+    use std::sync::{mpsc, Arc, Mutex};
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let sorter = Mutex::new(sorter);
+    let (tx, rx) = mpsc::sync_channel::<Arc<common::Block>>(2 * c.threads);
+    let rx = Mutex::new(rx);
+    type Bad = Option<(usize, u64, Error)>;
+    let (done, read) = std::thread::scope(|scope| -> Result<(Vec<(Bad, u64)>, u64)> {
+        let mut handles = Vec::with_capacity(c.threads);
+        for _ in 0..c.threads {
+            let (names, rx, sorter) = (&names, &rx, &sorter);
+            let mut aggs = c.aggs.fresh();
+            handles.push(scope.spawn(move || -> Result<(Bad, u64)> {
+                let ops = aggs.specs.iter().map(|s| s.op).collect();
+                let mut groups = agg::table::Groups::new(ops, true);
+                let (mut grown, mut records, mut error): (usize, u64, Bad) = (0, 0, None);
+                let flush = |groups: &mut agg::table::Groups, aggs: &Aggs| -> Result<()> {
+                    let mut s = sorter
+                        .lock()
+                        .map_err(|_| Error::Runtime("the shuffle sort is unusable".into()))?;
+                    flush_groups(groups, aggs, c, &mut s)
+                };
+                loop {
+                    let block = {
+                        let r = rx
+                            .lock()
+                            .map_err(|_| Error::Runtime("the block queue is unusable".into()))?;
+                        r.recv()
+                    };
+                    let Ok(block) = block else { break };
+                    if error.is_some() {
+                        continue; // keep receiving: the reader must not block on us
+                    }
+                    for (_, line, rec) in common::records(&block.data, c.eol, block.first_line) {
+                        let at = common::At {
+                            name: &names[block.input],
+                            line,
+                        };
+                        records += 1;
+                        aggs.prepare(rec, &at)?;
+                        let key = aggs.field(rec, c.field);
+                        if let Some(i) = c.share {
+                            if partition_of(key, c.n) != i {
+                                continue;
+                            }
+                        }
+                        let (states, _) = groups.states_for(key, rec);
+                        match aggs.update(states, rec, &at) {
+                            Ok(g) => grown += g,
+                            Err(e) => {
+                                error = Some((block.input, line, e));
+                                break;
+                            }
+                        }
+                        if grown + groups.bytes() > c.limit {
+                            flush(&mut groups, &aggs)?;
+                            grown = 0;
+                        }
+                    }
+                }
+                if error.is_none() {
+                    flush(&mut groups, &aggs)?;
+                }
+                Ok((error, records))
+            }));
+        }
+        let read = common::read_blocks(inputs, c.eol, c.max_record, |b| {
+            let _ = tx.send(b);
+        });
+        drop(tx);
+        let mut done = Vec::with_capacity(c.threads);
+        for h in handles {
+            done.push(
+                h.join()
+                    .map_err(|_| Error::Runtime("a worker thread panicked".into()))??,
+            );
+        }
+        Ok((done, read?))
+    })?;
+    let records = done.iter().map(|d| d.1).sum();
+    let mut done = done;
+    let first = done
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.0.as_ref().map(|(inp, l, _)| ((*inp, *l), i)))
+        .min();
+    if let Some((_, i)) = first {
+        if let Some((_, _, e)) = done[i].0.take() {
+            return Err(e);
+        }
+    }
+    Ok((read, records))
+}
+
+/// Push every group of `groups` into the sort as a partial line, and clear them.
+fn flush_groups(
+    groups: &mut agg::table::Groups,
+    aggs: &Aggs,
+    c: &ParallelCombine,
+    sorter: &mut Sorter<ShuffleOrder>,
+) -> Result<()> {
+    let mut line = Vec::new();
+    for g in 0..groups.len() {
+        let p = partition_of(groups.key(g), c.n) as u32;
+        let (it, states) = groups.item_and_states(g);
+        line.clear();
+        aggs.write(c.order, it, states, aggs::Output::Partial, c.eol, &mut line)?;
+        line.pop();
+        sorter
+            .push_with(line.len() + it.len() + PART + 16, |buf| {
+                buf.extend_from_slice(&p.to_be_bytes());
+                push_item_part(buf, |b| b.extend_from_slice(&line));
+                for i in 0..c.order.keys.len() {
+                    push_item_part(buf, |b| b.extend_from_slice(c.order.key(it, i)));
+                }
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .map_err(|e| match e {
+                extsort::PushError::Sort(e) => Error::from(e),
+                extsort::PushError::Build(never) => match never {},
+            })?;
+    }
+    groups.clear();
+    Ok(())
 }
 
 /// Why a record was not pushed.

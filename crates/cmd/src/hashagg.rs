@@ -1,21 +1,32 @@
 //! `breduce --hash` on several threads, for delimited text keyed by one plain field (the
 //! Hadoop Streaming key, and the usual case).
 //!
-//! The reading thread cuts the input into blocks of whole records and hands every block to
-//! every worker; worker `w` owns the keys with `xxh3(key) mod W == w` and aggregates only
-//! those, in input order. Each key is thus aggregated by one thread in the order a single
-//! thread would see its records, so every aggregate — first, last, collect, float sums —
-//! gives the same bytes for any `-j`. Workers sort their own groups at the end; the output
-//! is their merge by key. Past the budget, workers spill partial states into one shared
-//! external sort and the groups come back through breduce's spill merge.
+//! Two-phase aggregation, as DuckDB and ClickHouse do it, when every aggregate's state is
+//! the same whatever order its values came in (count, sum, mean, countdistinct, distinct:
+//! exact decimals, and float sums kept as exact accumulators, see [`agg::fsum`]): the
+//! reading thread cuts the input into blocks of whole records; each of the `-j` workers
+//! takes the next block and aggregates all of it, once, into a table of its own. At the
+//! end every worker's groups are cut into partitions by key hash; partition p of every
+//! worker is merged on one thread per partition, sorted and formatted there, and the
+//! partitions' lines are merged by key. The bytes are the same for any `-j`, `-S` and
+//! block size.
+//!
+//! Order-sensitive aggregates (first, last, collect, min/max ties, float variances) keep
+//! the one-owner scheme: every block goes to every worker, worker `w` owns the keys with
+//! `xxh3(key) mod W == w` and aggregates them in input order.
+//!
+//! Past the budget, workers spill partial states into one shared external sort and the
+//! groups come back through breduce's spill merge.
 
 use crate::aggs::Aggs;
 use crate::breduce::{finish_spilled, spill_groups, GroupWriter, SpillOrder};
 use crate::common::{read_blocks, records, At, Block, Input};
 use agg::table::Groups;
+use agg::{Op, State};
 use cli::{Error, Result, Stats};
 use extsort::Sorter;
 use record::RecordOrder;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc, Mutex};
 
 /// A block reduced by a streaming worker. Its head run (its first records, as long as they
@@ -70,6 +81,9 @@ pub fn run(
     out: &mut GroupWriter,
     stats: &mut Stats,
 ) -> Result<u64> {
+    if plan.threads > 1 && order_free(plan.aggs) {
+        return two_phase(plan, inputs, out, stats);
+    }
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let w = plan.threads.max(1);
     let keep_items = plan.field != 0;
@@ -584,4 +598,368 @@ fn worker(
         error,
         records,
     })
+}
+
+/// Whether every aggregate gives the same state whatever order its values and partial
+/// states come in (exact decimal sums, exact float accumulators, counts, sets).
+pub(crate) fn order_free(aggs: &Aggs) -> bool {
+    aggs.specs.iter().all(|s| {
+        matches!(
+            s.op,
+            Op::Count | Op::Sum | Op::Mean | Op::CountDistinct | Op::Distinct
+        )
+    })
+}
+
+/// What a two-phase worker hands back: its groups cut into partitions.
+struct Parted {
+    parts: Vec<Part>,
+    /// The first bad record it met: (input, line, error).
+    error: Option<(usize, u64, Error)>,
+    records: u64,
+}
+
+/// One partition of one worker's groups: keys, first items and states, packed.
+#[derive(Default)]
+struct Part {
+    bytes: Vec<u8>,
+    /// (start of key, key length, item length) in `bytes` (the item follows the key).
+    at: Vec<(usize, u32, u32)>,
+    states: Vec<State>,
+}
+
+/// A partition merged, sorted and formatted: its lines in key order.
+struct Lines {
+    buf: Vec<u8>,
+    /// (start of the sort key, its length, end of the line) in `buf`, the line following
+    /// its key.
+    at: Vec<(usize, u32, usize)>,
+    /// A group that could not be finished (an overflowing sum), its key and error: after
+    /// the lines in `at`.
+    error: Option<(Vec<u8>, Error)>,
+}
+
+fn partition_of(key: &[u8], parts: usize) -> usize {
+    // The high bits: the table's hash (foldhash) is another function, so this does not
+    // cluster within a table.
+    ((partition::hash(key) >> 32) as usize * parts) >> 32
+}
+
+fn two_phase(
+    plan: &Plan,
+    inputs: Vec<Input>,
+    out: &mut GroupWriter,
+    stats: &mut Stats,
+) -> Result<u64> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let w = plan.threads.max(1);
+    let nparts = 16 * w;
+    let keep_items = plan.field != 0;
+    let limit = (plan.budget / 2 / w).max(1);
+    let sorter: Mutex<Option<Sorter<SpillOrder>>> = Mutex::new(None);
+    let what = out.what();
+    let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(2 * w);
+    let rx = Mutex::new(rx);
+    let (results, read) = std::thread::scope(|scope| -> Result<(Vec<Parted>, u64)> {
+        let mut handles = Vec::with_capacity(w);
+        for _ in 0..w {
+            let names = &names;
+            let sorter = &sorter;
+            let rx = &rx;
+            let mut aggs = plan.aggs.fresh();
+            handles.push(scope.spawn(move || {
+                let (groups, error, records) =
+                    worker_all(plan, rx, names, &mut aggs, keep_items, limit, sorter)?;
+                Ok::<Parted, Error>(Parted {
+                    parts: cut(groups, nparts),
+                    error,
+                    records,
+                })
+            }));
+        }
+        let read = read_blocks(inputs, plan.eol, plan.max_record, |b| {
+            // Workers gone (they failed) are not a reason to stop reading.
+            let _ = tx.send(b);
+        });
+        drop(tx);
+        let mut done = Vec::with_capacity(w);
+        for h in handles {
+            done.push(
+                h.join()
+                    .map_err(|_| Error::Runtime("a worker thread panicked".into()))??,
+            );
+        }
+        Ok((done, read?))
+    })?;
+    stats.records_in = results.iter().map(|d| d.records).sum();
+    let mut results = results;
+    let first_bad = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.error.as_ref().map(|(inp, l, _)| ((*inp, *l), i)))
+        .min();
+    if let Some((_, i)) = first_bad {
+        if let Some((_, _, e)) = results[i].error.take() {
+            return Err(e);
+        }
+    }
+    let width = plan.aggs.specs.len();
+    // Partition p of every worker, in worker order, for the merging threads.
+    let mut by_part: Vec<Vec<Part>> = (0..nparts).map(|_| Vec::with_capacity(w)).collect();
+    for d in results {
+        for (p, part) in d.parts.into_iter().enumerate() {
+            by_part[p].push(part);
+        }
+    }
+    let spilled = sorter
+        .into_inner()
+        .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+    if let Some(mut s) = spilled {
+        // Whatever stayed in the tables joins the spilled states; the spill merge folds
+        // equal keys (in any order: every state here is order-free).
+        let mut groups = Groups::new(plan.aggs.specs.iter().map(|s| s.op).collect(), keep_items);
+        for parts in by_part {
+            for part in parts {
+                refill(&mut groups, part, width);
+                spill_groups(&mut groups, &mut s)?;
+            }
+        }
+        finish_spilled(s, plan.aggs, plan.order, out, stats)?;
+        return Ok(read);
+    }
+    let slots: Vec<Mutex<Option<Vec<Part>>>> =
+        by_part.into_iter().map(|v| Mutex::new(Some(v))).collect();
+    let next = AtomicUsize::new(0);
+    let lines: Vec<Mutex<Option<Lines>>> = (0..nparts).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..w.min(nparts) {
+            scope.spawn(|| loop {
+                let p = next.fetch_add(1, AtomicOrdering::Relaxed);
+                if p >= nparts {
+                    break;
+                }
+                let parts = slots[p].lock().ok().and_then(|mut s| s.take());
+                let done = merge_part(plan, parts.unwrap_or_default(), keep_items, width, what);
+                if let Ok(mut l) = lines[p].lock() {
+                    *l = Some(done);
+                }
+            });
+        }
+    });
+    let lines: Vec<Lines> = lines
+        .into_iter()
+        .map(|l| {
+            l.into_inner()
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::Runtime("a merging thread failed".into()))
+        })
+        .collect::<Result<_>>()?;
+    write_merged(lines, out)?;
+    Ok(read)
+}
+
+/// Every worker's loop in two-phase mode: take the next block, aggregate all its records.
+#[allow(clippy::type_complexity)]
+fn worker_all(
+    plan: &Plan,
+    rx: &Mutex<mpsc::Receiver<Arc<Block>>>,
+    names: &[String],
+    aggs: &mut Aggs,
+    keep_items: bool,
+    limit: usize,
+    sorter: &Mutex<Option<Sorter<SpillOrder>>>,
+) -> Result<(Groups, Option<(usize, u64, Error)>, u64)> {
+    let mut groups = Groups::new(aggs.specs.iter().map(|s| s.op).collect(), keep_items);
+    let mut grown = 0usize;
+    let mut error = None;
+    let mut records = 0u64;
+    let eol = plan.eol;
+    loop {
+        let block = {
+            let r = rx
+                .lock()
+                .map_err(|_| Error::Runtime("the block queue is unusable".into()))?;
+            r.recv()
+        };
+        let Ok(block) = block else { break };
+        if error.is_some() {
+            continue; // keep receiving: the reader must not block on us
+        }
+        for (_, line, rec) in crate::common::records(&block.data, eol, block.first_line) {
+            let at = At {
+                name: &names[block.input],
+                line,
+            };
+            records += 1;
+            // Cannot fail for delimited text; it finds the key's and values' fields.
+            aggs.prepare(rec, &at)?;
+            let key = aggs.field(rec, plan.field);
+            let (states, _) = groups.states_for(key, rec);
+            match aggs.update(states, rec, &at) {
+                Ok(g) => grown += g,
+                Err(e) => {
+                    error = Some((block.input, at.line, e));
+                    break;
+                }
+            }
+            if grown + groups.bytes() > limit {
+                let mut s = sorter
+                    .lock()
+                    .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+                if s.is_none() {
+                    *s = Some(Sorter::new(
+                        SpillOrder(plan.order.clone()),
+                        plan.cfg.clone(),
+                    )?);
+                }
+                if let Some(s) = s.as_mut() {
+                    spill_groups(&mut groups, s)?;
+                }
+                grown = 0;
+            }
+        }
+    }
+    Ok((groups, error, records))
+}
+
+/// Cut a worker's groups into `n` partitions by key hash (keys and items copied, states
+/// moved), freeing the table.
+fn cut(mut groups: Groups, n: usize) -> Vec<Part> {
+    let width = groups.width();
+    let mut parts: Vec<Part> = (0..n).map(|_| Part::default()).collect();
+    let mut states = groups.take_states().into_iter();
+    for g in 0..groups.len() {
+        let key = groups.key(g);
+        let item = groups.item(g);
+        let p = if n == 1 { 0 } else { partition_of(key, n) };
+        let part = &mut parts[p];
+        let start = part.bytes.len();
+        part.bytes.extend_from_slice(key);
+        let item_len = if std::ptr::eq(key, item) {
+            0
+        } else {
+            part.bytes.extend_from_slice(item);
+            item.len() as u32
+        };
+        part.at.push((start, key.len() as u32, item_len));
+        part.states.extend(states.by_ref().take(width));
+    }
+    parts
+}
+
+/// Put a partition's groups (all distinct keys) into `groups`.
+fn refill(groups: &mut Groups, part: Part, width: usize) {
+    let mut states = part.states.into_iter();
+    for &(start, klen, ilen) in &part.at {
+        let key = &part.bytes[start..start + klen as usize];
+        let item = if ilen == 0 {
+            key
+        } else {
+            let i = start + klen as usize;
+            &part.bytes[i..i + ilen as usize]
+        };
+        let (st, new) = groups.states_for(key, item);
+        for (a, b) in st.iter_mut().zip(states.by_ref().take(width)) {
+            if new {
+                *a = b;
+            } else {
+                a.merge(b);
+            }
+        }
+    }
+}
+
+/// Merge partition p of every worker (in worker order), sort its groups by key and write
+/// their lines.
+fn merge_part(
+    plan: &Plan,
+    parts: Vec<Part>,
+    keep_items: bool,
+    width: usize,
+    what: crate::aggs::Output,
+) -> Lines {
+    let mut groups = Groups::new(plan.aggs.specs.iter().map(|s| s.op).collect(), keep_items);
+    for part in parts {
+        refill(&mut groups, part, width);
+    }
+    // A plain key field compares as bytes: the key is its own sort key.
+    let mut order: Vec<u32> = (0..groups.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| groups.key(a as usize).cmp(groups.key(b as usize)));
+    let mut lines = Lines {
+        buf: Vec::with_capacity(groups.len() * 24),
+        at: Vec::with_capacity(groups.len()),
+        error: None,
+    };
+    for g in order {
+        let g = g as usize;
+        let start = lines.buf.len();
+        let klen = groups.key(g).len();
+        lines.buf.extend_from_slice(groups.key(g));
+        let (item, states) = groups.item_and_states(g);
+        if let Err(e) = plan
+            .aggs
+            .write(plan.order, item, states, what, plan.eol, &mut lines.buf)
+        {
+            lines.buf.truncate(start);
+            lines.error = Some((groups.key(g).to_vec(), e));
+            break;
+        }
+        lines.at.push((start, klen as u32, lines.buf.len()));
+    }
+    lines
+}
+
+/// Write the partitions' lines merged by key; a partition's error stops the output where
+/// its group would have been.
+fn write_merged(parts: Vec<Lines>, out: &mut GroupWriter) -> Result<()> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut errors: Vec<Option<Error>> = Vec::with_capacity(parts.len());
+    let mut failing: Vec<Option<Vec<u8>>> = Vec::with_capacity(parts.len());
+    let mut parts = parts;
+    for l in &mut parts {
+        let (k, e) = l.error.take().unzip();
+        failing.push(k);
+        errors.push(e);
+    }
+    // The head of partition p: its next line's key, or its failing group's key.
+    let head = |p: usize, i: usize| -> Option<&[u8]> {
+        let l = &parts[p];
+        match l.at.get(i) {
+            Some(&(s, n, _)) => Some(&l.buf[s..s + n as usize]),
+            None => failing[p].as_deref(),
+        }
+    };
+    let mut heads = vec![0usize; parts.len()];
+    let mut heap: BinaryHeap<Reverse<(&[u8], usize)>> = BinaryHeap::new();
+    for p in 0..parts.len() {
+        if let Some(k) = head(p, 0) {
+            heap.push(Reverse((k, p)));
+        }
+    }
+    let mut pending = Vec::with_capacity(1 << 16);
+    let mut count = 0u64;
+    while let Some(Reverse((_, p))) = heap.pop() {
+        let l = &parts[p];
+        let i = heads[p];
+        let Some(&(s, n, e)) = l.at.get(i) else {
+            out.lines(&pending, count)?;
+            return Err(errors[p]
+                .take()
+                .unwrap_or_else(|| Error::Runtime("a group could not be written".into())));
+        };
+        pending.extend_from_slice(&l.buf[s + n as usize..e]);
+        count += 1;
+        if pending.len() >= 1 << 16 {
+            out.lines(&pending, count)?;
+            pending.clear();
+            count = 0;
+        }
+        heads[p] += 1;
+        if let Some(k) = head(p, heads[p]) {
+            heap.push(Reverse((k, p)));
+        }
+    }
+    out.lines(&pending, count)
 }
