@@ -2375,3 +2375,60 @@ for k in sorted(groups, key=lambda s: s.encode('latin-1')):
     b.sort();
     assert_eq!(a, b, "bshuffle --combine | breduce --merge");
 }
+
+/// Issue 14 (3): plain decimals are summed exactly at any scale up to 38 digits (checked
+/// against Python's `decimal` at 60 digits of precision), and a plain decimal beyond 38
+/// digits stops breduce with a message saying so — never a float, never "not a number".
+#[test]
+fn long_decimals_are_exact_or_refused_by_name() {
+    let dir = Dir::new();
+    let values = [
+        "1.0000000000000000000000000000001",
+        "1",
+        "0.0000000000000000000000000000000000001", // 37 places: 38 digits in all
+        "-0.3333333333333333333333333333333333",
+        "-2.5",
+    ];
+    let mut input = String::new();
+    for v in values {
+        input.push_str(&format!("k\t{v}\n"));
+    }
+    let py = format!(
+        "import decimal\ndecimal.getcontext().prec = 60\nv = {values:?}\n\
+         s = sum(decimal.Decimal(x) for x in v)\n\
+         print(s.quantize(decimal.Decimal(1).scaleb(-max(-decimal.Decimal(x).as_tuple().exponent for x in v))))"
+    );
+    let want = util::run("python3", ["-c", py.as_str()], b"");
+    assert!(
+        want.status.success(),
+        "{}",
+        String::from_utf8_lossy(&want.stderr)
+    );
+    let want = format!("k\t{}", String::from_utf8_lossy(&want.stdout));
+    for mode in [
+        &["sum:2"][..],
+        &["--hash", "sum:2"][..],
+        &["--hash", "-j", "2", "sum:2"][..],
+    ] {
+        let out = dir.run(util::bin!("breduce"), mode, input.as_bytes());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{mode:?}");
+    }
+    let forty = "1".repeat(40);
+    let out = dir.run(
+        util::bin!("breduce"),
+        ["sum:2"],
+        format!("k\t1\nk\t{forty}\n").as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-:2:") && err.contains("more than 38 significant digits"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

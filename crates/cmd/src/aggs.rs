@@ -219,9 +219,15 @@ impl Aggs {
     fn value_error(&self, i: usize, value: &[u8], e: AggError, at: &At) -> Error {
         match e {
             AggError::NotNumber => Error::Runtime(format!(
-                "{at}: field {} is \"{}\": not a number",
+                "{at}: field {} is \"{}\": {}",
                 self.specs[i].field.as_deref().unwrap_or("?"),
-                String::from_utf8_lossy(value)
+                String::from_utf8_lossy(value),
+                // A number, but longer than exact decimals go: say so (issue 14: 3).
+                if agg::decimal::too_long(value) {
+                    "more than 38 significant digits (exact decimals stop there)"
+                } else {
+                    "not a number"
+                }
             )),
             e => Error::Runtime(format!("{at}: {e}")),
         }

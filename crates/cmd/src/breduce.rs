@@ -25,7 +25,8 @@ median q<P> (q90: 90th percentile) var stddev pvar pstdev; GNU datamash's names 
 
 Output: one record per group: the key field(s), then one column per AGG (TSV).
 Integers and plain decimals are summed exactly at the group's largest scale (0.10 + 0.20 =
-0.30), up to 38 digits (beyond: an error, never a wrong total). A group with other numbers
+0.30), up to 38 digits at any scale (beyond, for a value or a total: an error, never a
+wrong total, never a float). A group with other numbers
 (exponents, inf, nan) sums every value's double exactly rounded, as Python's math.fsum: the
 same bytes for any -j, -S and spill order (inf + -inf is nan; a running sum past 1.8e308 is
 an error), printed in shortest round-trip form; mean is that sum over the count. min/max compare numerically
