@@ -2432,3 +2432,22 @@ fn long_decimals_are_exact_or_refused_by_name() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// Issue 14 (8): a malformed aggregate is named as such (`q101:2` is not "no aggregate
+/// given"), and a file given without an aggregate is named as a file.
+#[test]
+fn malformed_aggregates_are_named() {
+    let dir = Dir::new();
+    dir.write("data.tsv", "a\t1\n");
+    for (args, says) in [
+        (&["q101:2"][..], "'q101:2' is not an aggregate"),
+        (&["summ", "data.tsv"][..], "'summ' is not an aggregate"),
+        (&["data.tsv"][..], "no aggregate before the file 'data.tsv'"),
+    ] {
+        let out = dir.run(util::bin!("breduce"), args, b"a\t1\n");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

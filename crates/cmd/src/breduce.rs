@@ -344,10 +344,18 @@ fn run(m: &ArgMatches) -> Result<()> {
         }
     }
     if specs.is_empty() {
-        return Err(Error::Usage(format!(
-            "no aggregate given ('{}' is not one: count, sum:FIELD, ...)",
-            files.first().map_or("", String::as_str)
-        )));
+        // Say what the first positional is not, rather than that nothing was given
+        // (`q101:2` is an aggregate's shape with a bad percentile).
+        let first = files.first().map_or("", String::as_str);
+        return Err(Error::Usage(if std::path::Path::new(first).exists() {
+            format!("no aggregate before the file '{first}' (count, sum:FIELD, ...)")
+        } else {
+            format!(
+                "'{first}' is not an aggregate (count, or OP:FIELD with OP one of sum min max \
+                 mean first last countdistinct distinct collect median q<P> var stddev, \
+                 P from 0 to 100) nor a file"
+            )
+        }));
     }
     let merge = m.get_flag("merge");
     // A directory (bsplit/bshuffle output) is read part by part, as its manifest says.
