@@ -12,6 +12,7 @@ mod bsort_oracle;
 mod bsplit;
 mod csv_cut;
 mod daily_job;
+mod docs;
 mod engines;
 mod faults;
 mod fd_limits;
