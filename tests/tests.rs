@@ -13,6 +13,7 @@ mod bsplit;
 mod csv_cut;
 mod csv_input;
 mod daily_job;
+mod docs;
 mod engines;
 mod examples;
 mod faults;
