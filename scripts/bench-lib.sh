@@ -119,17 +119,17 @@ ensure_venv() {
 
 # ---------------------------------------------------------------- data
 
-# ref_data DIR SMALL — make sure DIR holds the reference data of ../shared/bench/gen.py
+# ref_data DIR SMALL — make sure DIR holds the reference data of scripts/bench/gen.py (a copy
+# of the workspace's shared/bench/gen.py, the generator the issues' targets are set on)
 # (default sizes, or --small when SMALL is 1): reused when DIR/MANIFEST.tsv exists and
 # every file it lists has the size it states, else generated with --manifest. Warns when
 # the manifest differs from the pinned one (scripts/bench/ref-manifest*.tsv): then these
 # are not the bytes the issues' targets were set on.
 ref_data() {
-  local dir=$1 small=$2 gen=$ROOT/../shared/bench/gen.py pinned=$ROOT/scripts/bench/ref-manifest.tsv
+  local dir=$1 small=$2 gen=$ROOT/scripts/bench/gen.py pinned=$ROOT/scripts/bench/ref-manifest.tsv
   ((small)) && pinned=$ROOT/scripts/bench/ref-manifest-small.tsv
-  [[ -f $gen ]] || gen=/work/shared/bench/gen.py
   if ! ref_data_ok "$dir"; then
-    [[ -f $gen ]] || { echo "bench: no reference data in $dir and no generator at ../shared/bench/gen.py" >&2; exit 1; }
+    [[ -f $gen ]] || { echo "bench: no reference data in $dir and no generator at scripts/bench/gen.py" >&2; exit 1; }
     local args=(--out "$dir" --manifest)
     ((small)) && args+=(--small)
     note "generating the reference data: python3 $gen ${args[*]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks for batchkit against reference tools ("anchors"), on the reference data of
-# ../shared/bench/gen.py (the data the issues' performance targets are set on).
+# scripts/bench/gen.py (the data the issues' performance targets are set on).
 #
 #   BENCH_DATA=/work/bench-ref scripts/bench.sh      # everything, on existing data
 #   scripts/bench.sh                                 # generates .bench/ref first (~3.2 GB)
@@ -25,7 +25,7 @@
 # Environment:
 #   BENCH_DATA     the reference data directory (default .bench/ref, or .bench/ref-small):
 #                  reused when its MANIFEST.tsv matches the files, else generated there with
-#                  `python3 ../shared/bench/gen.py --out DIR --manifest [--small]`
+#                  `python3 scripts/bench/gen.py --out DIR --manifest [--small]`
 #   BENCH_SMALL=1  gen.py --small (~15 MB) instead of the default sizes (3.2 GB)
 #   BENCH_RUNS     timed runs per tool, alternating between tools (default 3)
 #   BENCH_RUNS_OTHER  runs of the cases without an issue target (sort-*, split-n4,

@@ -1,4 +1,4 @@
-//! The binaries' side of the engine contract (`shared/ENGINES.md`, issue 7): what bsort,
+//! The binaries' side of the engine contract (`docs/engines.md`, issue 7): what bsort,
 //! bshuffle, breduce and bsplit must do to run as the mapper, combiner and reducer commands
 //! of Spark (`TRANSFORM`, `RDD.pipe`) and Hadoop Streaming:
 //!

@@ -1,4 +1,4 @@
-//! The partition function against the reference values in shared/partition-vectors.tsv
+//! The partition function against the reference values in docs/partition-vectors.tsv
 //! (computed with Python's xxhash), and the directory commit.
 
 use super::*;
@@ -12,15 +12,15 @@ fn unhex(s: &str) -> Vec<u8> {
 
 #[test]
 fn partition_vectors() {
-    // The reference file lives in the workspace's shared/ (beside the clone); a copy is kept
-    // in the repository for clones without it, and must not drift from the original.
+    // The reference table users see (docs/), a copy of the one the workspace computed with
+    // Python's xxhash; the workspace's original, when it is beside the clone, must agree.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let copy = root.join("tests/fixtures/partition/vectors.tsv");
+    let copy = root.join("docs/partition-vectors.tsv");
     let text = fs::read_to_string(&copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display()));
     if let Ok(reference) = fs::read_to_string(root.join("../shared/partition-vectors.tsv")) {
         assert_eq!(
             text, reference,
-            "tests/fixtures/partition/vectors.tsv differs from shared/"
+            "docs/partition-vectors.tsv differs from the workspace's"
         );
     }
     let mut header: Vec<String> = Vec::new();
