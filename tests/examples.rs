@@ -11,14 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn tools() -> Vec<(&'static str, clap::Command)> {
-    vec![
-        ("bsort", cmd::bsort::command()),
-        ("bsplit", cmd::bsplit::command()),
-        ("bmap", cmd::bmap::command()),
-        ("bshuffle", cmd::bshuffle::command()),
-        ("breduce", cmd::breduce::command()),
-        ("bjoin", cmd::bjoin::command()),
-    ]
+    crate::man::pages()
 }
 
 /// The example commands of a help text: the lines of its `Examples:` section, with

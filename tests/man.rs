@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-fn pages() -> Vec<(&'static str, clap::Command)> {
+/// Every tool's clap command, by name (also used by tests/examples.rs).
+pub(crate) fn pages() -> Vec<(&'static str, clap::Command)> {
     vec![
         ("bsort", cmd::bsort::command()),
         ("bmap", cmd::bmap::command()),
