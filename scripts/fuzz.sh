@@ -37,6 +37,6 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/fuzz-0.log" | grep -o '[0-9]*$' || true)
-  echo "fuzz.sh: $t: ok, $(( $(date +%s) - start ))s, ${runs:-?} runs, corpus $(ls "$scratch/$t" | wc -l) new"
+  echo "fuzz.sh: $t: ok, $(( $(date +%s) - start ))s, ${runs:-?} runs, $(find "$scratch/$t" -type f | wc -l) new inputs"
   mv "$scratch/fuzz-0.log" "$scratch/$t.log"
 done

@@ -15,11 +15,17 @@ use map::fields::{Extractor, FieldRef, Fmt};
 fn resolver(json: bool) -> impl Fn(&str) -> Result<FieldRef, String> {
     move |s: &str| {
         if json {
-            return Ok(FieldRef::Path(s.split('.').map(|p| p.as_bytes().to_vec()).collect()));
+            return Ok(FieldRef::Path(
+                s.split('.').map(|p| p.as_bytes().to_vec()).collect(),
+            ));
         }
         let number = |t: &str| -> Option<Result<usize, String>> {
             let n = t.parse::<usize>().ok()?;
-            Some(if n == 0 { Err("field numbers start at 1".into()) } else { Ok(n - 1) })
+            Some(if n == 0 {
+                Err("field numbers start at 1".into())
+            } else {
+                Ok(n - 1)
+            })
         };
         if let Some(n) = number(s) {
             return n.map(FieldRef::Index);
@@ -71,10 +77,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     assert_eq!(prog.items.len(), prog.item_texts.len());
-    let raw_spans = prog
-        .items
-        .iter()
-        .any(|i| matches!(i, Item::Field { tsv_span: true, transforms, .. } if transforms.is_empty()));
+    let raw_spans = prog.items.iter().any(
+        |i| matches!(i, Item::Field { tsv_span: true, transforms, .. } if transforms.is_empty()),
+    );
     let mut x = Extractor::new(fmt, prog.refs.clone());
     let (mut out, mut scratch) = (Vec::new(), Vec::new());
     for rec in lines.take(16) {

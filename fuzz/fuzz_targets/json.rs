@@ -89,7 +89,11 @@ fn paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     }
     let kids: Vec<(String, &Value)> = match v {
         Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        Value::Array(a) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
         _ => return,
     };
     for (k, c) in kids {

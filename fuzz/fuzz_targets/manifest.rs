@@ -34,7 +34,12 @@ fn consume(m: &Value) {
         .flatten();
     let _: Vec<String> = m["parts"]
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x["name"].as_str()).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["name"].as_str())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let _ = strings(&m["sorted"]["by"]);
     let _ = strings(&m["combine"]);
@@ -61,8 +66,15 @@ fuzz_target!(|data: &[u8]| {
     let mut parts = Vec::new();
     for (i, v) in rest.split(|&c| c == 0).take(64).enumerate() {
         let name = percent_encode(v);
-        assert_eq!(percent_decode(&name), v, "percent round trip of {v:?} via {name:?}");
-        assert!(!name.contains('/') && name != "." && name != "..", "{name:?}");
+        assert_eq!(
+            percent_decode(&name),
+            v,
+            "percent round trip of {v:?} via {name:?}"
+        );
+        assert!(
+            !name.contains('/') && name != "." && name != "..",
+            "{name:?}"
+        );
         parts.push(PartInfo {
             name: format!("{name}-{i}"),
             records: v.len() as u64 * 7,
@@ -76,7 +88,13 @@ fuzz_target!(|data: &[u8]| {
         keys: keys.clone(),
         hashed: mode & 2 != 0,
     };
-    let m = manifest("bsplit", &cut, Some(&keys), &parts, json!({"combine": keys}));
+    let m = manifest(
+        "bsplit",
+        &cut,
+        Some(&keys),
+        &parts,
+        json!({"combine": keys}),
+    );
     let Ok(text) = serde_json::to_vec(&m) else {
         panic!("manifest does not serialize")
     };
@@ -90,6 +108,9 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .filter_map(|x| x["name"].as_str())
         .collect();
-    assert_eq!(names, parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        names,
+        parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()
+    );
     assert_eq!(back["partitioning"]["n"].as_u64(), Some(parts.len() as u64));
 });

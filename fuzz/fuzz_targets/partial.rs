@@ -10,8 +10,21 @@ use agg::{text::combinable, Spec, State};
 use libfuzzer_sys::fuzz_target;
 
 const OPS: &[&str] = &[
-    "count", "sum:1", "min:1", "max:1", "mean:1", "first:1", "last:1", "countdistinct:1",
-    "distinct:1", "collect:1", "var:1", "stddev:1", "pvar:1", "pstddev:1", "median:1",
+    "count",
+    "sum:1",
+    "min:1",
+    "max:1",
+    "mean:1",
+    "first:1",
+    "last:1",
+    "countdistinct:1",
+    "distinct:1",
+    "collect:1",
+    "var:1",
+    "stddev:1",
+    "pvar:1",
+    "pstddev:1",
+    "median:1",
     "q50:1",
 ];
 
