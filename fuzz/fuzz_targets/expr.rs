@@ -82,7 +82,9 @@ fuzz_target!(|data: &[u8]| {
     );
     let mut x = Extractor::new(fmt, prog.refs.clone());
     let (mut out, mut scratch) = (Vec::new(), Vec::new());
-    for rec in lines.take(16) {
+    // Records are framed on the terminator: none holds it (with NUL-terminated input, a
+    // line of this input may hold several records).
+    for rec in lines.take(16).flat_map(|l| l.split(move |&c| c == eol)) {
         if x.extract(rec).is_err() {
             continue;
         }
