@@ -93,8 +93,10 @@ impl Extractor {
             fmt,
             refs,
             want,
-            starts: Vec::with_capacity(want),
-            ends: Vec::with_capacity(want),
+            // Not `want`: a field number is the user's (`--emit 99999999999999`); the
+            // vectors grow with the fields a record really has (fuzz find).
+            starts: Vec::with_capacity(want.min(64)),
+            ends: Vec::with_capacity(want.min(64)),
             vals: vec![Val::Empty; n],
             bufs: vec![Vec::new(); n],
             csv: CsvDecoder::default(),
@@ -252,6 +254,17 @@ impl CsvDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// fuzz/ (expr target): a huge field number overflowed a preallocation and panicked.
+    #[test]
+    fn regression_fuzz_huge_field_number() {
+        let refs = vec![
+            FieldRef::Span(1, 44444444444444442),
+            FieldRef::Index(usize::MAX - 1),
+        ];
+        assert_eq!(all(Fmt::Tsv(b'\t'), refs.clone(), "a\tb\tc"), ["b\tc", ""]);
+        assert_eq!(all(Fmt::Csv(b','), refs, "a,b,c").len(), 2);
+    }
 
     fn all(fmt: Fmt, refs: Vec<FieldRef>, rec: &str) -> Vec<String> {
         let mut x = Extractor::new(fmt, refs);

@@ -182,7 +182,9 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            // Bytes, not `&s[..]`: the two after a `%` may split a character (fuzz find).
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(v);
                 i += 3;
                 continue;
@@ -197,6 +199,15 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// fuzz/ (manifest target): a `%` followed by a multi-byte character panicked on a
+    /// char-boundary slice; any text decodes, and what does not decode stays as it is.
+    #[test]
+    fn regression_fuzz_percent_decode_non_ascii() {
+        assert_eq!(percent_decode("k%2\u{fffd}x"), "k%2\u{fffd}x".as_bytes());
+        assert_eq!(percent_decode("%é"), "%é".as_bytes());
+        assert_eq!(percent_decode("a%4é%41"), "a%4éA".as_bytes());
+    }
 
     #[test]
     fn encoding_round_trips_and_stays_inside() {
