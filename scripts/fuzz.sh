@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build and run every cargo-fuzz target for SECONDS each (default 60), one after another,
+# Build and run every cargo-fuzz target for SECONDS each (default 60; 0 replays the committed
+# seeds only, deterministically, as CI does), one after another,
 # from its committed seed corpus (fuzz/corpus/TARGET). Fails on the first crash, leaving the
 # input in fuzz/artifacts/TARGET/ (reproduce: cargo +nightly fuzz run TARGET FILE).
 #
@@ -28,8 +29,10 @@ nice -n 19 cargo +nightly fuzz build --fuzz-dir fuzz
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t" "fuzz/artifacts/$t"
   start=$(date +%s)
+  # SECONDS 0: replay the committed seeds only (deterministic, for CI), no new inputs.
+  if ((secs == 0)); then limit=(-runs=0); else limit=(-max_total_time="$secs"); fi
   if ! (cd "$scratch" && nice -n 19 "$OLDPWD/fuzz/target/x86_64-unknown-linux-gnu/release/$t" \
-        -jobs=1 -workers=1 -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+        -jobs=1 -workers=1 "${limit[@]}" -max_len=4096 -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="$OLDPWD/fuzz/artifacts/$t/" "$scratch/$t" "$OLDPWD/fuzz/corpus/$t" \
         >/dev/null 2>&1); then
     echo "fuzz.sh: $t: crash (input in fuzz/artifacts/$t/):" >&2

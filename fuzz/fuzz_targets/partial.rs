@@ -52,7 +52,16 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_else(|e| panic!("{op:?}: {ta:?} encodes to {t1:?}, which does not decode: {e}"));
     let mut t2 = Vec::new();
     a2.encode_text(&mut t2);
-    assert_eq!(t1, t2, "{op:?}: {ta:?} is not canonical after one round");
+    if t1.contains(&b'~') {
+        // A float sum's terms are its exact accumulator's partials: re-adding them may give
+        // other partials with the same exact sum, so compare what the state finishes to.
+        let (mut f1, mut f2) = (Vec::new(), Vec::new());
+        let _ = a.clone().finish(op, &mut f1);
+        let _ = a2.clone().finish(op, &mut f2);
+        assert_eq!(f1, f2, "{op:?}: {ta:?} finishes differently after one round");
+    } else {
+        assert_eq!(t1, t2, "{op:?}: {ta:?} is not canonical after one round");
+    }
     assert!(!t1.iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r')));
 
     let mut out = Vec::new();

@@ -882,7 +882,9 @@ pub mod partial {
         /// Fold `later` (the same aggregate over records that came after) into this state.
         pub fn merge(&mut self, later: State) {
             match (self, later) {
-                (State::Count(a), State::Count(b)) => *a += b,
+                // Saturating: partial lines may say anything (a fuzz find: 1 + 2^64-1
+                // overflowed); no real input reaches 2^64 records.
+                (State::Count(a), State::Count(b)) => *a = a.saturating_add(b),
                 (State::Sum(a), State::Sum(b)) => a.merge(&b),
                 (
                     State::Best { best, max },
@@ -901,7 +903,7 @@ pub mod partial {
                 }
                 (State::Mean(a, c), State::Mean(b, d)) => {
                     a.merge(&b);
-                    *c += d;
+                    *c = c.saturating_add(d);
                 }
                 (State::First(a), State::First(b)) if a.is_none() => *a = b,
                 (State::Last(a), State::Last(b)) if b.is_some() => *a = b,
@@ -937,7 +939,7 @@ pub mod partial {
                     let delta = mb - *mean;
                     *mean += delta * nbf / total;
                     *m2 += m2b + delta * delta * na * nbf / total;
-                    *n += nb;
+                    *n = n.saturating_add(nb);
                 }
                 _ => {}
             }
