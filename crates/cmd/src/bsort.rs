@@ -220,27 +220,16 @@ fn run(m: &ArgMatches) -> Result<()> {
     let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
     let sort_stats;
     if m.get_flag("merge") {
-        let merged_bytes = std::cell::Cell::new(0u64);
-        // Sources read their inputs lazily; the output is only opened once they all opened.
-        let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
-        for input in inputs.take_all() {
-            sources.push(Box::new(common::RecordSource::new(
-                input,
-                &order.0,
-                &merged_bytes,
-            )));
-        }
+        // The inputs are open already; the output is only opened once they all opened.
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
-        let ord = &order;
-        let emit = |item: &[u8], buf: &mut Vec<u8>| {
-            buf.extend_from_slice(ord.0.record(item));
-            buf.push(eol);
-        };
-        sort_stats = extsort::merge(ord, sources, &cfg, &emit, &mut |block| out.write_all(block))?;
+        let (merged, read) = merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
+            out.write_all(block)
+        })?;
+        sort_stats = merged;
         stats.bytes_out = out.commit()?;
         stats.records_in = sort_stats.records_out;
-        stats.bytes_in = merged_bytes.get();
+        stats.bytes_in = read;
         if premerged.names.is_some() {
             stats.merge_passes += premerged.passes;
             stats.spill_bytes += premerged.bytes;
@@ -408,11 +397,6 @@ fn merge_batch(
     let mut cfg = common::sort_config(m, budget, threads, stable, unique);
     // The whole batch at once: its descriptors were counted (no temporary runs).
     cfg.fan_in = batch;
-    let read = std::cell::Cell::new(0u64);
-    let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
-    for input in inputs.take_all() {
-        sources.push(Box::new(common::RecordSource::new(input, &order.0, &read)));
-    }
     let ctx = || format!("cannot write a temporary file {}", path.display());
     let file = std::fs::File::create(path).map_err(|e| Error::io(ctx(), e))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -423,17 +407,34 @@ fn merge_batch(
             .map_err(|e| Error::io(ctx(), e))?;
         written += h.len() as u64 + 1;
     }
-    let ord = &order;
-    let emit = |item: &[u8], buf: &mut Vec<u8>| {
-        buf.extend_from_slice(ord.0.record(item));
-        buf.push(eol);
-    };
-    extsort::merge(ord, sources, &cfg, &emit, &mut |block| {
+    merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
         written += block.len() as u64;
         w.write_all(block)
     })?;
     w.flush().map_err(|e| Error::io(ctx(), e))?;
     Ok(written)
+}
+
+/// Merge the already-sorted `inputs` (read lazily) into `sink`, records first to last as
+/// they are; returns the merge's counters and the bytes read.
+fn merge_inputs(
+    order: &SortOrder,
+    inputs: &mut Inputs,
+    cfg: &extsort::Config,
+    eol: u8,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(extsort::Stats, u64)> {
+    let read = std::cell::Cell::new(0u64);
+    let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
+    for input in inputs.take_all() {
+        sources.push(Box::new(common::RecordSource::new(input, &order.0, &read)));
+    }
+    let emit = |item: &[u8], buf: &mut Vec<u8>| {
+        buf.extend_from_slice(order.0.record(item));
+        buf.push(eol);
+    };
+    let merged = extsort::merge(order, sources, cfg, &emit, sink)?;
+    Ok((merged, read.get()))
 }
 
 fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> {
