@@ -63,28 +63,29 @@ fn next_record<'a>(
     joined: &'a mut Vec<u8>,
     name: &str,
 ) -> Result<Option<(&'a [u8], bool)>> {
-    // Whether the record had its terminator, read before the record borrows the framer.
-    let rec = if csv {
+    // Whether the record was joined from several lines (CSV), then whether it had its
+    // terminator: both read before the record borrows the framer.
+    let was_joined = if csv {
         match framer.next_csv_record(joined) {
-            Ok(None) => None,
-            Ok(Some(false)) => {
-                joined.clear();
-                Some(None)
-            }
-            Ok(Some(true)) => Some(Some(())),
+            Ok(None) => return Ok(None),
+            Ok(Some(j)) => j,
             Err(e) => return Err(frame_error(name, e)),
         }
     } else {
         match framer.next_record() {
-            Ok(None) => None,
-            Ok(Some(_)) => Some(None),
+            Ok(None) => return Ok(None),
+            Ok(Some(_)) => false,
             Err(e) => return Err(frame_error(name, e)),
         }
     };
+    if csv && !was_joined {
+        joined.clear();
+    }
     let ended = framer.terminated;
-    Ok(rec.map(|joined_rec| match joined_rec {
-        Some(()) => (&joined[..], ended),
-        None => (framer.last(), ended),
+    Ok(Some(if was_joined {
+        (&joined[..], ended)
+    } else {
+        (framer.last(), ended)
     }))
 }
 
