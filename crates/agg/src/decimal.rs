@@ -100,8 +100,8 @@ fn parse_slow(s: &[u8]) -> Option<Number> {
     text.parse::<f64>().ok().map(Number::Float)
 }
 
-/// Plain decimals stay below 10^38 (38 significant digits).
-const LIMIT: u128 = 10u128.pow(38);
+/// Plain decimals, and exact sums of them, stay below 10^38 (38 significant digits).
+pub const LIMIT: u128 = 10u128.pow(38);
 
 /// Whether `s` is a plain decimal (`[+-]digits[.digits]`) with more digits than exact
 /// arithmetic keeps (38): [`parse`] refuses it, and a message should say why rather than

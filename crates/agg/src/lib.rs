@@ -10,7 +10,7 @@ pub mod wide;
 
 use wide::Wide;
 
-use decimal::{format_exact, format_float, rescale, Number};
+use decimal::{format_exact, format_float, rescale, Number, LIMIT};
 use std::collections::BTreeSet;
 
 /// One aggregate function.
@@ -148,9 +148,6 @@ pub struct Sum {
     /// `mant` seeds it exactly). `None`: every value so far was an integer of at most 2^53.
     fs: Option<Box<fsum::Fsum>>,
 }
-
-/// Sums stay below 10^38 (SPEC: no overflow short of 38 digits).
-const LIMIT: u128 = 10u128.pow(38);
 
 /// Powers of ten that doubles hold exactly.
 const POW10: [f64; 23] = [
