@@ -1,7 +1,11 @@
-//! Issue 16 (7): every example in the tools' `--help` runs as written. The examples are
+//! Issue 16 (7): every example in the tools' `--help` and in the README runs as written. The examples are
 //! extracted from each command's help text (never copied here by hand), then run by bash,
 //! in order per tool, in a directory of small inputs under the names the examples use, with
 //! the built binaries first on PATH; each must exit 0 (`set -o pipefail`).
+//!
+//! README examples are the `sh` blocks whose every command starts with a batchkit tool (the
+//! install, Spark and cluster blocks need a prefix, a JVM or a cluster: they are run by
+//! tests/install.rs and scripts/spark/ci.sh instead).
 //!
 //! The only rewriting: `-T /scratch` points into the test's directory, and `| jq …` becomes
 //! `| cat` where jq is not installed.
@@ -125,11 +129,12 @@ printf 'GET /a\nGET /b\n' | gzip > access.log.gz
 printf 'a\t1\nb\t2\n' > part-1; printf 'a\t3\nc\t4\n' > part-2
 printf '7\tx\n8\ty\n' > l.tsv; printf '7\tann\n9\tzed\n' > r.tsv
 bsplit --hash -n 4 -k 1 -o left_parts/ l.tsv && bsplit --hash -n 4 -k 1 -o right_parts/ r.tsv
+bsplit --hash -n 4 -k 1 -o orders_parts/ l.tsv && bsplit --hash -n 4 -k 1 -o users_parts/ r.tsv
 mkdir -p scratch
 "#;
 
-#[test]
-fn every_help_example_runs() {
+/// Run each group of examples in a fresh directory of fixtures, in order; the failures.
+fn run_all(groups: Vec<(String, Vec<String>)>) -> (usize, Vec<String>) {
     let path = format!(
         "{}:{}",
         bin_dir().display(),
@@ -138,10 +143,7 @@ fn every_help_example_runs() {
     let jq = have("jq");
     let mut failures = Vec::new();
     let mut ran = 0;
-    for (tool, mut cmd) in tools() {
-        let help = cmd.render_long_help().to_string();
-        let list = examples(&help);
-        assert!(list.len() >= 3, "{tool}: too few examples found in --help");
+    for (group, list) in groups {
         let dir = Dir::new();
         let setup = Command::new("bash")
             .args(["-euc", SETUP])
@@ -172,15 +174,97 @@ fn every_help_example_runs() {
             ran += 1;
             if !out.status.success() {
                 failures.push(format!(
-                    "{tool}: `{ex}` exited {:?}: {}",
+                    "{group}: `{ex}` exited {:?}: {}",
                     out.status.code(),
                     String::from_utf8_lossy(&out.stderr).trim()
                 ));
             }
         }
     }
+    (ran, failures)
+}
+
+#[test]
+fn every_help_example_runs() {
+    let mut groups = Vec::new();
+    for (tool, mut cmd) in tools() {
+        let help = cmd.render_long_help().to_string();
+        let list = examples(&help);
+        assert!(list.len() >= 3, "{tool}: too few examples found in --help");
+        groups.push((tool.to_string(), list));
+    }
+    let (ran, failures) = run_all(groups);
     assert!(ran >= 30, "only {ran} examples found");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const TOOLS: [&str; 7] = ["bsort", "bsplit", "bmap", "bshuffle", "breduce", "bjoin", "du"];
+
+/// The README's `sh` blocks of batchkit commands: lines joined at a trailing `\`, the
+/// comment after two spaces and `#` cut off; a block with any other command is left out.
+fn readme_examples(readme: &str) -> Vec<(String, Vec<String>)> {
+    let mut groups = Vec::new();
+    let mut block: Option<Vec<String>> = None;
+    let mut open = false;
+    for (n, line) in readme.lines().enumerate() {
+        let t = line.trim_end();
+        if block.is_none() {
+            if t == "```sh" {
+                block = Some(Vec::new());
+            }
+            continue;
+        }
+        if t == "```" {
+            if let Some(list) = block.take() {
+                let ours = |c: &String| TOOLS.iter().any(|tool| c.split(' ').next() == Some(*tool));
+                if !list.is_empty() && list.iter().all(ours) {
+                    groups.push((format!("README.md block ending at line {}", n + 1), list));
+                }
+            }
+            open = false;
+            continue;
+        }
+        let cmd = match t.find("  #") {
+            Some(i) => t[..i].trim_end(),
+            None => t,
+        };
+        let (cmd, more) = match cmd.strip_suffix('\\') {
+            Some(c) => (c.trim_end(), true),
+            None => (cmd, false),
+        };
+        if let Some(list) = block.as_mut() {
+            match list.last_mut() {
+                Some(last) if open => {
+                    last.push(' ');
+                    last.push_str(cmd.trim_start());
+                }
+                _ if cmd.trim().is_empty() => {}
+                _ => list.push(cmd.trim().to_string()),
+            }
+        }
+        open = more;
+    }
+    groups
+}
+
+#[test]
+fn every_readme_example_runs() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap_or_else(|e| panic!("README.md: {e}"));
+    let groups = readme_examples(&readme);
+    let count: usize = groups.iter().map(|g| g.1.len()).sum();
+    assert!(count >= 25, "only {count} README examples found");
+    let (_, failures) = run_all(groups);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn readme_examples_are_extracted_whole() {
+    let md = "x\n```sh\nbsort a   # sort\nbmap x \\\n  | breduce y   # two\n```\n\
+              ```sh\ncargo build\nbsort b\n```\n";
+    let got = readme_examples(md);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, vec!["bsort a", "bmap x | breduce y"]);
 }
 
 #[test]

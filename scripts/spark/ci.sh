@@ -14,7 +14,10 @@
 #      and bsort (reducer) with --total-order: the part files concatenated must equal
 #      LC_ALL=C sort of the input, byte for byte;
 #   3. a failing reducer (breduce sum:2 meets a non-number): the job must fail, status 1,
-#      with breduce's message, and leave no output directory.
+#      with breduce's message, and leave no output directory;
+#   4. the word count again with --ship dist/batchkit-*.tar.gz (scripts/package.sh) and a
+#      PATH without batchkit: every command must come from the shipped bundle, and the
+#      counts must equal job 1's.
 # Prints `N passed, N failed` and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -169,6 +172,28 @@ elif [[ -e $WORK/failing ]] || compgen -G "$WORK/failing.spark-staging-*" >/dev/
   failj failing-reducer "an output directory was left behind"
 else
   pass "failing-reducer [breduce sum:2 on a non-number: status 1, no output]" "$(since "$t")"
+fi
+
+# --- job 4: --ship the release bundle to executors without batchkit -------------------------
+t=$(now)
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+BUNDLE=$ROOT/dist/batchkit-$VERSION-x86_64-linux.tar.gz
+# Every command checks that it runs the shipped binary, not one from the runner's PATH.
+from_bundle() { printf 'case "$(command -v %s)" in */batchkit/*/bin/%s) %s ;; *) echo "%s is $(command -v %s), not the bundle'"'"'s" >&2; exit 3 ;; esac' "$1" "$1" "$2" "$1" "$1"; }
+if ! scripts/package.sh >"$WORK/package.log" 2>&1; then
+  failj ship "scripts/package.sh failed: $(tail -3 "$WORK/package.log")"
+elif "${RUNNER[@]}" --ship "$BUNDLE" --env PATH=/usr/bin:/bin \
+  --mapper "$(from_bundle bmap 'bmap --words')" --reducer "$(from_bundle breduce 'breduce count')" \
+  --partitions $PARTS --input "$WORK/words.txt" --output "$WORK/shipped" 2>"$WORK/shipped.err"; then
+  if ! check_parts "$WORK/shipped" $PARTS; then
+    failj ship "expected $PARTS part files and _SUCCESS in $WORK/shipped"
+  elif ! cat "$WORK"/shipped/part-* | sort | cmp -s - <(sort "$WORK/wordcount.local"); then
+    failj ship "counts with the shipped bundle differ from the local pipeline's"
+  else
+    pass "ship [--ship $(basename "$BUNDLE"), PATH=/usr/bin:/bin: bmap and breduce from the bundle]" "$(since "$t")"
+  fi
+else
+  failj ship "the job failed: $(tail -3 "$WORK/shipped.err")"
 fi
 
 say "suite time $(since "$SUITE_START") s"

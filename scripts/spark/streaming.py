@@ -6,8 +6,8 @@ reducer, with Spark doing the shuffle. batchkit's binaries are meant to be those
         --mapper 'bmap --words' --combiner 'breduce count' --reducer 'breduce sum:2' \\
         --partitions 4 --input corpus.txt --output counts/
 
-    spark-submit --master yarn --files target/x86_64-unknown-linux-musl/release/breduce \\
-        scripts/spark/streaming.py --env PATH=.:/usr/bin:/bin ...   # on a cluster
+    spark-submit --master yarn scripts/spark/streaming.py \\
+        --ship dist/batchkit-0.1.0-x86_64-linux.tar.gz ...   # on a cluster without batchkit
 
 What it does, in Spark SQL terms (records stay in the JVM between commands):
 
@@ -36,6 +36,11 @@ What it does, in Spark SQL terms (records stay in the JVM between commands):
   JSON `_SUCCESS` manifest written last, staged beside DIR and renamed into place whole; an
   existing non-empty DIR is an error unless --force. Other file systems (hdfs://, s3a://)
   get Spark's own part names and empty `_SUCCESS`.
+* --ship BUNDLE sends the release bundle of `scripts/package.sh` (statically linked, so it
+  runs on any x86_64 Linux executor) with the job, as spark-submit's --archives would
+  (`SparkContext.addArchive`, unpacked as `batchkit/` beside each task), and puts its
+  `bin/` first on every command's PATH: executors need no batchkit installed. In local
+  mode the tasks find the bundle where the driver unpacked it.
 * Records are UTF-8 text ending in `\\n` (invalid bytes become U+FFFD); `\\r` is kept.
 * Run directly (`python3 streaming.py`, master local[2] unless --master) it is quiet,
   offline and bound to 127.0.0.1, without UI; under spark-submit the cluster's settings
@@ -71,6 +76,8 @@ def parse_args(argv):
       --input corpus.txt --output counts/
   streaming.py --mapper cat --reducer 'breduce sum:2' --combiner 'breduce sum:2' \\
       --partitions 8 --input 'logs/*.tsv.gz' --output totals/ --force
+  streaming.py --ship dist/batchkit-0.1.0-x86_64-linux.tar.gz --env PATH=/usr/bin:/bin \\
+      --mapper 'bmap --words' --reducer 'breduce count' --input corpus.txt --output counts/
   streaming.py --mapper 'bsort -u' --input big.txt --output uniq-parts/   # map-only
   streaming.py --mapper cat --reducer cat --total-order --partitions 4 \\
       --input kv.tsv --output sorted/   # cat sorted/part-* is sorted by key
@@ -88,6 +95,8 @@ def parse_args(argv):
                    help="range-partition by key so that the parts concatenate into one sorted output")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="export this variable to every command (VALUE: the runner's own by default)")
+    p.add_argument("--ship", metavar="BUNDLE",
+                   help="a release bundle (scripts/package.sh's .tar.gz) to send to the executors and put first on PATH")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")
     p.add_argument("--master", help="Spark master when run directly (default local[2])")
     p.add_argument("--quiet", action="store_true", help="print nothing on success (default: one summary line on stderr)")
@@ -98,6 +107,11 @@ def parse_args(argv):
         a.reducer = None
     if a.combiner and not a.reducer:
         p.error("--combiner needs a --reducer")
+    if a.ship is not None:
+        if not re.search(r"\.(tar\.gz|tgz|tar|zip)$", a.ship):
+            p.error(f"--ship {a.ship}: not a .tar.gz, .tgz, .tar or .zip bundle")
+        if not os.path.isfile(a.ship):
+            p.error(f"--ship {a.ship}: no such file")
     return a
 
 
@@ -118,6 +132,27 @@ def env_prefix(specs):
             value = os.environ[name]
         env[name] = value
     return "".join(f"export {k}={shell_quote(v)}; " for k, v in env.items())
+
+
+SHIP_NAME = "batchkit"
+
+
+def ship(spark, bundle):
+    """Send the bundle with the job, and return the shell line that puts its bin/ first on
+    PATH: beside the task (cluster executors unpack archives in their working directory),
+    else where this driver unpacked it (local mode: the tasks run in the driver's JVM)."""
+    from pyspark import SparkFiles
+
+    spark.sparkContext.addArchive(os.path.abspath(bundle) + "#" + SHIP_NAME)
+    driver_root = SparkFiles.getRootDirectory()
+    dirs = " ".join(
+        [f"./{SHIP_NAME}/*/bin", f"{shell_quote(os.path.join(driver_root, SHIP_NAME))}/*/bin"]
+    )
+    return (
+        f"for __b in {dirs}; do if [ -x \"$__b/bsort\" ]; then PATH=\"$__b:$PATH\"; "
+        f"export PATH; break; fi; done; "
+        f"command -v bsort >/dev/null || {{ echo 'batchkit-streaming: the shipped bundle has no bin/bsort' >&2; exit 127; }}; "
+    )
 
 
 def sql_string(s):
@@ -307,6 +342,9 @@ def main(argv=None):
     try:
         spark = session(args, tmp)
         from pyspark.sql import functions as F
+
+        if args.ship is not None:
+            prefix += ship(spark, args.ship)
 
         # One row per line, whole: lineSep \n keeps \r, and no schema inference.
         df = spark.read.option("lineSep", "\n").text(args.input).withColumnRenamed("value", "line")
