@@ -28,6 +28,6 @@ complete -c bjoin -l partitioned -d 'LEFT and RIGHT are directories of hash part
 complete -c bjoin -l skip-bad -d 'Skip records whose key cannot be read (malformed CSV or JSON); report how many on stderr'
 complete -c bjoin -l header -d 'The first record of each TSV/CSV input names the columns; it is written once, first'
 complete -c bjoin -s z -l zero-terminated -d 'Records end with NUL, not newline'
-complete -c bjoin -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal and input sizes are known)'
+complete -c bjoin -l progress -d 'Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)'
 complete -c bjoin -s h -l help -d 'Print help'
 complete -c bjoin -s V -l version -d 'Print version'

@@ -18,6 +18,6 @@ complete -c bmap -l header -d 'The first record of each TSV/CSV input names the 
 complete -c bmap -s z -l zero-terminated -d 'Records end with NUL, not newline'
 complete -c bmap -l skip-bad -d 'Skip bad records (unreadable, or not a number where one is needed), count them and report the count on stderr'
 complete -c bmap -l unordered -d 'External mode: write chunk outputs as they finish, not in input order'
-complete -c bmap -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal and input sizes are known)'
+complete -c bmap -l progress -d 'Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)'
 complete -c bmap -s h -l help -d 'Print help'
 complete -c bmap -s V -l version -d 'Print version'

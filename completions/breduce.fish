@@ -15,6 +15,6 @@ complete -c breduce -l merge -d 'Read partial states (from --partial or bshuffle
 complete -c breduce -l header -d 'The first record of each TSV/CSV input names the columns; it is written once, first'
 complete -c breduce -s z -l zero-terminated -d 'Records end with NUL, not newline'
 complete -c breduce -l skip-bad -d 'Skip bad records (unreadable, or not a number where one is needed), count them and report the count on stderr'
-complete -c breduce -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal and input sizes are known)'
+complete -c breduce -l progress -d 'Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)'
 complete -c breduce -s h -l help -d 'Print help'
 complete -c breduce -s V -l version -d 'Print version'

@@ -25,6 +25,6 @@ complete -c bsort -s c -l check -d 'Check that the input is sorted; report the f
 complete -c bsort -s C -l check-quiet -d 'Like -c, but report nothing (exit status only)'
 complete -c bsort -l compress-temp -d 'Compress spilled runs (zstd): less disk, more CPU'
 complete -c bsort -l header -d 'The first record of each TSV/CSV input names the columns; it is written once, first'
-complete -c bsort -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal and input sizes are known)'
+complete -c bsort -l progress -d 'Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)'
 complete -c bsort -l help -d 'Print help'
 complete -c bsort -l version -d 'Print version'

@@ -22,6 +22,6 @@ complete -c bsplit -l overwrite-partitions -d 'With --by: DIR may exist; replace
 complete -c bsplit -l index -d 'Print the -n byte ranges as OFFSET<TAB>LENGTH instead of writing parts'
 complete -c bsplit -l header -d 'The first record of each TSV/CSV input names the columns; it is written once, first'
 complete -c bsplit -s z -l zero-terminated -d 'Records end with NUL, not newline'
-complete -c bsplit -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal and input sizes are known)'
+complete -c bsplit -l progress -d 'Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)'
 complete -c bsplit -s h -l help -d 'Print help'
 complete -c bsplit -s V -l version -d 'Print version'

@@ -198,7 +198,9 @@ fn every_help_example_runs() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-const TOOLS: [&str; 7] = ["bsort", "bsplit", "bmap", "bshuffle", "breduce", "bjoin", "du"];
+const TOOLS: [&str; 7] = [
+    "bsort", "bsplit", "bmap", "bshuffle", "breduce", "bjoin", "du",
+];
 
 /// The README's `sh` blocks of batchkit commands: lines joined at a trailing `\`, the
 /// comment after two spaces and `#` cut off; a block with any other command is left out.

@@ -23,3 +23,4 @@ mod install;
 mod json_keys;
 mod man;
 mod outputs;
+mod progress;

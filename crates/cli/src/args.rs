@@ -113,7 +113,7 @@ pub fn observe() -> [Arg; 2] {
         Arg::new("progress")
             .long("progress")
             .action(ArgAction::SetTrue)
-            .help("Draw a progress bar on stderr (default when stderr is a terminal and input sizes are known)"),
+            .help("Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)"),
     ]
 }
 

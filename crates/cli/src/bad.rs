@@ -100,12 +100,14 @@ impl BadRecords {
             f.commit()?;
         }
         if self.count > 0 {
-            eprintln!(
-                "{}: skipped {} bad record{}",
-                self.tool,
-                self.count,
-                if self.count == 1 { "" } else { "s" }
-            );
+            crate::progress::suspend(|| {
+                eprintln!(
+                    "{}: skipped {} bad record{}",
+                    self.tool,
+                    self.count,
+                    if self.count == 1 { "" } else { "s" }
+                )
+            });
         }
         Ok(self.count)
     }

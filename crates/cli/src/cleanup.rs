@@ -113,11 +113,13 @@ pub fn sweep_any(dir: &Path, prefixes: &[&str], suffix: &str) {
     }
     // One line for all of them.
     let shown: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
-    eprintln!(
-        "{tool}: removed {} leftover(s) of a run that was killed: {}",
-        shown.len(),
-        shown.join(", ")
-    );
+    crate::progress::suspend(|| {
+        eprintln!(
+            "{tool}: removed {} leftover(s) of a run that was killed: {}",
+            shown.len(),
+            shown.join(", ")
+        )
+    });
 }
 
 fn registry() -> &'static Mutex<Vec<PathBuf>> {

@@ -89,6 +89,8 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
             } else {
                 e.message().unwrap_or_else(|| "error".into())
             };
+            // The bar goes first: the message and the stats line start on a clean line.
+            progress::clear();
             stats::on_exit(e.code(), &reason);
             if e.is_broken_pipe() && READS_STDIN.load(Ordering::Relaxed) {
                 // Whatever fails here (a read error) changes nothing: the output is done.

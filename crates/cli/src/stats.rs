@@ -91,6 +91,7 @@ fn write_line(v: &Value, dest: &str) -> std::io::Result<()> {
     let mut line = v.to_string();
     line.push('\n');
     if dest == "-" {
+        crate::progress::clear();
         std::io::stderr().write_all(line.as_bytes())
     } else {
         std::fs::write(dest, line)

@@ -374,6 +374,17 @@ fn run(m: &ArgMatches) -> Result<()> {
     let mut extra = PairStats::default();
     let mut out = Output::open("bjoin", out_path.as_deref())?;
     let mut parts = Value::Null;
+    // One bar over both inputs (part directories: a spinner), advanced as they are read.
+    let total = match (
+        partitioned,
+        record::input::known_size(left_name),
+        record::input::known_size(right_name),
+    ) {
+        (false, Some(l), Some(r)) => Some(l + r),
+        _ => None,
+    };
+    let progress = cli::Progress::new(flag(m, "progress"), total);
+    progress.phase("join", total);
     if partitioned {
         let n = run_partitioned(
             &ctx,
@@ -398,6 +409,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         add_pair(&mut stats, &p);
         extra = p;
     }
+    progress.finish();
     stats.bytes_out = out.commit()?;
     drop(ctx);
     let bad = std::sync::Arc::into_inner(bad)
@@ -409,7 +421,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             .commit()?;
     }
     if stats.bad_records > 0 {
-        eprintln!("bjoin: skipped {} bad records", stats.bad_records);
+        cli::progress::suspend(|| eprintln!("bjoin: skipped {} bad records", stats.bad_records));
     }
     stats.extra.insert("strategy".into(), json!(extra.strategy));
     stats

@@ -745,8 +745,13 @@ fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
     for n in names {
         let r = record::input::open(n)
             .map_err(|e| Error::Usage(format!("cannot read {n}: {}", cli::error::describe(&e))))?;
-        inputs.push((n.clone(), r));
+        inputs.push((n.clone(), common::counted(r)));
     }
+    let total = names
+        .iter()
+        .try_fold(0u64, |t, n| Some(t + record::input::known_size(n)?));
+    let progress = Progress::new(m.get_flag("progress"), total);
+    progress.phase("map", total);
     let out_path = m.get_one::<String>("output").map(PathBuf::from);
     let mut out = Output::open("bmap", out_path.as_deref())?;
     let st = map::external::run(&cfg, &cmd, inputs, &mut out).map_err(|e| match e {
@@ -766,6 +771,7 @@ fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
     };
     stats.extra.insert("chunks".into(), st.chunks.into());
     stats.extra.insert("retries".into(), st.retries.into());
+    progress.finish();
     stats.bytes_out = out.commit()?;
     common::emit_stats("bmap", &stats, &args::stats_of(m), started)
 }

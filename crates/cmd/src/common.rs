@@ -210,6 +210,23 @@ pub fn read_blocks(
     Ok(total)
 }
 
+/// An input that advances the progress bar by what is read from it, whichever path reads
+/// it (framed records, blocks, a bjoin side): one place counts for every tool.
+struct Counted(Box<dyn Read + Send>);
+
+/// `r`, advancing the progress bar as it is read (for inputs not opened by [`Inputs`]).
+pub fn counted(r: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    Box::new(Counted(r))
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        cli::progress::advance(n as u64);
+        Ok(n)
+    }
+}
+
 /// All inputs, read in order.
 pub struct Inputs {
     list: Vec<Input>,
@@ -234,6 +251,7 @@ impl Inputs {
                 (Some(a), Some(b)) => Some(a + b),
                 _ => None,
             };
+            let r = counted(r);
             list.push(Input {
                 name: name.clone(),
                 framer: Framer::with_limit(r, eol, max_record),
@@ -295,9 +313,9 @@ impl Inputs {
         progress: &Progress,
         mut f: impl FnMut(&[u8], bool, At) -> Result<()>,
     ) -> Result<()> {
-        let show = progress.visible();
+        // The bar advances as the inputs are read (see `Counted`); `progress` names the phase.
+        let _ = progress;
         for input in &mut self.list {
-            let mut reported = 0u64;
             loop {
                 let Input {
                     name,
@@ -313,10 +331,6 @@ impl Inputs {
                 };
                 let at = At { name, line };
                 f(rec, ended, at)?;
-                if show && framer.bytes - reported >= 1 << 20 {
-                    progress.inc(framer.bytes - reported);
-                    reported = framer.bytes;
-                }
             }
             self.bytes += input.framer.bytes;
         }
