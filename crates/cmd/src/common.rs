@@ -227,6 +227,37 @@ impl Read for Counted {
     }
 }
 
+fn is_regular(name: &str) -> bool {
+    name != "-" && std::fs::metadata(name).is_ok_and(|m| m.is_file())
+}
+
+/// A regular file that was opened once to check it, then closed: opened again at its
+/// first read and closed at its end, so at most one such input holds a descriptor at a
+/// time (a merge reads several at once: `bsort -m` counts them in its batches).
+struct Reopen {
+    name: String,
+    inner: Option<Box<dyn Read + Send>>,
+    done: bool,
+}
+
+impl Read for Reopen {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let inner = match &mut self.inner {
+            Some(r) => r,
+            None => self.inner.insert(record::input::open(&self.name)?),
+        };
+        let n = inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.inner = None;
+            self.done = true;
+        }
+        Ok(n)
+    }
+}
+
 /// All inputs, read in order.
 pub struct Inputs {
     list: Vec<Input>,
@@ -247,6 +278,18 @@ impl Inputs {
             let r = record::input::open(name).map_err(|e| {
                 Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e)))
             })?;
+            // Regular files after the first are closed again and reopened when reached:
+            // `bsort *.tsv` of more files than descriptors works, as GNU's does (issue 14).
+            let r = if list.is_empty() || !is_regular(name) {
+                r
+            } else {
+                drop(r);
+                Box::new(Reopen {
+                    name: name.clone(),
+                    inner: None,
+                    done: false,
+                })
+            };
             sizes = match (sizes, record::input::known_size(name)) {
                 (Some(a), Some(b)) => Some(a + b),
                 _ => None,
