@@ -7,7 +7,7 @@ use std::process::Command;
 /// Run `bsort ARGS` under `ulimit -n LIMIT` in DIR, with no descriptor but the standard
 /// three inherited (a harness may leak some).
 fn bsort_limited(dir: &Dir, limit: u32, args: &str) -> std::process::Output {
-    limited(dir, limit, &util::bsort().to_string(), args)
+    limited(dir, limit, util::bsort(), args)
 }
 
 /// Run `BIN ARGS` under `ulimit -n LIMIT`, as [`bsort_limited`].
