@@ -32,14 +32,7 @@ fn examples(help: &str) -> Vec<String> {
     for l in lines.by_ref() {
         let t = l.trim();
         let cont = open || (l.starts_with("    ") && (t.starts_with('|') || t.starts_with('>')));
-        let cmd = match t.find("  ") {
-            Some(i) => t[..i].trim_end(),
-            None => t,
-        };
-        let (cmd, more) = match cmd.strip_suffix('\\') {
-            Some(c) => (c.trim_end(), true),
-            None => (cmd, false),
-        };
+        let (cmd, more) = command_of(t, "  ");
         match out.last_mut() {
             Some(last) if cont => {
                 last.push(' ');
@@ -50,6 +43,19 @@ fn examples(help: &str) -> Vec<String> {
         open = more;
     }
     out
+}
+
+/// The command of an example line: the text before `comment` (where its description
+/// starts), and whether it goes on on the next line (a trailing `\\`).
+fn command_of<'a>(line: &'a str, comment: &str) -> (&'a str, bool) {
+    let cmd = match line.find(comment) {
+        Some(i) => line[..i].trim_end(),
+        None => line,
+    };
+    match cmd.strip_suffix('\\') {
+        Some(c) => (c.trim_end(), true),
+        None => (cmd, false),
+    }
 }
 
 fn tsv(rows: &[&str]) -> String {
@@ -226,14 +232,7 @@ fn readme_examples(readme: &str) -> Vec<(String, Vec<String>)> {
             open = false;
             continue;
         }
-        let cmd = match t.find("  #") {
-            Some(i) => t[..i].trim_end(),
-            None => t,
-        };
-        let (cmd, more) = match cmd.strip_suffix('\\') {
-            Some(c) => (c.trim_end(), true),
-            None => (cmd, false),
-        };
+        let (cmd, more) = command_of(t, "  #");
         if let Some(list) = block.as_mut() {
             match list.last_mut() {
                 Some(last) if open => {

@@ -27,19 +27,7 @@ fn limited(dir: &Dir, limit: u32, bin: &str, args: &str) -> std::process::Output
 }
 
 fn gnu(dir: &Dir, args: &str) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("sort {args}"))
-        .current_dir(dir.path())
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    gnu_sh(dir, &format!("sort {args}"))
 }
 
 #[test]
