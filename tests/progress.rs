@@ -20,6 +20,8 @@ fn on_tty(dir: &Dir, cmd: &str) -> Option<(String, i32)> {
         .args(["-q", "-e", "-c", &line, "/dev/null"])
         .current_dir(dir.path())
         .env("TERM", "xterm")
+        // `script` runs `$SHELL -c`; CI's shell may be sh, which has no $'\t'.
+        .env("SHELL", "/bin/bash")
         .output()
         .ok()?;
     let status = out.status.code().unwrap_or(-1);
