@@ -219,3 +219,31 @@ fn the_terminal_model_replays_what_indicatif_draws() {
     assert_eq!(screen("bar 1\r\x1b[2K\x1b[?25h\rmsg\r\n"), vec!["msg"]);
     assert_eq!(screen("a\r\nb\r\n\x1b[1A\x1b[2K"), vec!["a"]);
 }
+
+#[test]
+fn bjoin_names_its_phases() {
+    let d = Dir::new();
+    big_input(&d);
+    for (cmd, phases) in [
+        (
+            "bjoin --strategy hash -o out.tsv big.tsv big.tsv",
+            ["build", "probe"],
+        ),
+        (
+            "bjoin --strategy merge -o out.tsv big.tsv big.tsv",
+            ["sort", "merge"],
+        ),
+    ] {
+        let Some((raw, status)) = on_tty(&d, cmd) else {
+            return;
+        };
+        assert_eq!(status, 0, "{cmd}: {raw}");
+        for p in phases {
+            assert!(
+                raw.contains(&format!("{p:>6} ")),
+                "{cmd}: phase {p} never drawn: {raw:?}"
+            );
+        }
+        assert_eq!(screen(&raw), Vec::<String>::new(), "{cmd}: raw {raw:?}");
+    }
+}

@@ -9,12 +9,14 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// The bar being drawn, if any (for [`clear`] and [`suspend`]).
-static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+static ACTIVE: Mutex<Option<(u64, ProgressBar)>> = Mutex::new(None);
+/// The id of the next [`Progress`] (so a dropped bar unregisters only itself).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Whether [`ACTIVE`] holds a bar: readers check it without locking.
 static DRAWN: AtomicBool = AtomicBool::new(false);
 
@@ -24,13 +26,14 @@ const SPINNER: &str = "{prefix:>6} {spinner} {bytes} {bytes_per_sec} {elapsed}";
 /// A progress bar that may be hidden.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    id: u64,
 }
 
 impl Progress {
     /// `forced`: `--progress` was given. `total`: the input size when known.
     pub fn new(forced: bool, total: Option<u64>) -> Progress {
         if !(forced || std::io::stderr().is_terminal()) {
-            return Progress { bar: None };
+            return Progress { bar: None, id: 0 };
         }
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
         style(&bar, total.is_some());
@@ -38,25 +41,19 @@ impl Progress {
             // A pipe may be slow: the spinner shows that the tool is alive between reads.
             bar.enable_steady_tick(Duration::from_millis(120));
         }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut a) = ACTIVE.lock() {
-            *a = Some(bar.clone());
+            *a = Some((id, bar.clone()));
             DRAWN.store(true, Ordering::Release);
         }
-        Progress { bar: Some(bar) }
+        Progress { bar: Some(bar), id }
     }
 
     /// Name the current phase (read, sort, spill, merge, build, probe, write), with its size
     /// when known: a bar then, a spinner otherwise.
     pub fn phase(&self, name: &'static str, total: Option<u64>) {
         if let Some(b) = &self.bar {
-            b.set_prefix(name);
-            b.set_position(0);
-            match total {
-                Some(t) => b.set_length(t),
-                None => b.unset_length(),
-            }
-            style(b, total.is_some());
-            b.reset_eta();
+            show_phase(b, name, total, 0);
         }
     }
 
@@ -77,9 +74,37 @@ impl Drop for Progress {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
             if let Ok(mut a) = ACTIVE.lock() {
-                *a = None;
-                DRAWN.store(false, Ordering::Release);
+                // Only this bar's own registration: a newer bar stays drawn.
+                if a.as_ref().is_some_and(|(id, _)| *id == self.id) {
+                    *a = None;
+                    DRAWN.store(false, Ordering::Release);
+                }
             }
+        }
+    }
+}
+
+fn show_phase(b: &ProgressBar, name: &'static str, total: Option<u64>, done: u64) {
+    b.set_prefix(name);
+    match total {
+        Some(t) => b.set_length(t),
+        None => b.unset_length(),
+    }
+    b.set_position(done);
+    style(b, total.is_some());
+    b.reset_eta();
+}
+
+/// Name the phase of the bar being drawn, if any, for the code paths that are handed no
+/// [`Progress`] (bjoin's build and probe, breduce's spill merge): `total` is the phase's
+/// size when known, `done` what of it is already read.
+pub fn set_phase(name: &'static str, total: Option<u64>, done: u64) {
+    if !DRAWN.load(Ordering::Acquire) {
+        return;
+    }
+    if let Ok(a) = ACTIVE.lock() {
+        if let Some((_, b)) = a.as_ref() {
+            show_phase(b, name, total, done);
         }
     }
 }
@@ -97,7 +122,7 @@ pub fn advance(bytes: u64) {
         return;
     }
     if let Ok(a) = ACTIVE.lock() {
-        if let Some(b) = a.as_ref() {
+        if let Some((_, b)) = a.as_ref() {
             b.inc(bytes);
         }
     }
@@ -106,7 +131,7 @@ pub fn advance(bytes: u64) {
 /// Clear the bar, if one is drawn, for good: before the last words on stderr.
 pub fn clear() {
     if let Ok(mut a) = ACTIVE.lock() {
-        if let Some(b) = a.take() {
+        if let Some((_, b)) = a.take() {
             b.finish_and_clear();
         }
         DRAWN.store(false, Ordering::Release);
@@ -115,7 +140,10 @@ pub fn clear() {
 
 /// Run `f` (which writes to stderr) with the bar hidden, then draw it again.
 pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
-    let bar = ACTIVE.lock().ok().and_then(|a| a.clone());
+    let bar = ACTIVE
+        .lock()
+        .ok()
+        .and_then(|a| a.as_ref().map(|(_, b)| b.clone()));
     match bar {
         Some(b) => b.suspend(f),
         None => f(),

@@ -1370,6 +1370,7 @@ fn join_pair<W: Write + Send + ?Sized>(
             ctx.strategy == Strategy::Auto && sizes[bi].is_some_and(|s| s as usize > ctx.budget);
         if let Some(b_raw) = raw[bi].take_if(|_| !too_big) {
             let b_in = recs[bi].insert(RecInput::new(b_raw, keys.order(build), &ctx.bad));
+            cli::progress::set_phase("build", sizes[bi], 0);
             let built = HashTable::build(&keys, build, b_in, ctx.budget, &ctx.join_cfg)
                 .map_err(join_error)?;
             match built {
@@ -1379,6 +1380,7 @@ fn join_pair<W: Write + Send + ?Sized>(
                     };
                     ps.strategy = "hash";
                     ps.build = Some(build);
+                    cli::progress::set_phase("probe", sizes[si], 0);
                     if ctx.threads == 0 {
                         let mut s_in = RecInput::new(s_raw, keys.order(build.other()), &ctx.bad);
                         ps.join = join::hash_join(
@@ -1424,8 +1426,13 @@ fn join_pair<W: Write + Send + ?Sized>(
     };
     let mut li = take(0, Side::Left)?;
     let mut ri = take(1, Side::Right)?;
+    let both = match sizes {
+        [Some(l), Some(r)] => Some(l + r),
+        _ => None,
+    };
     // Merge join.
     if ctx.sorted {
+        cli::progress::set_phase("merge", both, 0);
         ps.join = join::merge_join(
             &keys,
             ctx.jt,
@@ -1443,6 +1450,8 @@ fn join_pair<W: Write + Send + ?Sized>(
     // the sorts get 4/5 of the budget, the buffered group of equal keys the rest.
     let mut scfg = ctx.sort_cfg.clone();
     scfg.budget = (ctx.budget / 5 * 2).max(1);
+    // A hash join that overflowed has read part of its build side already.
+    cli::progress::set_phase("sort", both, li.bytes + ri.bytes);
     let mut sorters = Vec::with_capacity(2);
     for (side, input) in [
         (Side::Left, &mut li as &mut dyn join::Input),
@@ -1465,6 +1474,7 @@ fn join_pair<W: Write + Send + ?Sized>(
     let (Some(ls), Some(rs)) = (left_sorter, right_sorter) else {
         return Err(Error::Runtime("internal error: sorters missing".into()));
     };
+    cli::progress::set_phase("merge", None, 0);
     let (joined, lstats, rstats) = std::thread::scope(|scope| {
         let (mut lc, lh) = sort_side(scope, ls);
         let (mut rc, rh) = sort_side(scope, rs);
