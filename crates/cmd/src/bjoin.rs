@@ -7,8 +7,8 @@ use crate::common::{self, Inputs};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::{args, Error, Output, Result, Stats};
 use extsort::{Order, Sorter};
-use join::{Built, HashTable, JoinType, Side};
-use record::{CsvScratch, FieldSplit, Format, Key, KeyOpts, KeySource, KeySpec, RecordOrder};
+use join::{BlockProbe, Built, ChanInput, HashTable, JoinKeys, JoinType, Layout, Side};
+use record::{CsvScratch, FieldSplit, Format, Key, KeyOpts, KeySpec, RecordOrder};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 use std::io::{self, Write};
@@ -445,80 +445,6 @@ fn add_pair(stats: &mut Stats, p: &PairStats) {
 // ---------------------------------------------------------------------------------------
 // Keys
 
-/// The two sides' record orders, seen by the join engine.
-struct JoinKeys {
-    left: RecordOrder,
-    right: RecordOrder,
-    /// Every key compares its bytes plainly (so hashing the bytes is hashing the key).
-    plain: bool,
-}
-
-impl JoinKeys {
-    fn order(&self, side: Side) -> &RecordOrder {
-        match side {
-            Side::Left => &self.left,
-            Side::Right => &self.right,
-        }
-    }
-
-    /// Whether keys can be hashed at all (human numbers have no canonical form).
-    fn hashable(&self) -> bool {
-        self.left.keys.iter().all(|k| !k.opts.human)
-    }
-}
-
-impl join::Keys for JoinKeys {
-    #[inline]
-    fn cmp_lr(&self, l: &[u8], r: &[u8]) -> Ordering {
-        for (i, k) in self.left.keys.iter().enumerate() {
-            let o = k.opts.compare(self.left.key(l, i), self.right.key(r, i));
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    }
-
-    #[inline]
-    fn cmp_side(&self, side: Side, a: &[u8], b: &[u8]) -> Ordering {
-        self.order(side).compare_keys(a, b)
-    }
-
-    #[inline]
-    fn hash_key(&self, side: Side, item: &[u8], out: &mut Vec<u8>) {
-        let o = self.order(side);
-        if self.plain {
-            if o.keys.len() == 1 {
-                out.extend_from_slice(o.key(item, 0));
-                return;
-            }
-            for i in 0..o.keys.len() {
-                let k = o.key(item, i);
-                out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-                out.extend_from_slice(k);
-            }
-        } else {
-            o.normalized(item, out);
-        }
-    }
-
-    #[inline]
-    fn prepare(&self, side: Side, item: &[u8], out: &mut Vec<u8>) -> bool {
-        // Plain keys only: there equal bytes are equal keys, and the encoding below orders
-        // as the comparison does (one key: its bytes; several: escaped and terminated).
-        if !self.plain {
-            return false;
-        }
-        let o = self.order(side);
-        if o.keys.len() == 1 {
-            out.extend_from_slice(o.key(item, 0));
-            true
-        } else {
-            o.normalized(item, out)
-        }
-    }
-}
-
 /// extsort's view of one side's key order (stable: equal keys keep input order).
 struct SortOrder(RecordOrder);
 
@@ -676,64 +602,6 @@ impl Bad {
     }
 }
 
-/// Items coming back from a sort finishing on another thread, in blocks of
-/// `len:u32le item` records.
-struct ChanInput {
-    rx: mpsc::Receiver<Vec<u8>>,
-    block: Vec<u8>,
-    pos: usize,
-    cur: (usize, usize),
-}
-
-impl join::Input for ChanInput {
-    fn advance(&mut self) -> join::Result<bool> {
-        loop {
-            if self.pos + 4 <= self.block.len() {
-                let b = &self.block[self.pos..];
-                let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                let start = self.pos + 4;
-                if start + n <= self.block.len() {
-                    self.cur = (start, n);
-                    self.pos = start + n;
-                    return Ok(true);
-                }
-            }
-            if self.pos < self.block.len() {
-                // A record cut between blocks (extsort sends whole items; be safe anyway).
-                let rest = self.block.split_off(self.pos);
-                match self.rx.recv() {
-                    Ok(next) => {
-                        self.block = rest;
-                        self.block.extend_from_slice(&next);
-                        self.pos = 0;
-                        continue;
-                    }
-                    Err(_) => {
-                        return Err(join::Error::Input(
-                            "a sorted run ended in the middle of a record".into(),
-                        ))
-                    }
-                }
-            }
-            match self.rx.recv() {
-                Ok(next) => {
-                    self.block = next;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(false),
-            }
-        }
-    }
-
-    fn current(&self) -> &[u8] {
-        &self.block[self.cur.0..self.cur.0 + self.cur.1]
-    }
-
-    fn at(&self) -> String {
-        "sorted input".into()
-    }
-}
-
 /// Push every remaining record of `input` into a sorter.
 fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn join::Input) -> Result<()> {
     while input.advance().map_err(join_error)? {
@@ -752,73 +620,6 @@ fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn join::Input) -> R
 
 // ---------------------------------------------------------------------------------------
 // The parallel probe
-
-/// The probe side's records, parsed by workers: items of the side's order; a CSV or JSON
-/// record whose key cannot be read stops the join or is kept aside (`--skip-bad`).
-struct BlockProbe<'a> {
-    order: &'a RecordOrder,
-    framing: join::blocks::Framing,
-    name: &'a str,
-    bad: &'a Bad,
-    layout: Layout<'a, ()>,
-}
-
-#[derive(Default)]
-struct ProbeParser {
-    item: Vec<u8>,
-    scratch: CsvScratch,
-    bad: Vec<u8>,
-    bad_count: u64,
-}
-
-impl<'a> join::parallel::Probe for BlockProbe<'a> {
-    type Parser = ProbeParser;
-    type Out = Layout<'a, io::Sink>;
-    type Note = (Vec<u8>, u64);
-
-    fn parser(&self) -> ProbeParser {
-        ProbeParser::default()
-    }
-
-    fn out(&self) -> Layout<'a, io::Sink> {
-        let mut l = self.layout.with_out(io::sink());
-        l.accumulate = true;
-        l
-    }
-
-    fn items(
-        &self,
-        p: &mut ProbeParser,
-        block: &join::blocks::Block,
-        each: &mut dyn FnMut(&[u8]) -> join::Result<()>,
-    ) -> join::Result<()> {
-        if !self.order.format.extracts() {
-            for (_, rec) in block.records(self.framing) {
-                each(rec)?;
-            }
-            return Ok(());
-        }
-        for (line, rec) in block.records(self.framing) {
-            p.item.clear();
-            match self.order.encode(rec, &mut p.item, &mut p.scratch) {
-                Ok(()) => each(&p.item)?,
-                Err(e) if !self.bad.skip => {
-                    return Err(join::Error::Input(format!("{}:{line}: {e}", self.name)))
-                }
-                Err(_) => {
-                    p.bad.extend_from_slice(rec);
-                    p.bad.push(self.bad.eol);
-                    p.bad_count += 1;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn note(&self, p: &mut ProbeParser) -> (Vec<u8>, u64) {
-        (std::mem::take(&mut p.bad), std::mem::take(&mut p.bad_count))
-    }
-}
 
 /// Probe `table` with `stream` on `ctx.threads` workers, output in input order, then write
 /// what the build side owes. Returns the join's counters and the bytes of `stream` read.
@@ -869,7 +670,8 @@ fn probe_parallel<W: Write + Send>(
         order: keys.order(side),
         framing,
         name: &name,
-        bad: &ctx.bad,
+        skip: ctx.bad.skip,
+        eol: ctx.bad.eol,
         layout: layout.with_out(()),
     };
     let mut on_note = |(recs, n): (Vec<u8>, u64)| ctx.bad.records(&recs, n);
@@ -896,336 +698,6 @@ fn probe_parallel<W: Write + Send>(
 // ---------------------------------------------------------------------------------------
 // Output layout
 
-/// Formats joined pairs: GNU join's layout for TSV/CSV, `{"left":L,"right":R}` for JSON.
-struct Layout<'a, W> {
-    out: W,
-    keys: &'a JoinKeys,
-    jt: JoinType,
-    format: Format,
-    eol: u8,
-    fill: &'a [u8],
-    /// Per side: which fields are key fields (0-based), and how many other fields the side
-    /// has (for filling), once known.
-    key_fields: [Vec<(usize, Option<usize>)>; 2],
-    width: [Option<usize>; 2],
-    line: Vec<u8>,
-    scratch: CsvScratch,
-    fields: Vec<Vec<u8>>,
-    /// TSV with one plain key field a side: the separator and the fields (the fast path).
-    plain: Option<[usize; 2]>,
-    delim: u8,
-    /// Lines stay in `line` (a worker's block buffer) instead of going to `out`.
-    accumulate: bool,
-}
-
-fn key_fields(order: &RecordOrder) -> Vec<(usize, Option<usize>)> {
-    order
-        .keys
-        .iter()
-        .filter_map(|k| match &k.source {
-            KeySource::Span(s) => Some((s.sword, s.eword)),
-            KeySource::Path(_) => None,
-        })
-        .collect()
-}
-
-fn is_key_field(kf: &[(usize, Option<usize>)], i: usize) -> bool {
-    kf.iter().any(|&(s, e)| i >= s && e.is_none_or(|e| i <= e))
-}
-
-/// Write a CSV field, quoted when it must be.
-fn csv_field(out: &mut Vec<u8>, f: &[u8], delim: u8) {
-    if f.iter()
-        .any(|&c| c == delim || c == b'"' || c == b'\n' || c == b'\r')
-    {
-        out.push(b'"');
-        for &c in f {
-            if c == b'"' {
-                out.push(b'"');
-            }
-            out.push(c);
-        }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(f);
-    }
-}
-
-/// Append the fields of a TSV record that are not key fields, each run of consecutive ones
-/// copied at once (they are separated by the delimiter already).
-#[inline]
-fn push_tsv_others(
-    line: &mut Vec<u8>,
-    rec: &[u8],
-    t: u8,
-    kf: &[(usize, Option<usize>)],
-    first: &mut bool,
-) {
-    let mut flush = |line: &mut Vec<u8>, run: &mut Option<(usize, usize)>| {
-        if let Some((a, b)) = run.take() {
-            if !*first {
-                line.push(t);
-            }
-            *first = false;
-            line.extend_from_slice(&rec[a..b]);
-        }
-    };
-    let mut run: Option<(usize, usize)> = None;
-    let mut start = 0;
-    let mut i = 0;
-    loop {
-        let end = record::fields::find_byte(t, &rec[start..]).map_or(rec.len(), |p| start + p);
-        if is_key_field(kf, i) {
-            flush(line, &mut run);
-        } else {
-            run = Some((run.map_or(start, |r| r.0), end));
-        }
-        if end == rec.len() {
-            break;
-        }
-        start = end + 1;
-        i += 1;
-        // Past the last key field, the rest of the record is one run.
-        if kf.iter().all(|&(_, e)| e.is_some_and(|e| e < i)) {
-            run = Some((run.map_or(start, |r| r.0), rec.len()));
-            break;
-        }
-    }
-    flush(line, &mut run);
-}
-
-/// Append one output field (quoted for CSV) after a separator unless it is the first.
-fn push_field(line: &mut Vec<u8>, format: Format, first: &mut bool, f: &[u8]) {
-    let d = match format {
-        Format::Csv(d) => d,
-        Format::Text(FieldSplit::Char(t)) => t,
-        _ => b'\t',
-    };
-    if !*first {
-        line.push(d);
-    }
-    *first = false;
-    if let Format::Csv(d) = format {
-        csv_field(line, f, d);
-    } else {
-        line.extend_from_slice(f);
-    }
-}
-
-impl<'a, W> Layout<'a, W> {
-    /// The same layout writing to `out` (a worker's buffer), with what it learnt so far.
-    fn with_out<V>(&self, out: V) -> Layout<'a, V> {
-        Layout {
-            out,
-            keys: self.keys,
-            jt: self.jt,
-            format: self.format,
-            eol: self.eol,
-            fill: self.fill,
-            key_fields: self.key_fields.clone(),
-            width: self.width,
-            line: Vec::new(),
-            scratch: CsvScratch::default(),
-            fields: Vec::new(),
-            plain: self.plain,
-            delim: self.delim,
-            accumulate: false,
-        }
-    }
-}
-
-impl join::parallel::BlockSink for Layout<'_, io::Sink> {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.line
-    }
-}
-
-impl<W: Write> Layout<'_, W> {
-    fn side_index(side: Side) -> usize {
-        match side {
-            Side::Left => 0,
-            Side::Right => 1,
-        }
-    }
-
-    /// The fields of a record (decoded for CSV) into `self.fields`.
-    fn split(&mut self, rec: &[u8]) {
-        self.fields.clear();
-        match self.format {
-            // Items were encoded (and so parsed) already: a CSV record here parses.
-            Format::Csv(d) if self.scratch.parse(rec, d).is_ok() => {
-                for f in self.scratch.fields() {
-                    self.fields.push(f.to_vec());
-                }
-            }
-            Format::Text(FieldSplit::Char(t)) => {
-                for f in rec.split(|&c| c == t) {
-                    self.fields.push(f.to_vec());
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn other_count(&mut self, side: Side, rec: &[u8]) -> usize {
-        self.split(rec);
-        let kf = &self.key_fields[Self::side_index(side)];
-        (0..self.fields.len())
-            .filter(|&i| !is_key_field(kf, i))
-            .count()
-    }
-
-    /// The other fields of one side's record, or fills.
-    fn push_side(&mut self, side: Side, item: Option<&[u8]>, first: &mut bool) {
-        let si = Self::side_index(side);
-        let format = self.format;
-        match item {
-            Some(it) => {
-                let rec = self.keys.order(side).record(it);
-                if let Format::Text(FieldSplit::Char(t)) = format {
-                    push_tsv_others(&mut self.line, rec, t, &self.key_fields[si], first);
-                } else {
-                    self.split(rec);
-                    for (i, f) in self.fields.iter().enumerate() {
-                        if !is_key_field(&self.key_fields[si], i) {
-                            push_field(&mut self.line, format, first, f);
-                        }
-                    }
-                }
-            }
-            None => {
-                for _ in 0..self.width[si].unwrap_or(0) {
-                    push_field(&mut self.line, format, first, self.fill);
-                }
-            }
-        }
-    }
-
-    /// The header line, from both sides' headers (split into fields).
-    fn header(&mut self, lh: &[Vec<u8>], rh: &[Vec<u8>], raw_left: &[u8]) -> io::Result<()> {
-        self.line.clear();
-        if !self.jt.pairs() {
-            self.line.extend_from_slice(raw_left);
-        } else {
-            let mut first = true;
-            let names: Vec<Vec<u8>> = self.key_fields[0]
-                .iter()
-                .map(|&(s, _)| lh.get(s).cloned().unwrap_or_default())
-                .collect();
-            for n in &names {
-                push_field(&mut self.line, self.format, &mut first, n);
-            }
-            for (side, h) in [(0usize, lh), (1, rh)] {
-                let kf = self.key_fields[side].clone();
-                for (i, f) in h.iter().enumerate() {
-                    if !is_key_field(&kf, i) {
-                        push_field(&mut self.line, self.format, &mut first, f);
-                    }
-                }
-            }
-        }
-        self.line.push(self.eol);
-        self.out.write_all(&self.line)
-    }
-}
-
-impl<W: Write> join::Sink for Layout<'_, W> {
-    fn seen(&mut self, side: Side, item: &[u8]) {
-        let si = Self::side_index(side);
-        if self.width[si].is_none() && !matches!(self.format, Format::Jsonl) {
-            let rec = self.keys.order(side).record(item);
-            self.width[si] = Some(self.other_count(side, rec));
-        }
-    }
-
-    fn emit(&mut self, l: Option<&[u8]>, r: Option<&[u8]>) -> io::Result<()> {
-        if !self.accumulate {
-            self.line.clear();
-        }
-        if let (Some([kl, kr]), true) = (self.plain, self.jt.pairs()) {
-            // TSV, one plain key field a side: each record split once around its key.
-            let t = self.delim;
-            let (lk, lo) = l.map_or((&b""[..], [None; 2]), |l| split_around(l, t, kl));
-            let (rk, ro) = r.map_or((&b""[..], [None; 2]), |r| split_around(r, t, kr));
-            self.line
-                .extend_from_slice(if l.is_some() { lk } else { rk });
-            for (present, others, w) in [
-                (l.is_some(), lo, self.width[0]),
-                (r.is_some(), ro, self.width[1]),
-            ] {
-                if present {
-                    for o in others.into_iter().flatten() {
-                        self.line.push(t);
-                        self.line.extend_from_slice(o);
-                    }
-                } else {
-                    for _ in 0..w.unwrap_or(0) {
-                        self.line.push(t);
-                        self.line.extend_from_slice(self.fill);
-                    }
-                }
-            }
-        } else if !self.jt.pairs() {
-            if let Some(l) = l {
-                self.line.extend_from_slice(self.keys.left.record(l));
-            }
-        } else if self.format == Format::Jsonl {
-            self.line.extend_from_slice(b"{\"left\":");
-            match l {
-                Some(l) => self
-                    .line
-                    .extend_from_slice(self.keys.left.record(l).trim_ascii()),
-                None => self.line.extend_from_slice(b"null"),
-            }
-            self.line.extend_from_slice(b",\"right\":");
-            match r {
-                Some(r) => self
-                    .line
-                    .extend_from_slice(self.keys.right.record(r).trim_ascii()),
-                None => self.line.extend_from_slice(b"null"),
-            }
-            self.line.push(b'}');
-        } else {
-            let mut first = true;
-            let (side, it) = match (l, r) {
-                (Some(l), _) => (Side::Left, l),
-                (None, Some(r)) => (Side::Right, r),
-                (None, None) => return Ok(()),
-            };
-            let order = self.keys.order(side);
-            for i in 0..order.keys.len() {
-                let k = order.key(it, i);
-                push_field(&mut self.line, self.format, &mut first, k);
-            }
-            self.push_side(Side::Left, l, &mut first);
-            self.push_side(Side::Right, r, &mut first);
-        }
-        self.line.push(self.eol);
-        if self.accumulate {
-            return Ok(());
-        }
-        self.out.write_all(&self.line)
-    }
-}
-
-/// A TSV record's field `k` and the runs of other fields before and after it (`None`: no
-/// such run; `Some("")`: one empty field): `a\tK\tb\tc` with `k = 1` is `K`, `a`, `b\tc`.
-/// A record with no field `k` has an empty key and is one run of other fields.
-#[inline]
-fn split_around(rec: &[u8], t: u8, k: usize) -> (&[u8], [Option<&[u8]>; 2]) {
-    let mut start = 0;
-    for _ in 0..k {
-        match record::fields::find_byte(t, &rec[start..]) {
-            Some(p) => start += p + 1,
-            None => return (&[], [Some(rec), None]),
-        }
-    }
-    let end = record::fields::find_byte(t, &rec[start..]).map_or(rec.len(), |p| start + p);
-    let before = (k > 0).then(|| &rec[..start - 1]);
-    let after = (end < rec.len()).then(|| &rec[end + 1..]);
-    (&rec[start..end], [before, after])
-}
-
 // ---------------------------------------------------------------------------------------
 // One join
 
@@ -1250,15 +722,7 @@ fn sort_side<'scope, 'env>(
         };
         sorter.finish(&emit, &mut sink)
     });
-    (
-        ChanInput {
-            rx,
-            block: Vec::new(),
-            pos: 0,
-            cur: (0, 0),
-        },
-        handle,
-    )
+    (ChanInput::new(rx), handle)
 }
 
 /// Join one pair of inputs into `out`, with the header first when `write_header`.
@@ -1295,39 +759,15 @@ fn join_pair<W: Write + Send + ?Sized>(
     };
     let lkeys = resolve(&ctx.left_specs, &hfields[0])?;
     let rkeys = resolve(&ctx.right_specs, &hfields[1])?;
-    let plain = lkeys.iter().all(|k| !k.opts.any());
-    let keys = JoinKeys {
-        left: RecordOrder::new(ctx.format, lkeys, KeyOpts::default(), true),
-        right: RecordOrder::new(ctx.format, rkeys, KeyOpts::default(), true),
-        plain,
-    };
-    let mut layout = Layout {
-        out,
-        keys: &keys,
-        jt: ctx.jt,
-        format: ctx.format,
-        eol: ctx.eol,
-        fill: &ctx.fill,
-        key_fields: [key_fields(&keys.left), key_fields(&keys.right)],
-        width: [None, None],
-        line: Vec::new(),
-        scratch: CsvScratch::default(),
-        fields: Vec::new(),
-        plain: match (keys.left.plain_field(), keys.right.plain_field()) {
-            (Some((_, l)), Some((_, r))) => Some([l, r]),
-            _ => None,
-        },
-        delim: match ctx.format {
-            Format::Text(FieldSplit::Char(t)) => t,
-            _ => b'\t',
-        },
-        accumulate: false,
-    };
+    let keys = JoinKeys::new(
+        RecordOrder::new(ctx.format, lkeys, KeyOpts::default(), true),
+        RecordOrder::new(ctx.format, rkeys, KeyOpts::default(), true),
+    );
+    let mut layout = Layout::new(out, &keys, ctx.jt, ctx.format, ctx.eol, &ctx.fill);
     if ctx.header {
         for (i, h) in hfields.iter().enumerate() {
             if headers[i].is_some() {
-                let kf = layout.key_fields[i].clone();
-                layout.width[i] = Some((0..h.len()).filter(|&j| !is_key_field(&kf, j)).count());
+                layout.header_width(i, h);
             }
         }
         if write_header {

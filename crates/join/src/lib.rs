@@ -19,8 +19,17 @@
 //! flags or exits; errors are values.
 
 pub mod blocks;
+mod chan;
 mod group;
+mod keys;
+mod layout;
 pub mod parallel;
+mod probe;
+
+pub use chan::ChanInput;
+pub use keys::JoinKeys;
+pub use layout::Layout;
+pub use probe::BlockProbe;
 
 use group::Group;
 use record::keymap::KeyMap;
