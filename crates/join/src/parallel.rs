@@ -217,7 +217,7 @@ where
                             for &(in_block, o, len, head) in &batch.items {
                                 let from = if in_block { &block.data } else { &batch.arena };
                                 let item = &from[o..o + len];
-                                n += crate::emit_matches(jt, table, item, head, sink, marks)?;
+                                n += crate::hash::emit_matches(jt, table, item, head, sink, marks)?;
                                 if sink.buf().len() > limits.out_cap {
                                     wait_turn(head_of_line, seq, stop)?;
                                     let mut o = out.lock().map_err(|_| Error::Interrupted)?;
@@ -235,7 +235,7 @@ where
                                 first = Some(item.to_vec());
                                 sink.seen(build.other(), item);
                             }
-                            let head = crate::lookup(keys, table, item, &mut hk);
+                            let head = crate::hash::lookup(keys, table, item, &mut hk);
                             // An item that is a slice of the block (TSV) is not copied.
                             let (base, at) = (block.data.as_ptr() as usize, item.as_ptr() as usize);
                             if at >= base && at + item.len() <= base + block.data.len() {
@@ -397,7 +397,7 @@ pub fn finish(
     if let Some(f) = &probed.first {
         sink.seen(table.side.other(), f);
     }
-    probed.stats.records_out += crate::emit_owed(jt, table, &probed.marks, sink)?;
+    probed.stats.records_out += crate::hash::emit_owed(jt, table, &probed.marks, sink)?;
     match table.side {
         Side::Left => probed.stats.left_records = table.len() as u64,
         Side::Right => probed.stats.right_records = table.len() as u64,
