@@ -946,37 +946,6 @@ fn join_pair<W: Write + Send + ?Sized>(
 // ---------------------------------------------------------------------------------------
 // Partition-wise
 
-/// The part files of a partitioned directory, checked against the other side's.
-fn part_path(dir: &Path, i: u64) -> Result<PathBuf> {
-    for ext in ["", ".gz", ".zst"] {
-        let p = dir.join(partition::part_name(i, ext));
-        if p.exists() {
-            return Ok(p);
-        }
-    }
-    Err(Error::Runtime(format!(
-        "{}: no {} (the directory is not a complete partitioning)",
-        dir.display(),
-        partition::part_name(i, "")
-    )))
-}
-
-fn manifest_keys(v: &Value) -> Vec<String> {
-    let keys: Vec<String> = v["partitioning"]["key"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    if keys.is_empty() {
-        vec!["1".into()]
-    } else {
-        keys
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn run_partitioned(
     ctx: &Ctx,
@@ -995,48 +964,20 @@ fn run_partitioned(
                 d.display()
             )));
         }
-        partition::read_manifest(d).map_err(|e| Error::Runtime(e.to_string()))
+        partition::Manifest::read(d).map_err(|e| Error::Runtime(e.to_string()))
     };
     let (lm, rm) = (read(ldir)?, read(rdir)?);
-    let (ls, rs) = (ldir.display(), rdir.display());
-    let n_of = |v: &Value| v["partitioning"]["n"].as_u64();
-    let (Some(n), Some(rn)) = (n_of(&lm), n_of(&rm)) else {
-        return Err(Error::Runtime(format!(
-            "{ls} or {rs}: the manifest does not say how many parts there are"
-        )));
-    };
-    if n != rn {
-        return Err(Error::Runtime(format!(
-            "{ls} has {n} parts and {rs} has {rn}: partitionings must have the same N"
-        )));
-    }
-    let pf = |v: &Value| {
-        v["partitioning"]["partition_function"]
-            .as_str()
-            .map(str::to_string)
-    };
-    match (pf(&lm), pf(&rm)) {
-        (Some(a), Some(b)) if a == b && a == partition::PARTITION_FUNCTION => {}
-        (Some(a), Some(b)) if a != b => {
-            return Err(Error::Runtime(format!(
-                "{ls} and {rs} were cut by different partition functions ('{a}' and '{b}')"
-            )))
-        }
-        _ => {
-            return Err(Error::Runtime(format!(
-                "{ls} and {rs} must both be hash partitionings (bsplit --hash, bshuffle -o) by the current partition function"
-            )))
-        }
-    }
+    let n = partition::copartitioned(&lm, &rm).map_err(Error::Runtime)?;
     let texts = |s: &[KeySpec]| s.iter().map(|k| k.text.clone()).collect::<Vec<_>>();
-    for (d, m, want) in [
-        (&ls, &lm, texts(&ctx.left_specs)),
-        (&rs, &rm, texts(&ctx.right_specs)),
+    for (m, want) in [
+        (&lm, texts(&ctx.left_specs)),
+        (&rm, texts(&ctx.right_specs)),
     ] {
-        let got = manifest_keys(m);
+        let got = m.partitioning.key_or_default();
         if got != want {
             return Err(Error::Runtime(format!(
-                "{d} is partitioned by key {got:?}, but the join key of that side is {want:?}"
+                "{} is partitioned by key {got:?}, but the join key of that side is {want:?}",
+                m.dir.display()
             )));
         }
     }
@@ -1070,8 +1011,11 @@ fn run_partitioned(
         threads: 0,
     };
     let job = |i: usize| -> Result<(std::fs::File, PairStats)> {
-        let lp = part_path(ldir, i as u64)?;
-        let rp = part_path(rdir, i as u64)?;
+        let part = |m: &partition::Manifest| {
+            m.part_path(i as u64)
+                .map_err(|e| Error::Runtime(e.to_string()))
+        };
+        let (lp, rp) = (part(&lm)?, part(&rm)?);
         let names = [lp.display().to_string(), rp.display().to_string()];
         let left = open_one(&names[0], eol, max_record, ctx.format)?;
         let right = open_one(&names[1], eol, max_record, ctx.format)?;

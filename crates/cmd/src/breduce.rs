@@ -298,37 +298,20 @@ fn read_parts_dir(dir: &str) -> Result<PartsDir> {
             "{dir}: a directory without _SUCCESS (an unfinished or foreign output); give its files instead"
         )));
     }
-    let m = partition::read_manifest(path).map_err(|e| match e.is_damage() {
+    let m = partition::Manifest::read(path).map_err(|e| match e.is_damage() {
         true => Error::Runtime(e.to_string()),
         false => Error::Usage(e.to_string()),
     })?;
-    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
-        v.as_array().map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-    };
-    let p = &m["partitioning"];
-    let hashed_by = (p["method"] == "hash"
-        && p["partition_function"] == partition::PARTITION_FUNCTION)
-        .then(|| strings(&p["key"]))
-        .flatten();
-    let parts = m["parts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x["name"].as_str())
-                .map(|n| path.join(n).to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
     Ok(PartsDir {
         name: dir.to_string(),
-        parts,
-        hashed_by,
-        sorted_by: strings(&m["sorted"]["by"]),
-        combine: strings(&m["combine"]),
+        parts: m
+            .part_paths()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        hashed_by: m.partitioning.hashed_by().map(<[String]>::to_vec),
+        sorted_by: m.sorted_by,
+        combine: m.combine,
     })
 }
 

@@ -7,8 +7,10 @@
 //! directory beside its destination and moves it into place whole, `_SUCCESS` (a JSON
 //! manifest) written last. This crate never prints, parses flags or exits.
 
+pub mod manifest;
 pub mod parts;
 
+pub use manifest::{copartitioned, Manifest, Partitioning};
 pub use parts::{percent_decode, percent_encode, Compress, Parts};
 use serde_json::{json, Value};
 use std::fs;
