@@ -6,14 +6,11 @@
 use crate::common::{self, Inputs};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::{args, Error, Output, Result, Stats};
-use extsort::{Order, Sorter};
-use join::{BlockProbe, Built, ChanInput, HashTable, JoinKeys, JoinType, Layout, Side};
-use record::{CsvScratch, FieldSplit, Format, Key, KeyOpts, KeySpec, RecordOrder};
+use join::{JoinKeys, JoinType, Layout, PairStats, Side, Strategy};
+use record::{FieldSplit, Format, Key, KeyOpts, KeySpec, RecordOrder};
 use serde_json::{json, Value};
-use std::cmp::Ordering;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Instant;
 
 const ABOUT: &str =
@@ -183,13 +180,6 @@ pub fn main() -> ! {
     cli::main("bjoin", command(), run)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Strategy {
-    Auto,
-    Hash,
-    Merge,
-}
-
 /// Everything a join of one pair of inputs needs, from the command line.
 struct Ctx {
     jt: JoinType,
@@ -211,31 +201,12 @@ struct Ctx {
     threads: usize,
 }
 
-/// What the join of one pair did.
-#[derive(Default)]
-struct PairStats {
-    join: join::Stats,
-    bytes_in: u64,
-    sort: extsort::Stats,
-    strategy: &'static str,
-    build: Option<Side>,
-    fallback: bool,
-}
-
-impl PairStats {
-    /// Take the input counters from the two inputs.
-    fn read(mut self, l: Option<&RecInput>, r: Option<&RecInput>) -> PairStats {
-        self.bytes_in = l.map_or(0, |l| l.bytes) + r.map_or(0, |r| r.bytes);
-        self.join.left_records = l.map_or(0, |l| l.count);
-        self.join.right_records = r.map_or(0, |r| r.count);
-        self
-    }
-}
-
 fn join_error(e: join::Error) -> Error {
     match e {
         join::Error::Io { context, source } => Error::Io(context, source),
         join::Error::Interrupted => Error::Exit(130),
+        join::Error::Usage(m) => Error::Usage(m),
+        join::Error::Sort(e) => Error::from(e),
         e => Error::Runtime(e.to_string()),
     }
 }
@@ -445,28 +416,6 @@ fn add_pair(stats: &mut Stats, p: &PairStats) {
 // ---------------------------------------------------------------------------------------
 // Keys
 
-/// extsort's view of one side's key order (stable: equal keys keep input order).
-struct SortOrder(RecordOrder);
-
-impl Order for SortOrder {
-    #[inline]
-    fn prefix(&self, item: &[u8]) -> extsort::Prefix {
-        self.0.prefix(item)
-    }
-    #[inline]
-    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
-        self.0.compare(a, b)
-    }
-    #[inline]
-    fn is_total(&self, p: &extsort::Prefix) -> bool {
-        self.0.prefix_is_total(p)
-    }
-    #[inline]
-    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
-        self.0.normalized(item, out)
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Inputs
 
@@ -479,79 +428,26 @@ fn open_one(name: &str, eol: u8, max_record: usize, format: Format) -> Result<co
         .ok_or_else(|| Error::Runtime(format!("cannot open {name}")))
 }
 
-/// One input read record by record, as items of its side's order.
-struct RecInput<'o> {
-    input: common::Input,
-    order: &'o RecordOrder,
-    bad: &'o Bad,
-    item: Vec<u8>,
-    scratch: CsvScratch,
-    line: u64,
-    bytes: u64,
-    count: u64,
-}
-
-impl<'o> RecInput<'o> {
-    fn new(input: common::Input, order: &'o RecordOrder, bad: &'o Bad) -> Self {
-        RecInput {
-            input,
-            order,
-            bad,
-            item: Vec::new(),
-            scratch: CsvScratch::default(),
-            line: 0,
-            bytes: 0,
-            count: 0,
-        }
-    }
-}
-
-impl join::Input for RecInput<'_> {
-    fn advance(&mut self) -> join::Result<bool> {
-        loop {
-            self.line = self.input.line() + 1;
-            let RecInput {
-                input,
-                order,
-                bad,
-                item,
-                scratch,
-                line,
-                bytes,
-                count,
-            } = self;
-            let rec = input
-                .next_record()
-                .map_err(|e| join::Error::Input(e.message().unwrap_or_default()))?;
-            let Some(rec) = rec else {
-                return Ok(false);
-            };
-            *bytes += rec.len() as u64 + 1;
-            if order.format.extracts() {
-                item.clear();
-                if let Err(e) = order.encode(rec, item, scratch) {
-                    if !bad.skip {
-                        return Err(join::Error::Input(format!("{}:{line}: {e}", input.name)));
-                    }
-                    bad.record(rec)?;
-                    continue;
-                }
-            }
-            *count += 1;
-            return Ok(true);
-        }
+impl join::Source for common::Input {
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    fn current(&self) -> &[u8] {
-        if self.order.format.extracts() {
-            &self.item
-        } else {
-            self.input.last()
-        }
+    fn next_record(&mut self) -> join::Result<Option<&[u8]>> {
+        common::Input::next_record(self)
+            .map_err(|e| join::Error::Input(e.message().unwrap_or_default()))
     }
 
-    fn at(&self) -> String {
-        format!("{}:{}", self.input.name, self.line)
+    fn last(&self) -> &[u8] {
+        common::Input::last(self)
+    }
+
+    fn line(&self) -> u64 {
+        common::Input::line(self)
+    }
+
+    fn into_parts(self) -> (Vec<u8>, Box<dyn io::Read + Send>, bool) {
+        common::Input::into_parts(self)
     }
 }
 
@@ -564,7 +460,15 @@ struct Bad {
     out: Option<std::sync::Mutex<Output>>,
 }
 
-impl Bad {
+impl join::BadRecords for Bad {
+    fn skip(&self) -> bool {
+        self.skip
+    }
+
+    fn eol(&self) -> u8 {
+        self.eol
+    }
+
     /// Bad records of a block (each with its terminator), `n` of them.
     fn records(&self, recs: &[u8], n: u64) -> join::Result<()> {
         if n == 0 {
@@ -600,129 +504,6 @@ impl Bad {
         }
         Ok(())
     }
-}
-
-/// Push every remaining record of `input` into a sorter.
-fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn join::Input) -> Result<()> {
-    while input.advance().map_err(join_error)? {
-        sorter
-            .push(input.current())
-            .map_err(|e| match e {
-                extsort::Error::TooLarge { len, budget } => Error::Runtime(format!(
-                    "{}: a record of {len} bytes does not fit the memory budget of {budget} bytes (raise -S)",
-                    input.at()
-                )),
-                e => Error::from(e),
-            })?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// The parallel probe
-
-/// Probe `table` with `stream` on `ctx.threads` workers, output in input order, then write
-/// what the build side owes. Returns the join's counters and the bytes of `stream` read.
-fn probe_parallel<W: Write + Send>(
-    ctx: &Ctx,
-    keys: &JoinKeys,
-    table: &HashTable,
-    stream: common::Input,
-    layout: &mut Layout<'_, W>,
-) -> Result<(join::Stats, u64)> {
-    use join::blocks::{CutError, Cutter, Framing};
-    let side = table.side.other();
-    let name = stream.name.clone();
-    let line = stream.line() + 1;
-    let (carry, reader, eof) = stream.into_parts();
-    let framing = match ctx.format {
-        Format::Csv(_) => Framing::Csv(ctx.eol),
-        _ => Framing::Lines(ctx.eol),
-    };
-    // Blocks and outputs in flight within 48 MiB (the budget is the build side's);
-    // BATCHKIT_BLOCK_BYTES: smaller blocks, for tests.
-    let (mut limits, mut block_size) = join::parallel::Limits::within(48 << 20, ctx.threads);
-    if let Some(b) = std::env::var("BATCHKIT_BLOCK_BYTES")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&b| b >= 2)
-    {
-        block_size = b;
-        limits.out_cap = 4 * b;
-    }
-    let max_record = ctx.budget.max(extsort::RECORD_ALLOWANCE);
-    let mut cutter = Cutter::new(carry, reader, eof, framing, block_size, max_record, line);
-    let bytes = std::sync::atomic::AtomicU64::new(0);
-    let mut next_block = || -> join::Result<Option<join::blocks::Block>> {
-        let b = cutter.next_block().map_err(|e| match e {
-            CutError::Io(e) => join::Error::Io {
-                context: format!("{name}: read error"),
-                source: e,
-            },
-            CutError::TooLong { line, limit } => join::Error::Input(format!(
-                "{name}:{line}: record is longer than the memory budget of {limit} bytes (raise -S)"
-            )),
-        });
-        bytes.store(cutter.bytes, std::sync::atomic::Ordering::Relaxed);
-        b
-    };
-    let probe = BlockProbe {
-        order: keys.order(side),
-        framing,
-        name: &name,
-        skip: ctx.bad.skip,
-        eol: ctx.bad.eol,
-        layout: layout.with_out(()),
-    };
-    let mut on_note = |(recs, n): (Vec<u8>, u64)| ctx.bad.records(&recs, n);
-    let mut probed = join::parallel::probe_blocks(
-        keys,
-        ctx.jt,
-        table,
-        &probe,
-        &mut next_block,
-        ctx.threads,
-        limits,
-        &mut layout.out,
-        &mut on_note,
-        &ctx.join_cfg,
-    )
-    .map_err(join_error)?;
-    join::parallel::finish(ctx.jt, table, &mut probed, layout).map_err(join_error)?;
-    Ok((
-        probed.stats,
-        bytes.load(std::sync::atomic::Ordering::Relaxed),
-    ))
-}
-
-// ---------------------------------------------------------------------------------------
-// Output layout
-
-// ---------------------------------------------------------------------------------------
-// One join
-
-/// Sort `input` (with what `first` already read) and stream the result through a channel
-/// from a thread of `scope`.
-fn sort_side<'scope, 'env>(
-    scope: &'scope std::thread::Scope<'scope, 'env>,
-    sorter: Sorter<SortOrder>,
-) -> (
-    ChanInput,
-    std::thread::ScopedJoinHandle<'scope, extsort::Result<extsort::Stats>>,
-) {
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
-    let handle = scope.spawn(move || {
-        let emit = |item: &[u8], out: &mut Vec<u8>| {
-            out.extend_from_slice(&(item.len() as u32).to_le_bytes());
-            out.extend_from_slice(item);
-        };
-        let mut sink = |block: &[u8]| -> io::Result<()> {
-            tx.send(block.to_vec())
-                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "join stopped"))
-        };
-        sorter.finish(&emit, &mut sink)
-    });
-    (ChanInput::new(rx), handle)
 }
 
 /// Join one pair of inputs into `out`, with the header first when `write_header`.
@@ -780,167 +561,25 @@ fn join_pair<W: Write + Send + ?Sized>(
                 .map_err(|e| Error::io("write error", e))?;
         }
     }
-    let mut ps = PairStats::default();
-    let hashable = keys.hashable();
-    if ctx.strategy == Strategy::Hash && !hashable {
-        return Err(Error::Usage(
-            "human-numeric keys (h) cannot be hashed; use --strategy merge".into(),
-        ));
-    }
-    let use_hash = match ctx.strategy {
-        Strategy::Hash => true,
-        Strategy::Merge => false,
-        Strategy::Auto => !ctx.sorted && hashable,
+    let phase = |name: &'static str, total: Option<u64>, done: u64| {
+        cli::progress::set_phase(name, total, done);
     };
-    let mut fallback_table = None;
-    // The inputs, raw until a strategy reads them (the parallel probe cuts its input in
-    // blocks itself).
-    let mut raw = [Some(left), Some(right)];
-    let mut recs: [Option<RecInput>; 2] = [None, None];
-    if use_hash {
-        let build = ctx.build.unwrap_or(match sizes {
-            [Some(l), Some(r)] if l < r => Side::Left,
-            _ => Side::Right,
-        });
-        let (bi, si) = match build {
-            Side::Left => (0, 1),
-            Side::Right => (1, 0),
-        };
-        let too_big =
-            ctx.strategy == Strategy::Auto && sizes[bi].is_some_and(|s| s as usize > ctx.budget);
-        if let Some(b_raw) = raw[bi].take_if(|_| !too_big) {
-            let b_in = recs[bi].insert(RecInput::new(b_raw, keys.order(build), &ctx.bad));
-            cli::progress::set_phase("build", sizes[bi], 0);
-            let built = HashTable::build(&keys, build, b_in, ctx.budget, &ctx.join_cfg)
-                .map_err(join_error)?;
-            match built {
-                Built::Fits(table) => {
-                    let Some(s_raw) = raw[si].take() else {
-                        return Err(Error::Runtime("internal error: input missing".into()));
-                    };
-                    ps.strategy = "hash";
-                    ps.build = Some(build);
-                    cli::progress::set_phase("probe", sizes[si], 0);
-                    if ctx.threads == 0 {
-                        let mut s_in = RecInput::new(s_raw, keys.order(build.other()), &ctx.bad);
-                        ps.join = join::hash_join(
-                            &keys,
-                            ctx.jt,
-                            &table,
-                            &mut s_in,
-                            &mut layout,
-                            &ctx.join_cfg,
-                        )
-                        .map_err(join_error)?;
-                        recs[si] = Some(s_in);
-                    } else {
-                        let (stats, bytes) =
-                            probe_parallel(ctx, &keys, &table, s_raw, &mut layout)?;
-                        ps.join = stats;
-                        ps.bytes_in = bytes + recs[bi].as_ref().map_or(0, |r| r.bytes);
-                        return Ok(ps);
-                    }
-                    return Ok(ps.read(recs[0].as_ref(), recs[1].as_ref()));
-                }
-                Built::Overflow(table) => {
-                    if ctx.strategy == Strategy::Hash {
-                        return Err(Error::Runtime(format!(
-                            "the {} input ({}) does not fit the memory budget of {} bytes for a hash join (raise -S, or use --strategy merge or auto)",
-                            build.name(),
-                            b_in.input.name,
-                            ctx.budget
-                        )));
-                    }
-                    ps.fallback = true;
-                    fallback_table = Some(table);
-                }
-            }
-        }
-    }
-    let mut take = |i: usize, side: Side| -> Result<RecInput> {
-        match (recs[i].take(), raw[i].take()) {
-            (Some(r), _) => Ok(r),
-            (None, Some(input)) => Ok(RecInput::new(input, keys.order(side), &ctx.bad)),
-            (None, None) => Err(Error::Runtime("internal error: input missing".into())),
-        }
+    let plan = join::Plan {
+        jt: ctx.jt,
+        strategy: ctx.strategy,
+        build: ctx.build,
+        sorted: ctx.sorted,
+        format: ctx.format,
+        eol: ctx.eol,
+        budget: ctx.budget,
+        sort_cfg: ctx.sort_cfg.clone(),
+        join_cfg: ctx.join_cfg.clone(),
+        bad: &*ctx.bad,
+        threads: ctx.threads,
+        phase: &phase,
     };
-    let mut li = take(0, Side::Left)?;
-    let mut ri = take(1, Side::Right)?;
-    let both = match sizes {
-        [Some(l), Some(r)] => Some(l + r),
-        _ => None,
-    };
-    // Merge join.
-    if ctx.sorted {
-        cli::progress::set_phase("merge", both, 0);
-        ps.join = join::merge_join(
-            &keys,
-            ctx.jt,
-            &mut li,
-            &mut ri,
-            &mut layout,
-            &ctx.join_cfg,
-            true,
-        )
-        .map_err(join_error)?;
-        ps.strategy = "merge-sorted";
-        return Ok(ps.read(Some(&li), Some(&ri)));
-    }
-    // Both sides through the external sort (stable: equal keys keep their input order);
-    // the sorts get 4/5 of the budget, the buffered group of equal keys the rest.
-    let mut scfg = ctx.sort_cfg.clone();
-    scfg.budget = (ctx.budget / 5 * 2).max(1);
-    // A hash join that overflowed has read part of its build side already.
-    cli::progress::set_phase("sort", both, li.bytes + ri.bytes);
-    let mut sorters = Vec::with_capacity(2);
-    for (side, input) in [
-        (Side::Left, &mut li as &mut dyn join::Input),
-        (Side::Right, &mut ri),
-    ] {
-        let mut s = Sorter::new(SortOrder(keys.order(side).clone()), scfg.clone())?;
-        // What the hash join had built goes first (it was read first), then is freed.
-        if let Some(t) = fallback_table.take_if(|t| t.side == side) {
-            for item in t.items() {
-                s.push(item)?;
-            }
-        }
-        fill_sorter(&mut s, input)?;
-        sorters.push(s);
-    }
-    let mut jcfg = ctx.join_cfg.clone();
-    jcfg.budget = (ctx.budget / 5).max(1);
-    let right_sorter = sorters.pop();
-    let left_sorter = sorters.pop();
-    let (Some(ls), Some(rs)) = (left_sorter, right_sorter) else {
-        return Err(Error::Runtime("internal error: sorters missing".into()));
-    };
-    cli::progress::set_phase("merge", None, 0);
-    let (joined, lstats, rstats) = std::thread::scope(|scope| {
-        let (mut lc, lh) = sort_side(scope, ls);
-        let (mut rc, rh) = sort_side(scope, rs);
-        let joined = join::merge_join(&keys, ctx.jt, &mut lc, &mut rc, &mut layout, &jcfg, false);
-        // Stop the sorts if the join stopped early.
-        drop(lc);
-        drop(rc);
-        let lstats = lh.join();
-        let rstats = rh.join();
-        (joined, lstats, rstats)
-    });
-    let joined = joined.map_err(join_error)?;
-    for s in [lstats, rstats] {
-        match s {
-            Ok(Ok(s)) => {
-                ps.sort.spill_runs += s.spill_runs;
-                ps.sort.spill_bytes += s.spill_bytes;
-                ps.sort.merge_passes += s.merge_passes;
-            }
-            Ok(Err(e)) => return Err(Error::from(e)),
-            Err(_) => return Err(Error::Runtime("a sort thread failed".into())),
-        }
-    }
-    ps.join = joined;
-    ps.strategy = "merge";
-    Ok(ps.read(Some(&li), Some(&ri)))
+    plan.join(&keys, left, right, sizes, &mut layout)
+        .map_err(join_error)
 }
 
 // ---------------------------------------------------------------------------------------

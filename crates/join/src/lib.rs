@@ -26,12 +26,14 @@ mod hash;
 mod keys;
 mod layout;
 pub mod parallel;
+mod plan;
 mod probe;
 
 pub use chan::ChanInput;
 pub use hash::{hash_join, Built, HashTable, Marks};
 pub use keys::JoinKeys;
 pub use layout::Layout;
+pub use plan::{BadRecords, PairStats, Plan, SortOrder, Source, Strategy};
 pub use probe::BlockProbe;
 
 use group::Group;
@@ -135,6 +137,18 @@ pub enum Error {
     },
     #[error("interrupted")]
     Interrupted,
+    /// The flags ask for what cannot be done (a usage error).
+    #[error("{0}")]
+    Usage(String),
+    /// A side does not fit the memory budget where it must.
+    #[error("{0}")]
+    Budget(String),
+    /// The external sort of a side failed.
+    #[error("{0}")]
+    Sort(#[from] extsort::Error),
+    /// A broken invariant, never bad input.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

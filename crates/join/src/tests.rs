@@ -3,6 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use proptest::strategy::Strategy;
 
 /// Items are `key:value`; the key is the text before the first ':'. `Colon(true)` prepares
 /// keys for merging, `Colon(false)` makes the merge compare items.
