@@ -224,21 +224,9 @@ fn specs(m: &ArgMatches, id: &str) -> Result<Vec<KeySpec>> {
         .unwrap_or_else(|| Ok(Vec::new()))
 }
 
-fn run(m: &ArgMatches) -> Result<()> {
-    let started = Instant::now();
-    let names: Vec<String> = m
-        .get_many::<String>("inputs")
-        .map(|v| v.cloned().collect())
-        .unwrap_or_default();
-    let [left_name, right_name] = names.as_slice() else {
-        return Err(Error::Usage("two inputs are needed: LEFT RIGHT".into()));
-    };
-    let partitioned = flag(m, "partitioned");
-    if !partitioned && left_name == "-" && right_name == "-" {
-        return Err(Error::Usage(
-            "only one of LEFT and RIGHT can be standard input".into(),
-        ));
-    }
+/// The options of one join from the command line (`partitioned`: the inputs are
+/// directories, so their names say nothing of the format).
+fn ctx_of(m: &ArgMatches, names: &[String], partitioned: bool) -> Result<Ctx> {
     let jt = m
         .get_one::<String>("type")
         .and_then(|s| JoinType::parse(s))
@@ -292,7 +280,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     let format_names: Vec<String> = if partitioned {
         Vec::new()
     } else {
-        names.clone()
+        names.to_vec()
     };
     let format = match args::format_of(m, &format_names) {
         Some("csv") => Format::Csv(delim.unwrap_or(b',')),
@@ -301,7 +289,6 @@ fn run(m: &ArgMatches) -> Result<()> {
     };
     let budget = args::budget_of(m)?;
     let threads = args::threads_of(m);
-    let stats_dest = args::stats_of(m);
     let tmp = args::tmp_of(m);
     let bad_path = m.get_one::<String>("bad-records").map(PathBuf::from);
     let bad = std::sync::Arc::new(Bad {
@@ -313,7 +300,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             None => None,
         },
     });
-    let ctx = Ctx {
+    Ok(Ctx {
         jt,
         strategy,
         build,
@@ -334,9 +321,31 @@ fn run(m: &ArgMatches) -> Result<()> {
             tmp_parent: tmp.clone(),
             cancel: Some(cli::cleanup::cancel_flag()),
         },
-        bad: std::sync::Arc::clone(&bad),
+        bad,
         threads,
+    })
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    let started = Instant::now();
+    let names: Vec<String> = m
+        .get_many::<String>("inputs")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let [left_name, right_name] = names.as_slice() else {
+        return Err(Error::Usage("two inputs are needed: LEFT RIGHT".into()));
     };
+    let partitioned = flag(m, "partitioned");
+    if !partitioned && left_name == "-" && right_name == "-" {
+        return Err(Error::Usage(
+            "only one of LEFT and RIGHT can be standard input".into(),
+        ));
+    }
+    let ctx = ctx_of(m, &names, partitioned)?;
+    let (jt, eol, format, budget, threads) = (ctx.jt, ctx.eol, ctx.format, ctx.budget, ctx.threads);
+    let stats_dest = args::stats_of(m);
+    let tmp = args::tmp_of(m);
+    let bad = std::sync::Arc::clone(&ctx.bad);
     let out_path = m.get_one::<String>("output").map(PathBuf::from);
     let mut stats = Stats {
         threads,
