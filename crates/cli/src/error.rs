@@ -69,3 +69,31 @@ impl From<extsort::Error> for Error {
         }
     }
 }
+
+impl From<join::Error> for Error {
+    fn from(e: join::Error) -> Error {
+        match e {
+            join::Error::Io { context, source } => Error::Io(context, source),
+            join::Error::Interrupted => Error::Exit(130),
+            join::Error::Usage(m) => Error::Usage(m),
+            join::Error::Sort(e) => Error::from(e),
+            e => Error::Runtime(e.to_string()),
+        }
+    }
+}
+
+impl From<partition::DirError> for Error {
+    fn from(e: partition::DirError) -> Error {
+        match e {
+            partition::DirError::Io { context, source } => Error::Io(context, source),
+            e => Error::Runtime(e.to_string()),
+        }
+    }
+}
+
+/// A `-k` that does not parse is a usage error.
+impl From<record::KeyError> for Error {
+    fn from(e: record::KeyError) -> Error {
+        Error::Usage(e.to_string())
+    }
+}

@@ -201,26 +201,13 @@ struct Ctx {
     threads: usize,
 }
 
-fn join_error(e: join::Error) -> Error {
-    match e {
-        join::Error::Io { context, source } => Error::Io(context, source),
-        join::Error::Interrupted => Error::Exit(130),
-        join::Error::Usage(m) => Error::Usage(m),
-        join::Error::Sort(e) => Error::from(e),
-        e => Error::Runtime(e.to_string()),
-    }
-}
-
 fn flag(m: &ArgMatches, id: &str) -> bool {
     m.get_one::<bool>(id).copied().unwrap_or(false)
 }
 
 fn specs(m: &ArgMatches, id: &str) -> Result<Vec<KeySpec>> {
     m.get_many::<String>(id)
-        .map(|v| {
-            v.map(|s| KeySpec::parse(s).map_err(|e| Error::Usage(e.to_string())))
-                .collect()
-        })
+        .map(|v| v.map(|s| KeySpec::parse(s).map_err(Error::from)).collect())
         .unwrap_or_else(|| Ok(Vec::new()))
 }
 
@@ -250,7 +237,7 @@ fn ctx_of(m: &ArgMatches, names: &[String], partitioned: bool) -> Result<Ctx> {
     let common_keys = specs(m, "key")?;
     let mut left_specs = specs(m, "left-key")?;
     let mut right_specs = specs(m, "right-key")?;
-    let default = KeySpec::parse("1").map_err(|e| Error::Usage(e.to_string()))?;
+    let default = KeySpec::parse("1")?;
     for s in [&mut left_specs, &mut right_specs] {
         if s.is_empty() {
             *s = if common_keys.is_empty() {
@@ -588,7 +575,7 @@ fn join_pair<W: Write + Send + ?Sized>(
         phase: &phase,
     };
     plan.join(&keys, left, right, sizes, &mut layout)
-        .map_err(join_error)
+        .map_err(Error::from)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -612,7 +599,7 @@ fn run_partitioned(
                 d.display()
             )));
         }
-        partition::Manifest::read(d).map_err(|e| Error::Runtime(e.to_string()))
+        Ok(partition::Manifest::read(d)?)
     };
     let (lm, rm) = (read(ldir)?, read(rdir)?);
     let n = partition::copartitioned(&lm, &rm).map_err(Error::Runtime)?;
@@ -659,10 +646,7 @@ fn run_partitioned(
         threads: 0,
     };
     let job = |i: usize| -> Result<(std::fs::File, PairStats)> {
-        let part = |m: &partition::Manifest| {
-            m.part_path(i as u64)
-                .map_err(|e| Error::Runtime(e.to_string()))
-        };
+        let part = |m: &partition::Manifest| m.part_path(i as u64).map_err(Error::from);
         let (lp, rp) = (part(&lm)?, part(&rm)?);
         let names = [lp.display().to_string(), rp.display().to_string()];
         let left = open_one(&names[0], eol, max_record, ctx.format)?;

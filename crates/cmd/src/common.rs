@@ -607,7 +607,7 @@ pub fn setup_names(
     let key_texts: Vec<String> = specs.iter().map(|s| s.text.clone()).collect();
     if specs.is_empty() {
         if let Some(k) = default_key {
-            specs.push(KeySpec::parse(k).map_err(|e| Error::Usage(e.to_string()))?);
+            specs.push(KeySpec::parse(k)?);
         }
     }
     let budget = args::budget_of(m)?;
@@ -702,8 +702,11 @@ pub fn begin_dir(dir: &std::path::Path, force: bool) -> Result<partition::DirCom
         _ => std::path::PathBuf::from("."),
     };
     cli::cleanup::sweep(&parent, &partition::staging_prefix(dir), "");
-    partition::DirCommit::begin(dir, force, Some(cli::cleanup::temp_hook))
-        .map_err(|e| Error::Runtime(e.to_string()))
+    Ok(partition::DirCommit::begin(
+        dir,
+        force,
+        Some(cli::cleanup::temp_hook),
+    )?)
 }
 
 /// Commit a directory output as one critical section: a signal arriving meanwhile is acted
@@ -716,8 +719,7 @@ pub fn commit_dir(commit: partition::DirCommit, manifest: &serde_json::Value) ->
             cli::cleanup::mark_committed();
         }
         r
-    })
-    .map_err(|e| Error::Runtime(e.to_string()))?;
+    })?;
     drop(aside);
     Ok(())
 }
