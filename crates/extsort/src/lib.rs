@@ -676,6 +676,9 @@ fn sort_group<O: Order + ?Sized>(
         }
         return;
     }
+    if group.len() > DEEP_MIN && sort_deep(group, order, buf, tiebreak, scratch) {
+        return;
+    }
     let GroupScratch { local, keyed } = scratch;
     local.clear();
     keyed.clear();
@@ -716,6 +719,139 @@ fn sort_group<O: Order + ?Sized>(
             }
         })
     });
+}
+
+/// Groups larger than this are sorted by [`sort_deep`].
+const DEEP_MIN: usize = 64;
+
+/// Sort a large group of equal prefixes by the next bytes of each item's normalized key, 15
+/// at a time (MSD), as the prefix sort did with the first ones: a Zipf-like key makes groups
+/// of a million items (the key is longer than the prefix), whose comparison sort read
+/// records at random and found their keys again on every comparison (a third of `-k1,1`'s
+/// time). Each level normalizes every item of a group once, sorts (summary, offset) entries
+/// in place, and goes on only into the sub-groups still tied. The group's prefix is put
+/// back at the end (the merge reads it). False, with the group unchanged in order, when the
+/// order has no normalized key.
+fn sort_deep<O: Order + ?Sized>(
+    group: &mut [Entry],
+    order: &O,
+    buf: &[u8],
+    tiebreak: bool,
+    scratch: &mut GroupScratch,
+) -> bool {
+    let saved = group[0].prefix;
+    let ok = deep_level(group, order, buf, tiebreak, &mut scratch.local, 0);
+    for e in group.iter_mut() {
+        e.prefix = saved;
+    }
+    ok
+}
+
+/// One level of [`sort_deep`]: summarise bytes `depth..depth + 15` of each normalized key.
+fn deep_level<O: Order + ?Sized>(
+    group: &mut [Entry],
+    order: &O,
+    buf: &[u8],
+    tiebreak: bool,
+    local: &mut Vec<u8>,
+    mut depth: usize,
+) -> bool {
+    let by_input = |x: &Entry, y: &Entry| x.off.cmp(&y.off);
+    loop {
+        for i in 0..group.len() {
+            if let Some(next) = group.get(i + 8) {
+                prefetch(buf, next.off as usize);
+            }
+            let e = &mut group[i];
+            local.clear();
+            if !order.normalized(&buf[e.off as usize..(e.off + e.len) as usize], local) {
+                return false;
+            }
+            e.prefix = counted_chunk(local.get(depth..).unwrap_or(&[]));
+        }
+        // All still tied (common near the top: the group shares its first bytes): one level
+        // deeper without sorting.
+        let first = group[0].prefix;
+        if group.iter().all(|e| e.prefix == first) {
+            if first[1] & 0xFF != 0xFF {
+                if tiebreak {
+                    group.sort_unstable_by(by_input);
+                }
+                return true;
+            }
+            depth += 15;
+            continue;
+        }
+        if tiebreak {
+            group.sort_unstable_by(|x, y| x.prefix.cmp(&y.prefix).then_with(|| by_input(x, y)));
+        } else {
+            group.sort_unstable_by_key(|e| e.prefix);
+        }
+        for sub in group.chunk_by_mut(|a, b| a.prefix == b.prefix) {
+            // A length byte under 0xFF: the rest of the key is in the summary, so equal
+            // summaries are equal items, already in input order when that matters.
+            if sub.len() > 1 && sub[0].prefix[1] & 0xFF == 0xFF {
+                if sub.len() > DEEP_MIN {
+                    if !deep_level(sub, order, buf, tiebreak, local, depth + 15) {
+                        return false;
+                    }
+                } else {
+                    small_sort_normalized(sub, order, buf, tiebreak, local);
+                }
+            }
+        }
+        return true;
+    }
+}
+
+/// Sort a few entries by their whole normalized keys (gathered into `local`).
+fn small_sort_normalized<O: Order + ?Sized>(
+    group: &mut [Entry],
+    order: &O,
+    buf: &[u8],
+    tiebreak: bool,
+    local: &mut Vec<u8>,
+) {
+    local.clear();
+    let mut keyed: Vec<(u32, u32, Entry)> = Vec::with_capacity(group.len());
+    for e in group.iter() {
+        let s = local.len();
+        // The order gave normalized keys at the level above, so it gives them here too.
+        order.normalized(&buf[e.off as usize..(e.off + e.len) as usize], local);
+        keyed.push((s as u32, (local.len() - s) as u32, *e));
+    }
+    let key = |k: &(u32, u32, Entry)| &local[k.0 as usize..(k.0 + k.1) as usize];
+    keyed.sort_unstable_by(|x, y| {
+        key(x).cmp(key(y)).then_with(|| {
+            if tiebreak {
+                x.2.off.cmp(&y.2.off)
+            } else {
+                Ordering::Equal
+            }
+        })
+    });
+    for (slot, k) in group.iter_mut().zip(keyed.iter()) {
+        *slot = k.2;
+    }
+}
+
+/// The first 15 bytes of `bytes` (zero padded) and a length byte: the length when it is at
+/// most 15, so that equal summaries are equal strings, 0xFF when longer. Order-preserving:
+/// among strings equal in their first 15 bytes the shorter is a prefix of the longer.
+fn counted_chunk(bytes: &[u8]) -> Prefix {
+    let mut b = [0u8; 16];
+    let n = bytes.len().min(15);
+    b[..n].copy_from_slice(&bytes[..n]);
+    b[15] = if bytes.len() <= 15 {
+        bytes.len() as u8
+    } else {
+        0xFF
+    };
+    let (hi, lo) = b.split_at(8);
+    [
+        u64::from_be_bytes(hi.try_into().unwrap_or([0; 8])),
+        u64::from_be_bytes(lo.try_into().unwrap_or([0; 8])),
+    ]
 }
 
 /// Buffers reused across the groups one thread sorts.
@@ -883,6 +1019,7 @@ impl Prefault {
             .name("prefault".into())
             .spawn(move || {
                 const STEP: usize = 2 << 20;
+                let regions = regions.map(|(base, cap)| page_aligned(base, cap));
                 let mut done = [0usize; 2];
                 while !st.load(AtomicOrdering::Relaxed) {
                     let mut worked = false;
@@ -891,24 +1028,15 @@ impl Prefault {
                         let both =
                             u[0].load(AtomicOrdering::Relaxed) + u[1].load(AtomicOrdering::Relaxed);
                         let ahead = (used / 2)
-                            .clamp(4 << 20, 128 << 20)
+                            .clamp(4 << 20, 32 << 20)
                             .min(budget.saturating_sub(both) / 2);
                         let target = (used + ahead).min(cap);
                         if done[r] < used {
                             done[r] = used - used % STEP;
                         }
                         if done[r] + STEP <= target {
-                            // SAFETY: the range lies inside a live allocation (see above);
-                            // populating never changes its contents. Failure (old kernels)
-                            // only means no help.
-                            let rc = unsafe {
-                                libc::madvise(
-                                    (base + done[r]) as *mut libc::c_void,
-                                    STEP,
-                                    libc::MADV_POPULATE_WRITE,
-                                )
-                            };
-                            if rc != 0 {
+                            // Failure (old kernels) only means no help.
+                            if !populate(base + done[r], STEP) {
                                 return;
                             }
                             done[r] += STEP;
@@ -933,6 +1061,24 @@ impl Prefault {
         self.used[0].store(buf, AtomicOrdering::Relaxed);
         self.used[1].store(entries, AtomicOrdering::Relaxed);
     }
+}
+
+/// The part of `[base, base + len)` that starts on a page boundary. madvise wants an aligned
+/// start, and a Vec's pointer is not one (malloc puts its header first): the unaligned start
+/// failed with EINVAL, which stopped the prefault thread at once and left every page fault
+/// (and the kernel's zeroing of each huge page) to the reader.
+fn page_aligned(base: usize, len: usize) -> (usize, usize) {
+    const PAGE: usize = 4096;
+    let aligned = base.div_ceil(PAGE) * PAGE;
+    (aligned, len.saturating_sub(aligned - base))
+}
+
+/// Fault in `[addr, addr + len)` for writing (MADV_POPULATE_WRITE); false when the kernel
+/// refuses. The range must lie inside a live allocation that does not move meanwhile.
+fn populate(addr: usize, len: usize) -> bool {
+    // SAFETY: the caller keeps the range inside a live allocation; populating never changes
+    // its contents.
+    unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) == 0 }
 }
 
 impl Drop for Prefault {
