@@ -7,6 +7,7 @@ mod bjoin;
 mod bmap;
 mod breduce;
 mod bshuffle;
+mod bsort_deep;
 mod bsort_features;
 mod bsort_oracle;
 mod bsplit;

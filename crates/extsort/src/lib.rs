@@ -757,7 +757,11 @@ fn deep_level<O: Order + ?Sized>(
     mut depth: usize,
 ) -> bool {
     let by_input = |x: &Entry, y: &Entry| x.off.cmp(&y.off);
+    let mut reference = Vec::new();
     loop {
+        // The bytes every key of the group shares from `depth` on, measured against the
+        // first key while summarising: a group that still ties skips them all at once.
+        let mut common = usize::MAX;
         for i in 0..group.len() {
             if let Some(next) = group.get(i + 8) {
                 prefetch(buf, next.off as usize);
@@ -767,10 +771,22 @@ fn deep_level<O: Order + ?Sized>(
             if !order.normalized(&buf[e.off as usize..(e.off + e.len) as usize], local) {
                 return false;
             }
-            e.prefix = counted_chunk(local.get(depth..).unwrap_or(&[]));
+            let rest = local.get(depth..).unwrap_or(&[]);
+            e.prefix = counted_chunk(rest);
+            if i == 0 {
+                reference.clear();
+                reference.extend_from_slice(rest);
+            } else if common >= 15 {
+                let n = rest.len().min(reference.len()).min(common);
+                common = rest[..n]
+                    .iter()
+                    .zip(&reference[..n])
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(n);
+            }
         }
-        // All still tied (common near the top: the group shares its first bytes): one level
-        // deeper without sorting.
+        // All still tied (common near the top: the group shares its first bytes): deeper
+        // by every whole 15 bytes they share, without sorting.
         let first = group[0].prefix;
         if group.iter().all(|e| e.prefix == first) {
             if first[1] & 0xFF != 0xFF {
@@ -779,7 +795,7 @@ fn deep_level<O: Order + ?Sized>(
                 }
                 return true;
             }
-            depth += 15;
+            depth += (common.min(reference.len()) / 15).max(1) * 15;
             continue;
         }
         if tiebreak {
