@@ -619,6 +619,12 @@ impl<O: Order + 'static> Sorter<O> {
     }
 }
 
+/// An entry's prefix as one u128: one wide comparison instead of two in a row.
+#[inline]
+fn wide(e: &Entry) -> u128 {
+    (u128::from(e.prefix[0]) << 64) | u128::from(e.prefix[1])
+}
+
 /// Sort a chunk's entries on the pool: by prefix, then equal-prefix groups by the full
 /// order.
 fn sort_entries<O: Order + ?Sized>(
@@ -638,9 +644,9 @@ fn sort_entries<O: Order + ?Sized>(
         // each group of equal prefixes by the full order. Most groups have one entry.
         let t0 = std::time::Instant::now();
         if entries.len() < 1 << 14 {
-            entries.sort_unstable_by_key(|e| e.prefix);
+            entries.sort_unstable_by_key(wide);
         } else {
-            entries.par_sort_unstable_by_key(|e| e.prefix);
+            entries.par_sort_unstable_by_key(wide);
         }
         trace(format_args!("prefix sort {:?}", t0.elapsed()));
         let t0 = std::time::Instant::now();
@@ -801,7 +807,7 @@ fn deep_level<O: Order + ?Sized>(
         if tiebreak {
             group.sort_unstable_by(|x, y| x.prefix.cmp(&y.prefix).then_with(|| by_input(x, y)));
         } else {
-            group.sort_unstable_by_key(|e| e.prefix);
+            group.sort_unstable_by_key(wide);
         }
         for sub in group.chunk_by_mut(|a, b| a.prefix == b.prefix) {
             // A length byte under 0xFF: the rest of the key is in the summary, so equal
