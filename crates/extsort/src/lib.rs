@@ -682,7 +682,11 @@ fn sort_group<O: Order + ?Sized>(
         }
         return;
     }
-    if group.len() > DEEP_MIN && sort_deep(group, order, buf, tiebreak, scratch) {
+    // A group too large to gather (a Zipf key's million records) goes deep at once; one
+    // that fits is gathered, which normalizes each record once instead of once per level.
+    let large = group.len() > DEEP_MIN
+        && group.iter().map(|e| e.len as usize + 4).sum::<usize>() > GATHER_LIMIT;
+    if large && sort_deep(group, order, buf, tiebreak, scratch) {
         return;
     }
     let GroupScratch { local, keyed } = scratch;
@@ -714,6 +718,9 @@ fn sort_group<O: Order + ?Sized>(
         for (slot, k) in group.iter_mut().zip(keyed.iter()) {
             *slot = k.2;
         }
+        return;
+    }
+    if !large && group.len() > DEEP_MIN && sort_deep(group, order, buf, tiebreak, scratch) {
         return;
     }
     group.sort_unstable_by(|x, y| {
@@ -884,8 +891,9 @@ struct GroupScratch {
     keyed: Vec<(u32, u32, Entry)>,
 }
 
-/// Groups up to this many bytes are sorted from a local copy.
-const GATHER_LIMIT: usize = 16 << 20;
+/// Groups up to this many bytes are sorted from a local copy (larger ones by
+/// [`sort_deep`]; small in unit tests, so that both ways are tried).
+const GATHER_LIMIT: usize = if cfg!(test) { 4 << 10 } else { 16 << 20 };
 
 /// Merge consecutive groups of runs (order kept, for stability) until `limit` remain.
 pub(crate) fn reduce<O: Order + ?Sized>(
