@@ -3,68 +3,13 @@
 //! Ties go to the source with the lower index, so merging sources given in input order is
 //! stable. Memory is one current item per source plus each source's read buffer.
 
-use crate::run::RunReader;
-use crate::{reduce, Config, Dedup, Emit, Entry, Error, Order, Result, Stage, Stats, TempSpace};
+use crate::output::{Dedup, Emit, Stage};
+use crate::run::{self, RunReader};
+use crate::source::Source;
+use crate::temp::TempSpace;
+use crate::{Config, Error, Order, Result, Stats};
 use std::cmp::Ordering;
 use std::io;
-
-/// A sorted stream of items.
-pub trait Source {
-    /// Move to the next item; `false` at the end.
-    fn advance(&mut self) -> Result<bool>;
-    /// The current item, valid after `advance` returned `true`.
-    fn current(&self) -> &[u8];
-    /// The current item's prefix, when the source already knows it.
-    fn prefix(&self) -> Option<crate::Prefix> {
-        None
-    }
-}
-
-/// The sorted entries of an in-memory chunk.
-pub(crate) struct MemSource<'a> {
-    buf: &'a [u8],
-    entries: &'a [Entry],
-    next: usize,
-}
-
-impl<'a> MemSource<'a> {
-    pub fn new(buf: &'a [u8], entries: &'a [Entry]) -> Self {
-        MemSource {
-            buf,
-            entries,
-            next: 0,
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.entries
-            .iter()
-            .map(|e| &self.buf[e.off as usize..(e.off + e.len) as usize])
-    }
-}
-
-impl Source for MemSource<'_> {
-    #[inline]
-    fn advance(&mut self) -> Result<bool> {
-        self.next += 1;
-        Ok(self.next <= self.entries.len())
-    }
-
-    #[inline]
-    fn current(&self) -> &[u8] {
-        match self.entries.get(self.next.wrapping_sub(1)) {
-            Some(e) => &self.buf[e.off as usize..(e.off + e.len) as usize],
-            None => &[],
-        }
-    }
-
-    #[inline]
-    fn prefix(&self) -> Option<crate::Prefix> {
-        self.entries
-            .get(self.next.wrapping_sub(1))
-            .map(|e| e.prefix)
-    }
-}
 
 struct Tree<'s, 'o, O: Order + ?Sized> {
     sources: Vec<Box<dyn Source + 's>>,
@@ -270,4 +215,59 @@ fn merge_all<O: Order>(
         merge_into(order, readers, cfg, &mut |item| out.emit(item))?;
     }
     Ok(out.count)
+}
+
+/// Merge consecutive groups of runs (order kept, for stability) until `limit` remain.
+pub(crate) fn reduce<O: Order + ?Sized>(
+    runs: &mut Vec<run::Run>,
+    limit: usize,
+    order: &O,
+    cfg: &Config,
+    temp: &mut TempSpace,
+    stats: &mut Stats,
+) -> Result<()> {
+    while runs.len() > limit {
+        let fan = cfg.fan_in;
+        let old = std::mem::take(runs);
+        // Merge only as many groups as needed to come down to `limit` this pass.
+        let mut it = old.into_iter().peekable();
+        let mut remaining = it.len();
+        while it.peek().is_some() {
+            let excess = (runs.len() + remaining).saturating_sub(limit);
+            if excess == 0 {
+                runs.extend(it.by_ref());
+                break;
+            }
+            let take = (excess + 1).min(fan).min(remaining);
+            let group: Vec<run::Run> = it.by_ref().take(take).collect();
+            remaining -= group.len();
+            if group.len() == 1 {
+                runs.extend(group);
+                continue;
+            }
+            let mut w = temp.create_run()?;
+            {
+                let mut sources: Vec<Box<dyn Source + '_>> = Vec::with_capacity(group.len());
+                for r in &group {
+                    sources.push(Box::new(RunReader::open(r)?));
+                }
+                let mut write = |item: &[u8]| w.write_io(item);
+                let mut out = Dedup::new(
+                    order,
+                    cfg.unique,
+                    "cannot write a temporary file",
+                    &mut write,
+                );
+                merge_into(order, sources, cfg, &mut |item| out.emit(item))?;
+            }
+            let run = w.finish()?;
+            stats.spill_bytes += run.bytes;
+            for r in group {
+                r.remove();
+            }
+            runs.push(run);
+        }
+        stats.merge_passes += 1;
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Temporary run files: `len:u32le item` records, optionally zstd-compressed.
 
-use crate::merge::Source;
+use crate::source::Source;
 use crate::{Error, Order, Prefix, Result};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};

@@ -1,6 +1,7 @@
 //! The sort against a naive in-memory sort, at budgets that force spills and several passes.
 
 use super::*;
+use crate::mem::{page_aligned, populate};
 use proptest::prelude::*;
 
 /// Orders by the first byte only, so that stability and uniqueness are visible.
