@@ -247,3 +247,17 @@ fn bjoin_names_its_phases() {
         assert_eq!(screen(&raw), Vec::<String>::new(), "{cmd}: raw {raw:?}");
     }
 }
+
+#[test]
+fn bsort_names_its_steps() {
+    let d = Dir::new();
+    big_input(&d);
+    let Some((raw, status)) = on_tty(&d, "bsort -t $'\\t' -k1,1n -o out.tsv big.tsv") else {
+        return;
+    };
+    assert_eq!(status, 0, "{raw}");
+    for p in ["read", "sort"] {
+        assert!(raw.contains(&format!("{p:>6} ")), "step {p} never drawn: {raw:?}");
+    }
+    assert_eq!(screen(&raw), Vec::<String>::new(), "raw {raw:?}");
+}

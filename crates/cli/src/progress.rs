@@ -149,3 +149,45 @@ pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
         None => f(),
     }
 }
+
+/// Relabel the bar being drawn, if any, keeping its position and size: for the steps of a
+/// phase (a sort that stops reading to spill, then reads on).
+pub fn set_label(name: &'static str) {
+    if !DRAWN.load(Ordering::Acquire) {
+        return;
+    }
+    if let Ok(a) = ACTIVE.lock() {
+        if let Some((_, b)) = a.as_ref() {
+            b.set_prefix(name);
+        }
+    }
+}
+
+/// The external sort's events: the bar's label follows what the sort does (sort, spill,
+/// read on, write, merge), and `BATCHKIT_TRACE` prints every event (for profiling).
+pub fn sort_event(e: extsort::Event) {
+    use extsort::Event;
+    let label = match e {
+        Event::Sorting {
+            background: false, ..
+        } => Some("sort"),
+        Event::Spilling { background: false } => Some("spill"),
+        Event::Filling => Some("read"),
+        Event::Writing => Some("write"),
+        Event::Merging { .. } => Some("merge"),
+        _ => None,
+    };
+    if let Some(l) = label {
+        set_label(l);
+    }
+    trace(format_args!("{e:?}"));
+}
+
+/// A line on stderr when `BATCHKIT_TRACE` is set (phase timings for profiling; not a
+/// stable interface), with the bar hidden while it is written.
+pub fn trace(args: std::fmt::Arguments) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("BATCHKIT_TRACE").is_some()) {
+        suspend(|| eprintln!("trace: {args}"));
+    }
+}

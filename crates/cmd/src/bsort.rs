@@ -255,7 +255,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             }
         })?;
         stats.bytes_in = inputs.bytes;
-        extsort::trace(format_args!("read done at {:?}", started.elapsed()));
+        cli::progress::trace(format_args!("read done at {:?}", started.elapsed()));
         progress.phase("merge", None);
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
@@ -268,7 +268,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         stats.bytes_out = out.commit()?;
     }
     progress.finish();
-    extsort::trace(format_args!("all done at {:?}", started.elapsed()));
+    cli::progress::trace(format_args!("all done at {:?}", started.elapsed()));
     stats.records_out = sort_stats.records_out;
     stats.add_sort(&sort_stats);
     common::emit_stats("bsort", &stats, &stats_dest, started)

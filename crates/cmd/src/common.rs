@@ -676,6 +676,7 @@ pub fn sort_config(
         unique,
         cancel: Some(cli::cleanup::cancel_flag()),
         temp_hook: Some(cli::cleanup::temp_hook),
+        event_hook: Some(cli::progress::sort_event),
     }
 }
 

@@ -88,6 +88,32 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// signal handler can remove it.
 pub type TempHook = fn(&Path, bool);
 
+/// What a sort is doing, told to [`Config::event_hook`] as it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A chunk of `entries` items is being sorted in memory; `background`: while the caller
+    /// goes on filling the next chunk.
+    Sorting { entries: usize, background: bool },
+    /// A sorted chunk is being written as a run.
+    Spilling { background: bool },
+    /// A run of `bytes` is written.
+    Spilled { bytes: u64 },
+    /// The caller may go on pushing (after a spill it had to wait for).
+    Filling,
+    /// The sorted items go to the output straight from memory.
+    Writing,
+    /// `runs` runs are being merged; `last`: the final merge, into the output.
+    Merging { runs: usize, last: bool },
+    /// A step of an in-memory sort took this long (for profiling).
+    Timed {
+        step: &'static str,
+        elapsed: std::time::Duration,
+    },
+}
+
+/// Receives [`Event`]s (a plain function: it runs on the sort's threads).
+pub type EventHook = fn(Event);
+
 /// Settings of one sort.
 #[derive(Clone)]
 pub struct Config {
@@ -109,6 +135,9 @@ pub struct Config {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Told about temporary directories.
     pub temp_hook: Option<TempHook>,
+    /// Told what the sort is doing (for progress bars and profiling; the engine never
+    /// prints).
+    pub event_hook: Option<EventHook>,
 }
 
 impl Default for Config {
@@ -123,11 +152,19 @@ impl Default for Config {
             unique: false,
             cancel: None,
             temp_hook: None,
+            event_hook: None,
         }
     }
 }
 
 impl Config {
+    /// Tell the event hook, if any.
+    pub(crate) fn tell(&self, e: Event) {
+        if let Some(h) = self.event_hook {
+            h(e);
+        }
+    }
+
     fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()
@@ -174,15 +211,6 @@ const MAX_CHUNK: usize = u32::MAX as usize;
 pub enum PushError<E> {
     Sort(Error),
     Build(E),
-}
-
-/// Phase timings on stderr when `BATCHKIT_TRACE` is set (for profiling; not a stable
-/// interface).
-pub fn trace(args: std::fmt::Arguments) {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *ON.get_or_init(|| std::env::var_os("BATCHKIT_TRACE").is_some()) {
-        eprintln!("trace: {args}");
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::output::{Dedup, Emit, Stage};
 use crate::run::{self, RunReader};
 use crate::source::Source;
 use crate::temp::TempSpace;
-use crate::{Config, Error, Order, Result, Stats};
+use crate::{Config, Error, Event, Order, Result, Stats};
 use std::cmp::Ordering;
 use std::io;
 
@@ -182,6 +182,10 @@ fn merge_all<O: Order>(
     let fan = cfg.fan_in.max(2);
     let mut push = |item: &[u8]| stage.item(item);
     let mut out = Dedup::new(order, cfg.unique, "write error", &mut push);
+    cfg.tell(Event::Merging {
+        runs: sources.len(),
+        last: sources.len() <= fan,
+    });
     if sources.len() <= fan {
         merge_into(order, sources, cfg, &mut |item| out.emit(item))?;
     } else {
@@ -208,6 +212,10 @@ fn merge_all<O: Order>(
         }
         stats.merge_passes += 1;
         reduce(&mut runs, fan, order, cfg, temp, stats)?;
+        cfg.tell(Event::Merging {
+            runs: runs.len(),
+            last: true,
+        });
         let mut readers: Vec<Box<dyn Source + '_>> = Vec::with_capacity(runs.len());
         for r in &runs {
             readers.push(Box::new(RunReader::open(r)?));
@@ -227,6 +235,10 @@ pub(crate) fn reduce<O: Order + ?Sized>(
     stats: &mut Stats,
 ) -> Result<()> {
     while runs.len() > limit {
+        cfg.tell(Event::Merging {
+            runs: runs.len(),
+            last: false,
+        });
         let fan = cfg.fan_in;
         let old = std::mem::take(runs);
         // Merge only as many groups as needed to come down to `limit` this pass.

@@ -1,7 +1,7 @@
 //! Sorting one chunk's entries: by prefix on all cores, then each group of equal prefixes.
 
 use crate::mem::prefetch;
-use crate::{trace, Entry, Order, Prefix};
+use crate::{Entry, Event, EventHook, Order, Prefix};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 
@@ -12,16 +12,24 @@ fn wide(e: &Entry) -> u128 {
 }
 
 /// Sort a chunk's entries on the pool: by prefix, then equal-prefix groups by the full
-/// order.
+/// order. `hook` is told the steps' times.
 pub(crate) fn sort_entries<O: Order + ?Sized>(
     pool: &rayon::ThreadPool,
     order: &O,
     buf: &[u8],
     entries: &mut [Entry],
     tiebreak: bool,
+    hook: Option<EventHook>,
 ) {
+    let timed = |step: &'static str, t0: std::time::Instant| {
+        if let Some(h) = hook {
+            h(Event::Timed {
+                step,
+                elapsed: t0.elapsed(),
+            });
+        }
+    };
     let t0 = std::time::Instant::now();
-    let n = entries.len();
     pool.install(|| {
         entries.par_iter_mut().with_min_len(4096).for_each(|e| {
             e.prefix = order.prefix(&buf[e.off as usize..(e.off + e.len) as usize]);
@@ -34,7 +42,7 @@ pub(crate) fn sort_entries<O: Order + ?Sized>(
         } else {
             entries.par_sort_unstable_by_key(wide);
         }
-        trace(format_args!("prefix sort {:?}", t0.elapsed()));
+        timed("prefix sort", t0);
         let t0 = std::time::Instant::now();
         entries
             .par_chunk_by_mut(|a, b| a.prefix == b.prefix)
@@ -43,9 +51,9 @@ pub(crate) fn sort_entries<O: Order + ?Sized>(
                     sort_group(group, order, buf, tiebreak, scratch);
                 }
             });
-        trace(format_args!("group fix-up {:?}", t0.elapsed()));
+        timed("group fix-up", t0);
     });
-    trace(format_args!("sorted {n} entries in {:?}", t0.elapsed()));
+    timed("chunk sort", t0);
 }
 
 /// Sort entries whose prefixes are all equal by the full order. Comparing records here

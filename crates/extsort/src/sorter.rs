@@ -8,7 +8,8 @@ use crate::sort::sort_entries;
 use crate::source::{MemSource, Source};
 use crate::temp::TempSpace;
 use crate::{
-    Config, Entry, Error, Order, PushError, Result, Stats, ENTRY, MAX_CHUNK, RECORD_ALLOWANCE,
+    Config, Entry, Error, Event, Order, PushError, Result, Stats, ENTRY, MAX_CHUNK,
+    RECORD_ALLOWANCE,
 };
 use rayon::prelude::*;
 use std::cmp::Ordering;
@@ -203,12 +204,17 @@ impl<O: Order + 'static> Sorter<O> {
     /// Sort the buffered entries on the pool.
     fn sort_chunk(&mut self) {
         self.prefault = None;
+        self.cfg.tell(Event::Sorting {
+            entries: self.entries.len(),
+            background: false,
+        });
         sort_entries(
             &self.pool,
             &*self.order,
             &self.buf,
             &mut self.entries,
             self.cfg.stable || self.cfg.unique,
+            self.cfg.event_hook,
         );
     }
 
@@ -222,8 +228,10 @@ impl<O: Order + 'static> Sorter<O> {
         let w = self.temp.create_run()?;
         if !self.halved {
             self.sort_chunk();
+            self.cfg.tell(Event::Spilling { background: false });
             let run = write_run(w, &*self.order, &self.buf, &self.entries, self.cfg.unique)?;
             self.add_run(run);
+            self.cfg.tell(Event::Filling);
             // New buffers, not shrunk ones: a shrunk buffer keeps every page the whole-budget
             // chunk touched resident (the buffer's and the index's, each up to the budget),
             // which put peak RSS at 1.5 × -S (issue 14).
@@ -242,10 +250,21 @@ impl<O: Order + 'static> Sorter<O> {
         let pool = Arc::clone(&self.pool);
         let tiebreak = self.cfg.stable || self.cfg.unique;
         let unique = self.cfg.unique;
+        let hook = self.cfg.event_hook;
+        let tell = move |e: Event| {
+            if let Some(h) = hook {
+                h(e);
+            }
+        };
         let handle = std::thread::Builder::new()
             .name("spill".into())
             .spawn(move || {
-                sort_entries(&pool, &*order, &buf, &mut entries, tiebreak);
+                tell(Event::Sorting {
+                    entries: entries.len(),
+                    background: true,
+                });
+                sort_entries(&pool, &*order, &buf, &mut entries, tiebreak, hook);
+                tell(Event::Spilling { background: true });
                 let run = write_run(w, &*order, &buf, &entries, unique)?;
                 Ok(Spilled { buf, entries, run })
             })
@@ -269,6 +288,7 @@ impl<O: Order + 'static> Sorter<O> {
     }
 
     fn add_run(&mut self, run: run::Run) {
+        self.cfg.tell(Event::Spilled { bytes: run.bytes });
         self.stats.spill_runs += 1;
         self.stats.spill_bytes += run.bytes;
         self.runs.push(run);
@@ -285,6 +305,7 @@ impl<O: Order + 'static> Sorter<O> {
         self.wait()?;
         if self.runs.is_empty() {
             self.sort_chunk();
+            self.cfg.tell(Event::Writing);
             self.stats.records_out = self.write_sorted(emit, sink)?;
             return Ok(self.stats);
         }
@@ -299,6 +320,10 @@ impl<O: Order + 'static> Sorter<O> {
         let cfg = &self.cfg;
         let (runs, buf, entries) = (&self.runs, &self.buf, &self.entries);
         let mut stage = Stage::new(emit, sink);
+        self.cfg.tell(Event::Merging {
+            runs: runs.len() + usize::from(!entries.is_empty()),
+            last: true,
+        });
         // Each run is read, parsed and summarised by a thread of its own, so that the
         // merging thread only compares and copies.
         let count = std::thread::scope(|scope| -> Result<u64> {

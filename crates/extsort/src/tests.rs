@@ -263,3 +263,94 @@ proptest! {
         }
     }
 }
+
+/// What the event hook was told (one test uses it: the hook is a plain function).
+static EVENTS: std::sync::Mutex<Vec<Event>> = std::sync::Mutex::new(Vec::new());
+
+fn record_event(e: Event) {
+    if !matches!(e, Event::Timed { .. }) {
+        if let Ok(mut v) = EVENTS.lock() {
+            v.push(e);
+        }
+    }
+}
+
+#[test]
+fn the_event_hook_is_told_each_step() {
+    let sort = |budget: usize| {
+        if let Ok(mut v) = EVENTS.lock() {
+            v.clear();
+        }
+        let cfg = Config {
+            budget,
+            fan_in: 2,
+            event_hook: Some(record_event),
+            ..Config::default()
+        };
+        let mut s = Sorter::new(FirstByte, cfg).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..3000u32 {
+            s.push(&(i * 7919 % 3000).to_be_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let emit = |item: &[u8], buf: &mut Vec<u8>| buf.extend_from_slice(item);
+        s.finish(&emit, &mut |_| Ok(()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        EVENTS.lock().map(|v| v.clone()).unwrap_or_default()
+    };
+    // In memory: one sort of everything, written straight out.
+    let mem = sort(1 << 20);
+    assert_eq!(
+        mem,
+        vec![
+            Event::Sorting {
+                entries: 3000,
+                background: false
+            },
+            Event::Writing
+        ]
+    );
+    // Spilling: the first spill stops the reader (sort, spill, read on), later ones sort in
+    // the background; intermediate merges come before the last.
+    let ext = sort(2000);
+    assert_eq!(
+        &ext[..4],
+        &[
+            Event::Sorting {
+                entries: ext
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::Sorting { entries, .. } => Some(*entries),
+                        _ => None,
+                    })
+                    .unwrap_or(0),
+                background: false
+            },
+            Event::Spilling { background: false },
+            ext[2],
+            Event::Filling
+        ]
+    );
+    assert!(
+        matches!(ext[2], Event::Spilled { bytes } if bytes > 0),
+        "{ext:?}"
+    );
+    assert!(ext.iter().any(|e| matches!(
+        e,
+        Event::Sorting {
+            background: true,
+            ..
+        }
+    )));
+    assert!(ext
+        .iter()
+        .any(|e| matches!(e, Event::Merging { last: false, .. })));
+    let lasts: Vec<_> = ext
+        .iter()
+        .filter(|e| matches!(e, Event::Merging { last: true, .. }))
+        .collect();
+    assert_eq!(lasts.len(), 1, "{ext:?}");
+    assert!(
+        matches!(ext.last(), Some(Event::Merging { last: true, .. })),
+        "{ext:?}"
+    );
+}
