@@ -4,7 +4,7 @@
 use crate::common::{self, Inputs};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::{args, Error, Output, Progress, Result, Stats};
-use extsort::{Order, Sorter, Source};
+use extsort::{Sorter, Source};
 use record::{CsvScratch, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
@@ -120,28 +120,6 @@ pub fn main() -> ! {
     cli::main("bsort", command(), run)
 }
 
-/// extsort's view of the record order.
-struct SortOrder(RecordOrder);
-
-impl Order for SortOrder {
-    #[inline]
-    fn prefix(&self, item: &[u8]) -> extsort::Prefix {
-        self.0.prefix(item)
-    }
-    #[inline]
-    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
-        self.0.compare(a, b)
-    }
-    #[inline]
-    fn is_total(&self, p: &extsort::Prefix) -> bool {
-        self.0.prefix_is_total(p)
-    }
-    #[inline]
-    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
-        self.0.normalized(item, out)
-    }
-}
-
 fn global_opts(m: &ArgMatches) -> KeyOpts {
     let f = |n: &str| m.get_flag(n);
     KeyOpts {
@@ -199,7 +177,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         stats_dest,
         key_texts: _,
     } = setup;
-    let order = SortOrder(RecordOrder::new(format, keys, global, stable || unique));
+    let order = RecordOrder::new(format, keys, global, stable || unique);
     let mut stats = Stats {
         threads,
         ..Stats::default()
@@ -241,7 +219,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         let mut scratch = CsvScratch::default();
         let extracts = format.extracts();
         let ord = sorter.order();
-        let ord = &ord.0;
+        let ord = &*ord;
         inputs.for_each(&progress, |rec, at| {
             if extracts {
                 sorter
@@ -393,7 +371,7 @@ fn merge_batch(
     } = common::setup_names(m, group.to_vec(), true, global, None, false)?;
     let stable = m.get_flag("stable");
     let unique = m.get_flag("unique");
-    let order = SortOrder(RecordOrder::new(format, keys, global, stable || unique));
+    let order = RecordOrder::new(format, keys, global, stable || unique);
     let mut cfg = common::sort_config(m, budget, threads, stable, unique);
     // The whole batch at once: its descriptors were counted (no temporary runs).
     cfg.fan_in = batch;
@@ -418,7 +396,7 @@ fn merge_batch(
 /// Merge the already-sorted `inputs` (read lazily) into `sink`, records first to last as
 /// they are; returns the merge's counters and the bytes read.
 fn merge_inputs(
-    order: &SortOrder,
+    order: &RecordOrder,
     inputs: &mut Inputs,
     cfg: &extsort::Config,
     eol: u8,
@@ -427,10 +405,10 @@ fn merge_inputs(
     let read = std::cell::Cell::new(0u64);
     let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
     for input in inputs.take_all() {
-        sources.push(Box::new(common::RecordSource::new(input, &order.0, &read)));
+        sources.push(Box::new(common::RecordSource::new(input, order, &read)));
     }
     let emit = |item: &[u8], buf: &mut Vec<u8>| {
-        buf.extend_from_slice(order.0.record(item));
+        buf.extend_from_slice(order.record(item));
         buf.push(eol);
     };
     let merged = extsort::merge(order, sources, cfg, &emit, sink)?;
@@ -448,7 +426,7 @@ fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> 
 
 /// `-c`/`-C`: find the first record out of order (with `-u`, also the first repeated key).
 fn check_sorted(
-    order: &SortOrder,
+    order: &RecordOrder,
     inputs: &mut Inputs,
     unique: bool,
     quiet: bool,
@@ -460,7 +438,7 @@ fn check_sorted(
     let mut have_prev = false;
     let mut scratch = CsvScratch::default();
     let mut disorder: Option<(String, Vec<u8>)> = None;
-    let ord = &order.0;
+    let ord = order;
     inputs.for_each_until(|rec, at| {
         cur.clear();
         ord.encode(rec, &mut cur, &mut scratch)

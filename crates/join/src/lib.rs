@@ -33,7 +33,7 @@ pub use chan::ChanInput;
 pub use hash::{hash_join, Built, HashTable, Marks};
 pub use keys::JoinKeys;
 pub use layout::Layout;
-pub use plan::{BadRecords, PairStats, Plan, SortOrder, Source, Strategy};
+pub use plan::{BadRecords, PairStats, Plan, Source, Strategy};
 pub use probe::BlockProbe;
 
 use group::Group;

@@ -9,9 +9,8 @@ use crate::{
     hash_join, merge_join, parallel, BlockProbe, Built, ChanInput, Config, Error, HashTable, Input,
     JoinKeys, JoinType, Layout, Result, Side, Stats,
 };
-use extsort::{Order, Sorter};
+use extsort::Sorter;
 use record::{CsvScratch, Format, RecordOrder};
-use std::cmp::Ordering;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::mpsc;
@@ -100,28 +99,6 @@ impl PairStats {
     }
 }
 
-/// extsort's view of one side's key order (stable: equal keys keep input order).
-pub struct SortOrder(pub RecordOrder);
-
-impl Order for SortOrder {
-    #[inline]
-    fn prefix(&self, item: &[u8]) -> extsort::Prefix {
-        self.0.prefix(item)
-    }
-    #[inline]
-    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
-        self.0.compare(a, b)
-    }
-    #[inline]
-    fn is_total(&self, p: &extsort::Prefix) -> bool {
-        self.0.prefix_is_total(p)
-    }
-    #[inline]
-    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
-        self.0.normalized(item, out)
-    }
-}
-
 /// One input read record by record, as items of its side's order.
 struct RecInput<'o, S> {
     input: S,
@@ -196,7 +173,7 @@ impl<S: Source> Input for RecInput<'_, S> {
 }
 
 /// Push every remaining record of `input` into a sorter.
-fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn Input) -> Result<()> {
+fn fill_sorter(sorter: &mut Sorter<RecordOrder>, input: &mut dyn Input) -> Result<()> {
     while input.advance()? {
         sorter.push(input.current()).map_err(|e| match e {
             extsort::Error::TooLarge { len, budget } => Error::Input(format!(
@@ -212,7 +189,7 @@ fn fill_sorter(sorter: &mut Sorter<SortOrder>, input: &mut dyn Input) -> Result<
 /// Sort on a thread of `scope` and stream the result back through a channel.
 fn sort_side<'scope, 'env>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
-    sorter: Sorter<SortOrder>,
+    sorter: Sorter<RecordOrder>,
 ) -> (
     ChanInput,
     std::thread::ScopedJoinHandle<'scope, extsort::Result<extsort::Stats>>,
@@ -353,7 +330,7 @@ impl Plan<'_> {
             (Side::Left, &mut li as &mut dyn Input),
             (Side::Right, &mut ri),
         ] {
-            let mut s = Sorter::new(SortOrder(keys.order(side).clone()), scfg.clone())?;
+            let mut s = Sorter::new(keys.order(side).clone(), scfg.clone())?;
             // What the hash join had built goes first (it was read first), then is freed.
             if let Some(t) = fallback_table.take_if(|t| t.side == side) {
                 for item in t.items() {

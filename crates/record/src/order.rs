@@ -732,3 +732,23 @@ mod tests {
         assert_eq!(ord.compare(&a, &b), Ordering::Greater);
     }
 }
+
+/// The external sort orders items by a record order directly (bsort, bjoin's sorts).
+impl extsort::Order for RecordOrder {
+    #[inline]
+    fn prefix(&self, item: &[u8]) -> extsort::Prefix {
+        RecordOrder::prefix(self, item)
+    }
+    #[inline]
+    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        RecordOrder::compare(self, a, b)
+    }
+    #[inline]
+    fn is_total(&self, p: &extsort::Prefix) -> bool {
+        self.prefix_is_total(p)
+    }
+    #[inline]
+    fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
+        RecordOrder::normalized(self, item, out)
+    }
+}
