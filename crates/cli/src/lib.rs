@@ -77,6 +77,14 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
         .flatten()
         .cloned();
     stats::set_context(tool, dest, started);
+    // Parquet inputs name their columns in a first record, and -o X.parquet takes its names
+    // from the first line, only with --header; row groups are sized from -S.
+    let header = matches.try_get_one::<bool>("header").ok().flatten() == Some(&true);
+    let budget = match matches.try_contains_id("buffer-size") {
+        Ok(_) => args::budget_of(&matches).unwrap_or(256 << 20),
+        Err(_) => 256 << 20,
+    };
+    bkparquet::configure(header, budget);
     let code = match run(&matches) {
         Ok(()) => 0,
         // Stopped by a signal: whatever failed afterwards is a consequence, not news.

@@ -12,6 +12,9 @@
 //!
 //! A PATH ending in `.gz` or `.zst` is compressed (gzip, zstd), as inputs with those
 //! extensions are decompressed; [`Output::commit`] then returns the compressed size.
+//! A PATH ending in `.parquet` gets the TSV text in its temporary first; [`Output::commit`]
+//! converts it into a second temporary (crates/parquet: types inferred from the whole text)
+//! and renames that into place, so PATH never holds half a Parquet file.
 //! Temporaries are named `.TOOL.PID-STARTTIME-XXXXXX.tmp`; opening an output removes those
 //! of owners that are no longer running (a SIGKILLed run) and says so on stderr.
 
@@ -39,6 +42,8 @@ enum Target {
         /// As given, for messages.
         shown: PathBuf,
         committed: bool,
+        /// Converted to Parquet at commit.
+        parquet: bool,
     },
 }
 
@@ -210,7 +215,13 @@ impl Output {
             io::ErrorKind::IsADirectory => Error::Runtime(format!("{shown}: is a directory")),
             _ => Error::io(format!("cannot write {shown}"), e),
         })?;
+        let parquet = path.as_os_str().as_encoded_bytes().ends_with(b".parquet");
         let (file, tmp, target) = match resolved {
+            Resolved::Direct(_) if parquet => {
+                return Err(Error::Runtime(format!(
+                    "{shown}: Parquet is written to regular files only"
+                )))
+            }
             Resolved::Direct(p) => {
                 let f = std::fs::OpenOptions::new()
                     .write(true)
@@ -245,6 +256,7 @@ impl Output {
                 path: target,
                 shown: path.to_path_buf(),
                 committed: false,
+                parquet,
             },
             bytes: 0,
         })
@@ -264,12 +276,16 @@ impl Output {
                 path,
                 shown,
                 committed,
+                parquet,
             } => {
                 let ctx = || format!("cannot write {}", shown.display());
-                let c = w
+                let mut c = w
                     .finish()
                     .and_then(Sink::finish)
                     .map_err(|e| Error::io(ctx(), e))?;
+                if let (true, Some(text)) = (*parquet, tmp.as_ref()) {
+                    c = to_parquet(text, path, shown)?;
+                }
                 if let Some(tmp) = tmp {
                     set_permissions(&c.f, path).map_err(|e| Error::io(ctx(), e))?;
                     std::fs::rename(&*tmp, &*path).map_err(|e| Error::io(ctx(), e))?;
@@ -281,6 +297,38 @@ impl Output {
             }
         }
     }
+}
+
+/// Convert the TSV text at `text` into a Parquet temporary beside `path`; the text is
+/// removed, and the Parquet temporary takes its place (for commit to rename).
+fn to_parquet(text: &Path, path: &Path, shown: &Path) -> Result<Counting> {
+    let ctx = || format!("cannot write {}", shown.display());
+    let dir = dir_of(path);
+    let (file, pq) = cleanup::create_registered(|| {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(
+                ".{}.{}-",
+                crate::tool_name(),
+                cleanup::owner_tag()
+            ))
+            .suffix(".tmp")
+            .tempfile_in(&dir)?;
+        let (file, p) = tmp.keep().map_err(|e| e.error)?;
+        Ok(((file, p.clone()), p))
+    })
+    .map_err(|e| Error::io(ctx(), e))?;
+    let done = bkparquet::convert_tsv(text, io::BufWriter::with_capacity(BUF, &file))
+        .map_err(|e| Error::Runtime(format!("{}: {e}", shown.display())));
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&pq);
+        cleanup::unregister(&pq);
+        return Err(e);
+    }
+    // The Parquet file takes the text's name, so commit's rename and Drop's cleanup apply.
+    std::fs::rename(&pq, text).map_err(|e| Error::io(ctx(), e))?;
+    cleanup::unregister(&pq);
+    let n = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok(Counting { f: file, n })
 }
 
 /// New files get 0666 less the umask (as the shell's `>` would); a replaced file keeps its mode.

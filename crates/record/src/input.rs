@@ -1,7 +1,8 @@
 //! Input sources and record framing.
 //!
 //! `FILE` arguments are read in order; none or `-` is standard input; `.gz` and `.zst` files
-//! are decompressed by extension. [`Framer`] cuts a byte stream into records on `\n` (or
+//! are decompressed by extension; `.parquet` files are read as TSV records (crates/parquet).
+//! [`Framer`] cuts a byte stream into records on `\n` (or
 //! `\0`) with memchr over one large reused buffer; a last record without a terminator is
 //! still a record. Framing never allocates per record and never reads a record into memory
 //! past the caller's limit.
@@ -24,6 +25,9 @@ impl std::fmt::Display for InputName {
 pub fn open(name: &str) -> io::Result<Box<dyn Read + Send>> {
     if name == "-" {
         return Ok(Box::new(io::stdin()));
+    }
+    if bkparquet::is_parquet(name) {
+        return bkparquet::open(name);
     }
     let file = File::open(name)?;
     if file.metadata()?.is_dir() {
@@ -50,7 +54,8 @@ pub fn wrap_decoder<R: Read + Send + 'static>(
 
 /// The size of a plain file input, for progress bars; `None` for stdin or compressed files.
 pub fn known_size(name: &str) -> Option<u64> {
-    if name == "-" || name.ends_with(".gz") || name.ends_with(".zst") {
+    if name == "-" || name.ends_with(".gz") || name.ends_with(".zst") || bkparquet::is_parquet(name)
+    {
         return None;
     }
     std::fs::metadata(Path::new(name)).ok().map(|m| m.len())

@@ -1,0 +1,51 @@
+//! Parquet at both ends of a pipeline.
+//!
+//! Reading: [`open`] turns a `.parquet` file into the TSV records every tool reads, row
+//! group by row group, a batch of rows at a time (memory is one batch, not the file). With
+//! `--header` the first record names the columns. Values become text by one mapping:
+//! integers as digits, decimals exactly at their scale (`DECIMAL(10,2)` 0.1 is `0.10`),
+//! floats in shortest round-trip form, booleans `true`/`false`, dates `YYYY-MM-DD`, times
+//! `HH:MM:SS[.fraction]`, timestamps `YYYY-MM-DDTHH:MM:SS[.fraction]` with `Z` when the
+//! column is adjusted to UTC (the fraction only when not zero, trailing zeros dropped),
+//! strings and binary as their bytes with TAB and newline escaped (`\t`, `\n`) as bmap does,
+//! null as an empty field. Nested columns (lists, maps, structs) are refused with a clear
+//! error for now.
+//!
+//! Writing: [`convert_tsv`] turns the TSV text a tool wrote into a Parquet file (zstd, row
+//! groups bounded by the memory budget); the column types are inferred from the whole text
+//! first (see [`infer`]).
+
+mod infer;
+mod read;
+mod text;
+mod write;
+
+pub use infer::{infer_value, Inferred};
+pub use read::open;
+pub use write::convert_tsv;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+static HEADER: AtomicBool = AtomicBool::new(false);
+static BUDGET: AtomicUsize = AtomicUsize::new(256 << 20);
+
+/// Set once by the tool's start: whether `--header` was given (Parquet inputs then start with
+/// a record of column names, and the first line written to `-o X.parquet` names its
+/// columns) and the memory budget `-S` (row groups are sized from it).
+pub fn configure(header: bool, budget: usize) {
+    HEADER.store(header, Ordering::Relaxed);
+    BUDGET.store(budget, Ordering::Relaxed);
+}
+
+fn header() -> bool {
+    HEADER.load(Ordering::Relaxed)
+}
+
+fn budget() -> usize {
+    BUDGET.load(Ordering::Relaxed)
+}
+
+/// Whether `name` is read or written as Parquet (by its extension).
+pub fn is_parquet(name: &str) -> bool {
+    name.ends_with(".parquet")
+}
