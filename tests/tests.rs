@@ -24,4 +24,5 @@ mod install;
 mod json_keys;
 mod man;
 mod outputs;
+mod parquet;
 mod progress;
