@@ -17,6 +17,9 @@
 #   map-words        bmap --words text.txt | breduce --hash count vs chdb, DuckDB, Polars
 #   map-revenue-json bmap --from jsonl --where --emit | breduce --hash sum:2 count | bsort
 #   map-revenue-tsv  the same over orders.tsv; both vs DuckDB, Polars, chdb
+#   revenue-parquet  the daily revenue over orders.parquet (orders.tsv written by DuckDB) vs
+#                    DuckDB over the same file (issue 17)
+#   to-parquet       bmap orders.tsv -o X.parquet vs DuckDB's COPY ... TO (FORMAT parquet)
 #   join-hash        bjoin --strategy hash orders.tsv users.tsv vs DuckDB, GNU join (presorted)
 #   map-cat          bmap -j 2 -- cat vs cat
 #   sort-key sort-num sort-ext (bsort on kv), split-n4 (bsplit -n 4 on text), shuffle-n4
@@ -101,7 +104,7 @@ fi
 
 # The cases with an issue target first (so a short run measures them), then the others.
 CASES=(reduce-hash reduce-hash-10m reduce-hash-j reduce-words reduce-stream shuffle-combine
-  map-words map-revenue-json map-revenue-tsv join-hash map-cat
+  map-words map-revenue-json map-revenue-tsv revenue-parquet to-parquet join-hash map-cat
   sort-key sort-num sort-ext split-n4 shuffle-n4 join-merge)
 
 selected=()
@@ -116,7 +119,8 @@ for c in "${selected[@]}"; do
   case $c in
     sort-*) bs=(bsort) ;; split-*) bs=(bsplit) ;; shuffle-n4) bs=(bshuffle) ;;
     shuffle-combine) bs=(bshuffle breduce) ;; reduce-words) bs=(breduce bmap) ;; reduce-*) bs=(breduce) ;;
-    join-*) bs=(bjoin) ;; map-*) bs=(bmap breduce bsort bshuffle) ;; *) continue ;;
+    join-*) bs=(bjoin) ;; map-* | revenue-parquet) bs=(bmap breduce bsort bshuffle) ;;
+    to-parquet) bs=(bmap) ;; *) continue ;;
   esac
   for b in "${bs[@]}"; do [[ " ${BINS[*]} " == *" $b "* ]] || BINS+=("$b"); done
 done
@@ -328,6 +332,34 @@ case_map_revenue_tsv() {
   engine chdb anchor sorted:exact revenue-tsv "$ORD"
   case_tool bmap target sorted:exact "$o.bmap.out" "$(q "$BMAP" --where '4 == completed' --emit '5|day,6' "$ORD") | $(q "$BREDUCE" --hash sum:2 count) | $(q "$BSORT" -o "$o.bmap.out")"
   case_target 0.8@polars
+  case_run
+}
+
+# Issue 17: Parquet at both ends. orders.parquet is orders.tsv as DuckDB writes it (derived,
+# untimed); both read it, and both turn orders.tsv into Parquet. Our tools run at -S 64M,
+# so the RSS bound is -S + 64 MiB on files over 10x -S.
+need_orders_parquet() {
+  [[ -n ${ORDP:-} ]] || ORDP=$(derived orders.parquet "$(q "$PY" "$ENGINES" duckdb to-parquet) \"\$OUT\" $(q "$ORD")")
+}
+case_revenue_parquet() {
+  case_begin revenue-parquet "daily revenue over Parquet: bmap --where '4 == completed' --emit '5|day,6' orders.parquet | breduce --hash sum:2 count | bsort ($ORD_LINES orders)"
+  ((HAVE_VENV)) || { skip_case revenue-parquet "no DuckDB to write and read Parquet"; return; }
+  need_orders_parquet
+  case_input "$ORDP"
+  local o=$BENCH_DIR/out/revenue-parquet
+  engine duckdb anchor ref revenue-parquet "$ORDP"
+  case_tool bmap target sorted:exact "$o.bmap.out" "$(q "$BMAP" -S 64M --where '4 == completed' --emit '5|day,6' "$ORDP") | $(q "$BREDUCE" --hash sum:2 count) | $(q "$BSORT" -o "$o.bmap.out")"
+  case_target 1.0@duckdb 128
+  case_run
+}
+case_to_parquet() {
+  case_begin to-parquet "orders.tsv to Parquet: bmap -S 64M orders.tsv -o orders.parquet vs DuckDB COPY TO ($ORD_LINES orders)"
+  case_input "$ORD"
+  ((HAVE_VENV)) || { skip_case to-parquet "no DuckDB to compare with"; return; }
+  local o=$BENCH_DIR/out/to-parquet
+  engine duckdb anchor none to-parquet "$ORD"
+  case_tool bmap target none "$o.bmap.parquet" "$(q "$BMAP" -S 64M "$ORD" -o "$o.bmap.parquet")"
+  case_target 1.0@duckdb 128
   case_run
 }
 

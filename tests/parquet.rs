@@ -63,18 +63,38 @@ fn reads_every_type_codec_and_layout_as_pyarrow_does() {
         let file = format!("{f}.parquet");
         let want = oracle(&py, &["tsv", &d.join(&file).to_string_lossy()]);
         let got = tool(&d, "bmap", &["--header", &file]);
-        assert!(got.status.success(), "{f}: {}", String::from_utf8_lossy(&got.stderr));
-        assert_eq!(String::from_utf8_lossy(&got.stdout), String::from_utf8_lossy(&want), "{f}");
+        assert!(
+            got.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&want),
+            "{f}"
+        );
         // Without --header, the same rows and no names.
         let plain = tool(&d, "bmap", &[&file]);
         let rows = want.splitn(2, |&c| c == b'\n').nth(1).unwrap_or_default();
         assert_eq!(plain.stdout, rows, "{f} without --header");
     }
     // Columns by name, as with a TSV header (bsort by a decimal column, numerically).
-    let got = tool(&d, "bsort", &["--header", "-k", "d52:n", "-k", "i64:n", "gzip.parquet"]);
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let got = tool(
+        &d,
+        "bsort",
+        &["--header", "-k", "d52:n", "-k", "i64:n", "gzip.parquet"],
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
     let text = String::from_utf8_lossy(&got.stdout);
-    let second: Vec<&str> = text.lines().nth(1).map(|l| l.split('\t').collect()).unwrap_or_default();
+    let second: Vec<&str> = text
+        .lines()
+        .nth(1)
+        .map(|l| l.split('\t').collect())
+        .unwrap_or_default();
     // -123.45 is below the nulls (empty, 0 to a numeric key) and 0.00.
     assert_eq!(second.get(10), Some(&"-123.45"), "{text}");
 }
@@ -92,10 +112,24 @@ fn writes_parquet_that_pyarrow_reads_back_equal_with_inferred_types() {
     d.write("in.tsv", TYPED);
     for tool_args in [
         vec!["bmap", "--header", "in.tsv", "-o", "out.parquet"],
-        vec!["bsort", "--header", "-S", "1M", "-k", "1,1n", "in.tsv", "-o", "out.parquet"],
+        vec![
+            "bsort",
+            "--header",
+            "-S",
+            "1M",
+            "-k",
+            "1,1n",
+            "in.tsv",
+            "-o",
+            "out.parquet",
+        ],
     ] {
         let o = tool(&d, tool_args[0], &tool_args[1..]);
-        assert!(o.status.success(), "{tool_args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{tool_args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let path = d.join("out.parquet").to_string_lossy().into_owned();
         let schema = String::from_utf8_lossy(&oracle(&py, &["schema", &path])).into_owned();
         assert_eq!(
@@ -111,7 +145,10 @@ fn writes_parquet_that_pyarrow_reads_back_equal_with_inferred_types() {
             got[1..].sort_by_key(|l| l.split('\t').next().and_then(|n| n.parse::<i64>().ok()));
         }
         // pyarrow prints the decimal 7 at scale 2, the float 3 as 3, -2e-05 positionally.
-        let fix = |l: &str| l.replace("\t7\t3\t", "\t7.00\t3\t").replace("-2e-05", "-0.00002");
+        let fix = |l: &str| {
+            l.replace("\t7\t3\t", "\t7.00\t3\t")
+                .replace("-2e-05", "-0.00002")
+        };
         let want: Vec<String> = want.iter().map(|l| fix(l)).collect();
         assert_eq!(got, want, "{tool_args:?}");
         // And we read our own file back as the same text.
@@ -131,14 +168,46 @@ fn the_same_pipeline_over_tsv_and_parquet_gives_the_same_result() {
     let d = Dir::new();
     let mut tsv = String::from("day\tuser\tamount\n");
     for i in 0..500u32 {
-        tsv.push_str(&format!("2024-01-{:02}\tu{}\t{}.{:02}\n", 1 + i % 9, i % 13, i % 97, i % 100));
+        tsv.push_str(&format!(
+            "2024-01-{:02}\tu{}\t{}.{:02}\n",
+            1 + i % 9,
+            i % 13,
+            i % 97,
+            i % 100
+        ));
     }
     d.write("orders.tsv", &tsv);
-    oracle(&py, &["from-tsv", &d.join("orders.tsv").to_string_lossy(), &d.join("orders.parquet").to_string_lossy()]);
+    oracle(
+        &py,
+        &[
+            "from-tsv",
+            &d.join("orders.tsv").to_string_lossy(),
+            &d.join("orders.parquet").to_string_lossy(),
+        ],
+    );
     let run = |input: &str| {
-        let o = tool(&d, "breduce", &["--header", "-k", "day", "sum:amount", "count", "--hash", input]);
-        assert!(o.status.success(), "{input}: {}", String::from_utf8_lossy(&o.stderr));
-        let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect();
+        let o = tool(
+            &d,
+            "breduce",
+            &[
+                "--header",
+                "-k",
+                "day",
+                "sum:amount",
+                "count",
+                "--hash",
+                input,
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{input}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
         lines.sort();
         lines
     };
@@ -150,7 +219,10 @@ fn the_same_pipeline_over_tsv_and_parquet_gives_the_same_result() {
     let j = |left: &str| {
         let o = tool(&d, "bjoin", &["--header", "-k", "user", left, "users.tsv"]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let mut l: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect();
+        let mut l: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
         l.sort();
         l
     };
@@ -190,7 +262,11 @@ fn corrupt_truncated_and_non_parquet_files_fail_cleanly() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("bmap: r.parquet: line 2:"));
     assert!(!d.exists("r.parquet"));
-    let leftovers: Vec<_> = std::fs::read_dir(d.path()).into_iter().flatten().flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(d.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

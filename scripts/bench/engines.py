@@ -9,6 +9,9 @@ ENGINE: duckdb | polars | chdb. Every query is the obvious one, reads the header
   revenue-json IN   orders.jsonl: WHERE status = 'completed', day, sum(amount), count(*)
                     GROUP BY the day of created_at, ORDER BY day
   revenue-tsv IN    the same over orders.tsv
+  revenue-parquet IN  the same over orders.parquet (created_at a TIMESTAMP, amount DECIMAL)
+  to-parquet IN     orders.tsv typed (BIGINT ids, TIMESTAMP, DECIMAL(18,2)) COPY TO OUT as
+                    Parquet (DuckDB: its defaults; the derived orders.parquet is this too)
   join ORDERS USERS orders JOIN users ON user_id, in GNU join's layout (key, the other
                     orders fields, the other users fields)
   sort-key IN       key<TAB>int ORDER BY key (bytewise)
@@ -54,6 +57,14 @@ def duckdb_main():
         cols = [(c, "VARCHAR") for c in ORDER_COLS[:-1]] + [("amount", "DECIMAL(18,2)")]
         q = (f"SELECT CAST(CAST(created_at AS TIMESTAMP) AS DATE) AS day, sum(amount), count(*) "
              f"FROM {tsv(INS[0], cols)} WHERE status = 'completed' GROUP BY day ORDER BY day")
+    elif OP == "revenue-parquet":
+        q = (f"SELECT CAST(created_at AS DATE) AS day, sum(amount), count(*) "
+             f"FROM read_parquet('{INS[0]}') WHERE status = 'completed' GROUP BY day ORDER BY day")
+    elif OP == "to-parquet":
+        types = ["BIGINT", "BIGINT", "BIGINT", "VARCHAR", "TIMESTAMP", "DECIMAL(18,2)"]
+        src = tsv(INS[0], list(zip(ORDER_COLS, types)))
+        con.execute(f"COPY (SELECT * FROM {src}) TO '{OUT}' (FORMAT parquet)")
+        return
     elif OP == "join":
         o = tsv(INS[0], [(c, "VARCHAR") for c in ORDER_COLS])
         u = tsv(INS[1], [(c, "VARCHAR") for c in USER_COLS])
