@@ -257,7 +257,10 @@ fn bsort_names_its_steps() {
     };
     assert_eq!(status, 0, "{raw}");
     for p in ["read", "sort"] {
-        assert!(raw.contains(&format!("{p:>6} ")), "step {p} never drawn: {raw:?}");
+        assert!(
+            raw.contains(&format!("{p:>6} ")),
+            "step {p} never drawn: {raw:?}"
+        );
     }
     assert_eq!(screen(&raw), Vec::<String>::new(), "raw {raw:?}");
 }
