@@ -130,6 +130,17 @@ fn combined_word_count_matches_the_model() {
                     "-j {j} -S {s} final newline {final_newline}"
                 );
             }
+            let got = combined(
+                &["--words", "--lower", "-j", j, "-S", "2K"],
+                &["count"],
+                &[],
+                &input,
+            );
+            assert_eq!(
+                text(&got),
+                text(&count_words(&input.to_ascii_lowercase())),
+                "--lower -j {j}"
+            );
         }
     }
 }

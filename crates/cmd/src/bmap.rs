@@ -581,6 +581,18 @@ fn map_block(
         bad_count: 0,
         error: None,
     };
+    // --words --combine count over whole records: the block's tokens counted at once.
+    if let Some(c) = comb.as_deref_mut() {
+        if job.words && x.is_empty() && c.counts_only() {
+            m.records_in =
+                map::count_byte(&b.data, eol) + u64::from(b.data.last().is_some_and(|&l| l != eol));
+            match c.words(&b.data, job.lower, &mut m.out) {
+                Ok(n) => m.records_out = n,
+                Err(e) => m.error = Some(e.message().unwrap_or_default()),
+            }
+            return m;
+        }
+    }
     for (_, line, rec) in common::records(&b.data, eol, b.first_line) {
         let at = At { name, line };
         m.records_in += 1;
@@ -820,10 +832,15 @@ fn words_stream(
             None => out.records += map::words::tokens(&buf[start..cut], lower, eol, &mut out.block),
             Some(c) => {
                 // No error can be met (see words_specs): no line number is needed.
-                let at = At { name, line: 0 };
-                tokens.clear();
-                map::words::tokens(&buf[start..cut], lower, eol, &mut tokens);
-                out.records += c.feed(&tokens, &at, &mut out.block)?;
+                let text = &buf[start..cut];
+                out.records += if c.counts_only() {
+                    c.words(text, lower, &mut out.block)?
+                } else {
+                    let at = At { name, line: 0 };
+                    tokens.clear();
+                    map::words::tokens(text, lower, eol, &mut tokens);
+                    c.feed(&tokens, &at, &mut out.block)?
+                };
             }
         }
         if out.block.len() >= 1 << 20 {

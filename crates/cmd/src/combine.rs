@@ -116,6 +116,46 @@ impl Combine {
         Ok(written)
     }
 
+    /// Whether every aggregate is `count`: then [`Combine::words`] counts tokens directly.
+    pub fn counts_only(&self) -> bool {
+        self.aggs.specs.iter().all(|s| s.op == Op::Count)
+    }
+
+    /// `--words` with only counts ([`Combine::counts_only`]): count each token of `text`
+    /// (as [`map::words::tokens`] cuts them) without writing and reading back its
+    /// `TOKEN<TAB>1` line; `lower` folds ASCII case. Returns how many lines were written.
+    pub fn words(&mut self, text: &[u8], lower: bool, out: &mut Vec<u8>) -> Result<u64> {
+        let mut written = 0;
+        let mut folded = Vec::new();
+        let mut failed = None;
+        map::words::each_token(text, self.eol, |tok| {
+            let key = if lower {
+                folded.clear();
+                folded.extend_from_slice(tok);
+                folded.make_ascii_lowercase();
+                &folded[..]
+            } else {
+                tok
+            };
+            let (states, _) = self.groups.states_for(key, key);
+            for st in states {
+                if let agg::State::Count(n) = st {
+                    *n += 1;
+                }
+            }
+            if self.groups.bytes() > self.limit && failed.is_none() {
+                match self.flush(out) {
+                    Ok(n) => written += n,
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+
     /// Append every group to `out` as a partial line, in the order the keys came, and
     /// empty the table. Returns how many lines.
     pub fn flush(&mut self, out: &mut Vec<u8>) -> Result<u64> {
