@@ -16,6 +16,7 @@ use crate::common::At;
 use agg::table::Groups;
 use agg::{Op, Spec};
 use cli::{Error, Result};
+use record::keymap::KeyMap;
 use record::{FieldSplit, Format, Key, KeyOpts, KeySpec, RecordOrder};
 
 /// Parse `--combine` values, refusing what is not an aggregate or cannot be partial.
@@ -36,11 +37,21 @@ pub fn order_free(specs: &[Spec]) -> bool {
     })
 }
 
+/// Counts alone (`--words --combine count`): each key's first-seen number and count in its
+/// slot, so that a token touches one slot; the keys, by number, for the flush.
+#[derive(Default)]
+struct Counts {
+    map: KeyMap<(u32, u64)>,
+    keys: Vec<u8>,
+    key_at: Vec<(usize, u32)>,
+}
+
 /// One combining table.
 pub struct Combine {
     aggs: Aggs,
     order: RecordOrder,
     groups: Groups,
+    counts: Counts,
     /// What the states grew by since the last flush.
     grown: usize,
     limit: usize,
@@ -67,6 +78,7 @@ impl Combine {
             aggs,
             order,
             groups,
+            counts: Counts::default(),
             grown: 0,
             limit: limit.max(1),
             eol,
@@ -79,6 +91,7 @@ impl Combine {
             aggs: self.aggs.fresh(),
             order: self.order.clone(),
             groups: Groups::new(self.aggs.specs.iter().map(|s| s.op).collect(), false),
+            counts: Counts::default(),
             grown: 0,
             limit: limit.max(1),
             eol: self.eol,
@@ -137,13 +150,16 @@ impl Combine {
             } else {
                 tok
             };
-            let (states, _) = self.groups.states_for(key, key);
-            for st in states {
-                if let agg::State::Count(n) = st {
-                    *n += 1;
-                }
+            let c = &mut self.counts;
+            let next = c.key_at.len() as u32;
+            let (slot, new) = c.map.entry(key, || (next, 0));
+            slot.1 += 1;
+            if new {
+                c.key_at.push((c.keys.len(), key.len() as u32));
+                c.keys.extend_from_slice(key);
             }
-            if self.groups.bytes() > self.limit && failed.is_none() {
+            let used = c.map.len() * 64 + c.keys.len() + c.key_at.len() * 16;
+            if used > self.limit && failed.is_none() {
                 match self.flush(out) {
                     Ok(n) => written += n,
                     Err(e) => failed = Some(e),
@@ -172,6 +188,29 @@ impl Combine {
             )?;
         }
         self.groups.clear();
+        // The counts, in first-seen order.
+        let c = &mut self.counts;
+        let mut by_number = vec![0u64; c.key_at.len()];
+        for &(g, k) in c.map.values() {
+            by_number[g as usize] = k;
+        }
+        let width = self.aggs.specs.len();
+        for (g, &k) in by_number.iter().enumerate() {
+            let (at, len) = c.key_at[g];
+            let mut states: Vec<agg::State> = (0..width).map(|_| agg::State::Count(k)).collect();
+            self.aggs.write(
+                &self.order,
+                &c.keys[at..at + len as usize],
+                &mut states,
+                aggs::Output::Partial,
+                self.eol,
+                out,
+            )?;
+        }
+        let n = n + by_number.len();
+        c.map.clear();
+        c.keys.clear();
+        c.key_at.clear();
         self.grown = 0;
         Ok(n as u64)
     }
