@@ -23,7 +23,7 @@ _bmap() {
 
     case "${cmd}" in
         bmap)
-            opts="-t -z -o -S -T -j -h -V --format --from --where --emit --words --lower --delimiter --header --zero-terminated --skip-bad --bad-records --output --chunk-size --retries --unordered --buffer-size --temporary-directory --parallel --threads --stats --progress --help --version"
+            opts="-t -z -o -S -T -j -h -V --format --from --where --emit --words --lower --combine --delimiter --header --zero-terminated --skip-bad --bad-records --output --chunk-size --retries --unordered --buffer-size --temporary-directory --parallel --threads --stats --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -42,6 +42,10 @@ _bmap() {
                     return 0
                     ;;
                 --emit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --combine)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

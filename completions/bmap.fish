@@ -3,6 +3,7 @@ csv\t''
 jsonl\t''"
 complete -c bmap -l where -d 'Keep records where \'FIELD OP VALUE\' holds (== != < <= > >= ~ !~); repeatable, ANDed' -r
 complete -c bmap -l emit -d 'Write these items as TSV: fields, spans N-M, names, JSON paths, |transforms, \'literals\'' -r
+complete -c bmap -l combine -d 'Aggregate what is emitted by its first field (breduce\'s AGG; repeatable) and write partial lines for breduce --merge' -r
 complete -c bmap -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
 complete -c bmap -l bad-records -d 'With --skip-bad (implied): also write the bad records to FILE, untouched' -r
 complete -c bmap -s o -l output -d 'Write to PATH: a regular or new file atomically (temporary file + rename; PATH may be an input); a symlink\'s target, atomically in the target\'s directory; a FIFO or device directly. PATH ending in .gz or .zst is compressed' -r

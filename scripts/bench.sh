@@ -17,6 +17,9 @@
 #   map-words        bmap --words text.txt | breduce --hash count vs chdb, DuckDB, Polars
 #   map-revenue-json bmap --from jsonl --where --emit | breduce --hash sum:2 count | bsort
 #   map-revenue-tsv  the same over orders.tsv; both vs DuckDB, Polars, chdb
+#   map-words-combine, map-revenue-json-combine, map-revenue-tsv-combine  the combined
+#                    forms (bmap --combine | breduce --merge --hash), which carry issue
+#                    13's targets: 0.8x chdb, 0.8x DuckDB, 0.8x Polars
 #   revenue-parquet  the daily revenue over orders.parquet (orders.tsv written by DuckDB) vs
 #                    DuckDB over the same file (issue 17)
 #   to-parquet       bmap orders.tsv -o X.parquet vs DuckDB's COPY ... TO (FORMAT parquet)
@@ -104,6 +107,7 @@ fi
 
 # The cases with an issue target first (so a short run measures them), then the others.
 CASES=(reduce-hash reduce-hash-10m reduce-hash-j reduce-words reduce-stream shuffle-combine
+  map-words-combine map-revenue-json-combine map-revenue-tsv-combine
   map-words map-revenue-json map-revenue-tsv revenue-parquet to-parquet join-hash map-cat
   sort-key sort-num sort-ext split-n4 shuffle-n4 join-merge)
 
@@ -295,15 +299,59 @@ case_map_words() {
     case_tool main info sorted "$o.main.out" "$(q "$BENCH_BASE/bmap" --words "$TEXT") | $(q "$BENCH_BASE/breduce" --hash count -o "$o.main.out")"
   fi
   case_tool bmap target sorted "$o.bmap.out" "$(q "$BMAP" --words "$TEXT") | $(q "$BREDUCE" --hash count -o "$o.bmap.out")"
-  # the combined form, once bmap has a map-side combiner (issue 13)
-  if "$BMAP" --help 2>/dev/null | grep -q -- '--combine'; then
-    case_tool bmap-combine target sorted "$o.bmap-combine.out" "$(q "$BMAP" --words --combine count "$TEXT") | $(q "$BREDUCE" --hash --merge count -o "$o.bmap-combine.out")"
-  else
-    warn "map-words: this bmap has no --combine: the combined form is not measured"
-  fi
+  # (the combined form is case map-words-combine)
   case_tool bmap-shuffle target sorted "$o.bmap-shuffle.out" "$(q "$BMAP" --words "$TEXT") | $(q "$BSHUFFLE" -T "$BENCH_DIR/tmp") | $(q "$BREDUCE" count -o "$o.bmap-shuffle.out")"
   case_target 0.8@chdb
   case_tool_target bmap-shuffle -
+  case_run
+}
+
+# The combined forms (bmap --combine, issue 13): the documented ones, with the targets.
+has_combine() {
+  "$BMAP" --help 2>/dev/null | grep -q -- '--combine' && return 0
+  skip_case "$1" "this bmap has no --combine"
+  return 1
+}
+
+case_map_words_combine() {
+  case_begin map-words-combine "word count, combined: bmap --words --combine count text.txt | breduce --merge --hash count ($TEXT_BYTES bytes)"
+  case_input "$TEXT"
+  local o=$BENCH_DIR/out/map-words-combine
+  ((HAVE_VENV)) || { skip_case map-words-combine "no chdb to compare with"; return; }
+  has_combine map-words-combine || return
+  engine chdb anchor ref words "$TEXT"
+  engine duckdb anchor sorted words "$TEXT"
+  engine polars anchor sorted words "$TEXT"
+  case_tool bmap target sorted "$o.bmap.out" "$(q "$BMAP" --words --combine count "$TEXT") | $(q "$BREDUCE" --merge --hash count -o "$o.bmap.out")"
+  case_target 0.8@chdb
+  case_run
+}
+
+case_map_revenue_json_combine() {
+  case_begin map-revenue-json-combine "daily revenue over JSON lines, combined: bmap --from jsonl --where --emit --combine sum:2 --combine count | breduce --merge --hash sum:2 count ($ORD_LINES orders)"
+  case_input "$ORDJ"
+  local o=$BENCH_DIR/out/map-revenue-json-combine
+  ((HAVE_VENV)) || { skip_case map-revenue-json-combine "no DuckDB to compare with"; return; }
+  has_combine map-revenue-json-combine || return
+  engine duckdb anchor ref revenue-json "$ORDJ"
+  engine polars anchor sorted:cents revenue-json "$ORDJ"
+  engine chdb anchor sorted:exact revenue-json "$ORDJ"
+  case_tool bmap target sorted:exact "$o.bmap.out" "$(q "$BMAP" --from jsonl --where 'status == completed' --emit 'created_at|day,amount' --combine sum:2 --combine count "$ORDJ") | $(q "$BREDUCE" --merge --hash sum:2 count -o "$o.bmap.out")"
+  case_target 0.8@duckdb
+  case_run
+}
+
+case_map_revenue_tsv_combine() {
+  case_begin map-revenue-tsv-combine "daily revenue over TSV, combined: bmap --where '4 == completed' --emit '5|day,6' --combine sum:2 --combine count | breduce --merge --hash sum:2 count ($ORD_LINES orders)"
+  case_input "$ORD"
+  local o=$BENCH_DIR/out/map-revenue-tsv-combine
+  ((HAVE_VENV)) || { skip_case map-revenue-tsv-combine "no DuckDB to compare with"; return; }
+  has_combine map-revenue-tsv-combine || return
+  engine duckdb anchor ref revenue-tsv "$ORD"
+  engine polars anchor sorted:cents revenue-tsv "$ORD"
+  engine chdb anchor sorted:exact revenue-tsv "$ORD"
+  case_tool bmap target sorted:exact "$o.bmap.out" "$(q "$BMAP" --where '4 == completed' --emit '5|day,6' --combine sum:2 --combine count "$ORD") | $(q "$BREDUCE" --merge --hash sum:2 count -o "$o.bmap.out")"
+  case_target 0.8@polars
   case_run
 }
 

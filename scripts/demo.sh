@@ -43,18 +43,27 @@ EOF
 }
 
 echo
-echo "== word count: bmap --words | bshuffle | breduce count"
-bmap --words --stats="$OUT/wc-map.stats" "$CORPUS" |
-  bshuffle --stats="$OUT/wc-shuffle.stats" |
-  breduce count --stats="$OUT/wc-reduce.stats" >"$OUT/wordcount.tsv"
+echo "== word count: bmap --words --combine count | breduce --merge --hash count"
+bmap --words --combine count --stats="$OUT/wc-map.stats" "$CORPUS" |
+  breduce --merge --hash count --stats="$OUT/wc-reduce.stats" >"$OUT/wordcount.tsv"
 stats bmap "$OUT/wc-map.stats"
-stats bshuffle "$OUT/wc-shuffle.stats"
 stats breduce "$OUT/wc-reduce.stats"
+echo "   bmap counted in the mapper and wrote one partial line per word, not one line per token"
 echo "   the ten most frequent words:"
 bsort -t $'\t' -k2,2nr -k1,1 "$OUT/wordcount.tsv" | head -n 10 | sed 's/^/     /'
 awk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (w in c) print w "\t" c[w] }' "$CORPUS" |
   sort -t $'\t' -k1,1 | cmp - "$OUT/wordcount.tsv"
 echo "   identical to awk's word count"
+
+echo
+echo "== the same without combining: bmap --words | bshuffle | breduce count"
+bmap --words --stats="$OUT/wc-plain-map.stats" "$CORPUS" |
+  bshuffle --stats="$OUT/wc-shuffle.stats" |
+  breduce count --stats="$OUT/wc-plain-reduce.stats" | cmp - "$OUT/wordcount.tsv"
+stats bmap "$OUT/wc-plain-map.stats"
+stats bshuffle "$OUT/wc-shuffle.stats"
+stats breduce "$OUT/wc-plain-reduce.stats"
+echo "   same counts"
 
 echo
 echo "== the same with map-side combining, 4 partitions: bshuffle --combine count -o DIR, breduce --merge DIR"
@@ -65,13 +74,16 @@ stats bshuffle "$OUT/wc-combine.stats"
 echo "   same counts; the shuffle wrote one partial line per word and part instead of one line per word"
 
 echo
-echo "== daily revenue: bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' | breduce --hash sum:2 count | bsort"
-bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' --stats="$OUT/rev-map.stats" "$LOG" |
-  breduce --hash sum:2 count --stats="$OUT/rev-reduce.stats" |
-  bsort --stats="$OUT/rev-sort.stats" >"$OUT/revenue.tsv"
+echo "== daily revenue: bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' --combine sum:2 --combine count | breduce --merge --hash sum:2 count"
+bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' \
+  --combine sum:2 --combine count --stats="$OUT/rev-map.stats" "$LOG" |
+  breduce --merge --hash sum:2 count --stats="$OUT/rev-reduce.stats" >"$OUT/revenue.tsv"
 stats bmap "$OUT/rev-map.stats"
 stats breduce "$OUT/rev-reduce.stats"
-stats bsort "$OUT/rev-sort.stats"
+bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' --stats="$OUT/rev-plain-map.stats" "$LOG" |
+  breduce --hash sum:2 count | bsort --stats="$OUT/rev-sort.stats" | cmp - "$OUT/revenue.tsv"
+stats bmap "$OUT/rev-plain-map.stats"
+echo "   the same as without combining (bmap | breduce --hash sum:2 count | bsort), one line per order there"
 echo "   day, revenue, completed orders (first and last days):"
 head -n 3 "$OUT/revenue.tsv" | sed 's/^/     /'
 echo "     ..."

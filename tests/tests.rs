@@ -5,6 +5,7 @@ mod util;
 
 mod bjoin;
 mod bmap;
+mod bmap_combine;
 mod breduce;
 mod bshuffle;
 mod bsort_deep;

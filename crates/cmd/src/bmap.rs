@@ -2,6 +2,7 @@
 //! JSON lines, or any command run without a shell once per chunk of input, `-j` at a
 //! time, outputs in input order. Orchestration only: the engines are in `crates/map`.
 
+use crate::combine::Combine;
 use crate::common::{self, At};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::bad::BadRecords;
@@ -40,6 +41,16 @@ Built-in mapping (output is TSV):
   --words              write TOKEN<TAB>1 for every token separated by spaces, TABs and
                        newlines (awk's default splitting); --lower folds ASCII case.
   With neither --emit nor --words, matching records are written unchanged.
+  --combine AGG        in-mapper combining: aggregate what would be written (breduce's AGG,
+                       repeatable; key: its first field) and write one partial line per
+                       key instead, for `breduce --merge AGG` to finish: the lines of
+                       `breduce --partial` and `bshuffle --combine`. The table lives in half
+                       of -S; when full it writes its lines and starts again, so a key may
+                       have several partial lines (merged exactly). Counts, sums, means and
+                       sets combine on -j threads, other aggregates in input order on one.
+                       The partial lines are the same bytes on every run for a given -j and
+                       -S; what breduce --merge makes of them, for any. median and q<P>
+                       cannot be combined.
   TSV and JSON lines are mapped on -j threads, blocks of records in turn, the output (and
   bad records, and the first error) in input order: the same bytes as -j 1.
   --header: the first record of each input names the columns; it is written once (whole
@@ -68,6 +79,9 @@ Standard input is always read to the end (the Hadoop Streaming contract), even w
 output closes early; a closed output is a quiet exit 0.
 
 Examples:
+  bmap --words --combine count corpus.txt | breduce --merge --hash count
+  bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' \\
+    --combine sum:2 --combine count orders.jsonl | breduce --merge --hash sum:2 count
   bmap --words corpus.txt | bshuffle | breduce count
   bmap --words --lower corpus.txt | breduce --hash count
   bmap --from jsonl --where 'status == completed' --emit 'created_at|day,amount' orders.jsonl \\
@@ -84,7 +98,7 @@ pub fn command() -> Command {
         .about(ABOUT)
         .after_help(AFTER_HELP)
         .override_usage(
-            "bmap [--from FMT] [--where EXPR]... [--emit LIST | --words] [FILE...]\n       \
+            "bmap [--from FMT] [--where EXPR]... [--emit LIST | --words] [--combine AGG]... [FILE...]\n       \
              bmap [-j N] [--chunk-size SIZE] [--retries R] [--unordered] [FILE...] -- CMD [ARG...]",
         )
         .arg(
@@ -121,6 +135,13 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .requires("words")
                 .help("With --words: fold tokens to lower case (ASCII)"),
+        )
+        .arg(
+            Arg::new("combine")
+                .long("combine")
+                .value_name("AGG")
+                .action(ArgAction::Append)
+                .help("Aggregate what is emitted by its first field (breduce's AGG; repeatable) and write partial lines for breduce --merge"),
         )
         .arg(args::delimiter())
         .arg(args::header())
@@ -259,9 +280,27 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
         ..Stats::default()
     };
     let out_path = m.get_one::<String>("output").map(PathBuf::from);
+    let threads = args::threads_of(m);
+    let specs = m
+        .get_many::<String>("combine")
+        .map(crate::combine::specs)
+        .transpose()?;
+    if let (true, Some(specs)) = (words, &specs) {
+        words_specs(specs)?;
+    }
+    // Order-sensitive aggregates (first, last, collect, ...) combine on one thread, in
+    // input order; the others on each worker's own blocks.
+    let threads = match &specs {
+        Some(s) if !crate::combine::order_free(s) => 1,
+        _ => threads,
+    };
 
     // --words alone: tokenise blocks of raw input, records need not be framed.
-    if words && wheres.is_empty() {
+    if words && wheres.is_empty() && (specs.is_none() || threads == 1) {
+        let mut comb = match specs {
+            Some(s) => Some(Combine::new(s, None, budget / 2, eol)?),
+            None => None,
+        };
         let mut readers = Vec::with_capacity(names.len());
         for n in names {
             let r = record::input::open(n).map_err(|e| {
@@ -283,9 +322,13 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
                 eol,
                 stats_dest.is_some(),
                 &mut out,
+                comb.as_mut(),
             )?;
             stats.records_in += records;
             stats.bytes_in += bytes;
+        }
+        if let Some(c) = &mut comb {
+            out.records += c.flush(&mut out.block)?;
         }
         out.flush()?;
         stats.records_out = out.records;
@@ -350,12 +393,37 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
     }
     let mut x = Extractor::new(fmt, prog.refs.clone());
     let mut bad = BadRecords::new("bmap", m, eol)?;
+    // The emitted columns' names, for aggregates naming them and the partial lines' header.
+    let emitted_names: Option<Vec<Vec<u8>>> = match (&header, emit, words) {
+        (None, _, _) | (_, None, true) => None,
+        (Some(_), Some(_), _) => Some(
+            prog.item_texts
+                .iter()
+                .map(|t| t.as_bytes().to_vec())
+                .collect(),
+        ),
+        (Some(h), None, false) => Some(common::split_header(
+            h,
+            Format::Text(record::FieldSplit::Char(b'\t')),
+        )),
+    };
+    let mut comb = match specs {
+        Some(s) => Some(Combine::new(
+            s,
+            emitted_names.as_deref(),
+            budget / 2 / threads.max(1),
+            eol,
+        )?),
+        None => None,
+    };
     let mut out = Out {
         out: Output::open("bmap", out_path.as_deref())?,
         block: Vec::with_capacity(1 << 19),
         records: 0,
     };
-    if let Some(h) = &header {
+    if let (Some(c), Some(names)) = (&comb, &emitted_names) {
+        out.block.extend_from_slice(&c.header(names));
+    } else if let Some(h) = &header {
         if emit.is_some() {
             out.block
                 .extend_from_slice(prog.item_texts.join("\t").as_bytes());
@@ -366,7 +434,7 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
         }
     }
     let has_items = !prog.items.is_empty();
-    let threads = args::threads_of(m);
+    let skipping = bad.skipping();
     // Records are mapped on -j threads, block by block, and written in input order; CSV
     // records may span lines, so CSV keeps one thread.
     if threads > 1 && !matches!(format, Format::Csv(_)) {
@@ -377,7 +445,8 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
             lower,
             has_items,
             eol,
-            skip: bad.skipping(),
+            skip: skipping,
+            combine: comb.as_ref(),
         };
         let read = parallel(
             &job,
@@ -394,6 +463,8 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
     }
     let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
     let mut scratch = Vec::new();
+    // With --combine, one record's output goes here first, to be checked and fed.
+    let mut emitted = Vec::new();
     inputs.for_each(&progress, |rec, at| {
         stats.records_in += 1;
         if !x.is_empty() {
@@ -404,23 +475,47 @@ fn builtin(m: &ArgMatches, names: &[String]) -> Result<()> {
                 return Ok(());
             }
         }
-        if words {
-            out.records += map::words::tokens(rec, lower, eol, &mut out.block);
+        let dest = if comb.is_some() {
+            emitted.clear();
+            &mut emitted
+        } else {
+            &mut out.block
+        };
+        let n = if words {
+            map::words::tokens(rec, lower, eol, dest)
         } else if has_items {
-            let at_len = out.block.len();
-            if let Err(e) = prog.emit(&x, rec, eol, &mut out.block, &mut scratch) {
-                out.block.truncate(at_len);
+            let at_len = dest.len();
+            if let Err(e) = prog.emit(&x, rec, eol, dest, &mut scratch) {
+                dest.truncate(at_len);
                 return bad_record(&mut bad, rec, &at, &e);
             }
-            out.block.push(eol);
-            out.records += 1;
+            dest.push(eol);
+            1
         } else {
-            out.block.extend_from_slice(rec);
-            out.block.push(eol);
-            out.records += 1;
+            dest.extend_from_slice(rec);
+            dest.push(eol);
+            1
+        };
+        match &mut comb {
+            None => out.records += n,
+            Some(c) => {
+                // --skip-bad: a record is checked whole before any state sees it.
+                let fed = match skipping {
+                    true => c.check(&emitted, &at),
+                    false => Ok(()),
+                }
+                .and_then(|()| c.feed(&emitted, &at, &mut out.block));
+                match fed {
+                    Ok(w) => out.records += w,
+                    Err(e) => return bad.check(Err(e), rec).map(drop),
+                }
+            }
         }
         out.maybe_flush()
     })?;
+    if let Some(c) = &mut comb {
+        out.records += c.flush(&mut out.block)?;
+    }
     stats.bytes_in = inputs.bytes;
     progress.finish();
     finish(out, bad, stats, &stats_dest, started)
@@ -450,6 +545,8 @@ struct Job<'a> {
     has_items: bool,
     eol: u8,
     skip: bool,
+    /// --combine: each worker combines its blocks in a table of its own like this one.
+    combine: Option<&'a Combine>,
 }
 
 /// One block mapped.
@@ -469,6 +566,8 @@ fn map_block(
     job: &Job,
     x: &mut Extractor,
     scratch: &mut Vec<u8>,
+    mut comb: Option<&mut Combine>,
+    emitted: &mut Vec<u8>,
     b: &common::Block,
     name: &str,
 ) -> Mapped {
@@ -482,6 +581,18 @@ fn map_block(
         bad_count: 0,
         error: None,
     };
+    // --words --combine count over whole records: the block's tokens counted at once.
+    if let Some(c) = comb.as_deref_mut() {
+        if job.words && x.is_empty() && c.counts_only() {
+            m.records_in =
+                map::count_byte(&b.data, eol) + u64::from(b.data.last().is_some_and(|&l| l != eol));
+            match c.words(&b.data, job.lower, &mut m.out) {
+                Ok(n) => m.records_out = n,
+                Err(e) => m.error = Some(e.message().unwrap_or_default()),
+            }
+            return m;
+        }
+    }
     for (_, line, rec) in common::records(&b.data, eol, b.first_line) {
         let at = At { name, line };
         m.records_in += 1;
@@ -493,30 +604,57 @@ fn map_block(
                 continue;
             }
         }
+        // A combining error names its record already.
+        let mut located: Option<String> = None;
         if problem.is_none() {
+            let dest = if comb.is_some() {
+                emitted.clear();
+                &mut *emitted
+            } else {
+                &mut m.out
+            };
+            let mut n = 0;
             if job.words {
-                m.records_out += map::words::tokens(rec, job.lower, eol, &mut m.out);
+                n = map::words::tokens(rec, job.lower, eol, dest);
             } else if job.has_items {
-                let at_len = m.out.len();
-                match job.prog.emit(x, rec, eol, &mut m.out, scratch) {
+                let at_len = dest.len();
+                match job.prog.emit(x, rec, eol, dest, scratch) {
                     Ok(()) => {
-                        m.out.push(eol);
-                        m.records_out += 1;
+                        dest.push(eol);
+                        n = 1;
                     }
                     Err(e) => {
-                        m.out.truncate(at_len);
+                        dest.truncate(at_len);
                         problem = Some(e.to_string());
                     }
                 }
             } else {
-                m.out.extend_from_slice(rec);
-                m.out.push(eol);
-                m.records_out += 1;
+                dest.extend_from_slice(rec);
+                dest.push(eol);
+                n = 1;
+            }
+            match comb.as_deref_mut() {
+                None => m.records_out += n,
+                Some(_) if problem.is_some() => {}
+                Some(c) => {
+                    let fed = match job.skip {
+                        true => c.check(emitted, &at),
+                        false => Ok(()),
+                    }
+                    .and_then(|()| c.feed(emitted, &at, &mut m.out));
+                    match fed {
+                        Ok(w) => m.records_out += w,
+                        Err(e) => located = Some(e.message().unwrap_or_default()),
+                    }
+                }
             }
         }
-        if let Some(p) = problem {
+        if problem.is_some() || located.is_some() {
             if !job.skip {
-                m.error = Some(format!("{at}: {p}"));
+                m.error = Some(match (located, problem) {
+                    (Some(l), _) => l,
+                    (None, p) => format!("{at}: {}", p.unwrap_or_default()),
+                });
                 break;
             }
             m.bad.extend_from_slice(rec);
@@ -545,21 +683,40 @@ fn parallel(
     std::thread::scope(|scope| -> Result<u64> {
         let (done_tx, done_rx) = mpsc::channel::<Mapped>();
         let mut senders = Vec::with_capacity(threads);
+        let mut handles = Vec::with_capacity(threads);
         for _ in 0..threads {
             let (tx, rx) = mpsc::sync_channel::<Arc<common::Block>>(2);
             senders.push(tx);
             let done = done_tx.clone();
             let names = &names;
-            scope.spawn(move || {
+            let limit = budget / 2 / threads.max(1);
+            handles.push(scope.spawn(move || -> Result<(Vec<u8>, u64)> {
                 let mut x = Extractor::new(job.fmt, job.prog.refs.clone());
                 let mut scratch = Vec::new();
+                let mut comb = job.combine.map(|c| c.fresh(limit));
+                let mut emitted = Vec::new();
                 for b in rx {
-                    let m = map_block(job, &mut x, &mut scratch, &b, &names[b.input]);
+                    let m = map_block(
+                        job,
+                        &mut x,
+                        &mut scratch,
+                        comb.as_mut(),
+                        &mut emitted,
+                        &b,
+                        &names[b.input],
+                    );
                     if done.send(m).is_err() {
                         break;
                     }
                 }
-            });
+                // What the table holds at the end, written after every block's output.
+                let mut rest = Vec::new();
+                let n = match &mut comb {
+                    Some(c) => c.flush(&mut rest)?,
+                    None => 0,
+                };
+                Ok((rest, n))
+            }));
         }
         drop(done_tx);
         let reader = scope.spawn(move || {
@@ -592,6 +749,17 @@ fn parallel(
         let read = reader
             .join()
             .map_err(|_| Error::Runtime("the reading thread panicked".into()))??;
+        // The workers' tables, in worker order (the same bytes on every run).
+        for h in handles {
+            let (rest, n) = h
+                .join()
+                .map_err(|_| Error::Runtime("a worker thread panicked".into()))??;
+            if failed.is_none() {
+                out.block.extend_from_slice(&rest);
+                out.records += n;
+                out.maybe_flush()?;
+            }
+        }
         match failed {
             Some(e) => Err(e),
             None => Ok(read),
@@ -601,6 +769,7 @@ fn parallel(
 
 /// `--words` over one raw input: blocks cut after their last separator, so that no token
 /// is split. Returns (records, bytes) read.
+#[allow(clippy::too_many_arguments)]
 fn words_stream(
     mut r: Box<dyn Read + Send>,
     name: &str,
@@ -609,6 +778,7 @@ fn words_stream(
     eol: u8,
     count: bool,
     out: &mut Out,
+    mut comb: Option<&mut Combine>,
 ) -> Result<(u64, u64)> {
     const READ: usize = 1 << 20;
     let mut buf: Vec<u8> = Vec::with_capacity(2 * READ);
@@ -616,6 +786,7 @@ fn words_stream(
     let mut records = 0u64;
     let mut in_header = skip_header;
     let mut last = eol;
+    let mut tokens = Vec::new();
     loop {
         let at = buf.len();
         buf.resize(at + READ, 0);
@@ -657,7 +828,21 @@ fn words_stream(
                 None => start,
             }
         };
-        out.records += map::words::tokens(&buf[start..cut], lower, eol, &mut out.block);
+        match comb.as_deref_mut() {
+            None => out.records += map::words::tokens(&buf[start..cut], lower, eol, &mut out.block),
+            Some(c) => {
+                // No error can be met (see words_specs): no line number is needed.
+                let text = &buf[start..cut];
+                out.records += if c.counts_only() {
+                    c.words(text, lower, &mut out.block)?
+                } else {
+                    let at = At { name, line: 0 };
+                    tokens.clear();
+                    map::words::tokens(text, lower, eol, &mut tokens);
+                    c.feed(&tokens, &at, &mut out.block)?
+                };
+            }
+        }
         if out.block.len() >= 1 << 20 {
             out.flush()?;
         }
@@ -670,6 +855,25 @@ fn words_stream(
         records += 1;
     }
     Ok((records, bytes))
+}
+
+/// `--words --combine`: the emitted records are TOKEN<TAB>1, so an aggregate reads field 1
+/// (the token, not for numbers) or 2 (the 1); anything else would fail on every record.
+fn words_specs(specs: &[agg::Spec]) -> Result<()> {
+    for s in specs {
+        let ok = match s.field.as_deref() {
+            None | Some("2") => true,
+            Some("1") => !s.op.numeric(),
+            Some(_) => false,
+        };
+        if !ok {
+            return Err(Error::Usage(format!(
+                "--combine {}: with --words the records are TOKEN<TAB>1 (field 1 the token, field 2 the number 1)",
+                s.text
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `program` can be run: a path that exists, or a name found in PATH.
@@ -687,7 +891,7 @@ fn findable(program: &str) -> bool {
 
 fn external(m: &ArgMatches, names: &[String]) -> Result<()> {
     let started = Instant::now();
-    for f in ["where", "emit", "bad-records"] {
+    for f in ["where", "emit", "bad-records", "combine"] {
         if m.contains_id(f) {
             return Err(Error::Usage(format!(
                 "--{f} does not go with a command after --"

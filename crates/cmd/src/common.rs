@@ -153,8 +153,10 @@ pub fn read_blocks(
             if !eof {
                 buf.resize(start.max(block_size / 2) + block_size, 0);
                 let mut got = start;
-                // Fill most of the block (pipes give little at a time).
-                while got < start + block_size / 2 {
+                // Fill the block (pipes give little at a time): its bounds then depend on
+                // the input's bytes only, not on how reads split them (bmap --combine's
+                // partial lines are the same bytes on every run).
+                while got < buf.len() {
                     match reader.read(&mut buf[got..]) {
                         Ok(0) => {
                             eof = true;

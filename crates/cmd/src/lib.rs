@@ -9,5 +9,6 @@ pub mod breduce;
 pub mod bshuffle;
 pub mod bsort;
 pub mod bsplit;
+pub mod combine;
 pub mod common;
 mod hashagg;

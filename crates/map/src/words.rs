@@ -45,18 +45,24 @@ fn sep_mask(c: &[u8; 64], eol: u8) -> u64 {
 /// at the end of the input (a token is never cut in two). `lower` folds ASCII case.
 /// Returns the number of tokens.
 pub fn tokens(text: &[u8], lower: bool, eol: u8, out: &mut Vec<u8>) -> u64 {
-    let mut count = 0u64;
-    let mut in_tok = false;
-    let mut start = 0usize;
-    let mut base = 0usize;
-    let emit = |out: &mut Vec<u8>, a: usize, b: usize| {
+    each_token(text, eol, |tok| {
         let at = out.len();
-        out.extend_from_slice(&text[a..b]);
+        out.extend_from_slice(tok);
         if lower {
             out[at..].make_ascii_lowercase();
         }
         out.extend_from_slice(&[b'\t', b'1', eol]);
-    };
+    })
+}
+
+/// Calls `f` with each token of `text` (as for [`tokens`], unfolded). Returns the number
+/// of tokens.
+#[inline]
+pub fn each_token(text: &[u8], eol: u8, mut f: impl FnMut(&[u8])) -> u64 {
+    let mut count = 0u64;
+    let mut in_tok = false;
+    let mut start = 0usize;
+    let mut base = 0usize;
     while base < text.len() {
         let mask = match text.get(base..base + 64) {
             Some(c) => {
@@ -77,7 +83,7 @@ pub fn tokens(text: &[u8], lower: bool, eol: u8, out: &mut Vec<u8>) -> u64 {
             let pos = base + t.trailing_zeros() as usize;
             t &= t - 1;
             if in_tok {
-                emit(out, start, pos);
+                f(&text[start..pos]);
                 count += 1;
             } else {
                 start = pos;
@@ -87,7 +93,7 @@ pub fn tokens(text: &[u8], lower: bool, eol: u8, out: &mut Vec<u8>) -> u64 {
         base += 64;
     }
     if in_tok {
-        emit(out, start, text.len());
+        f(&text[start..]);
         count += 1;
     }
     count
