@@ -20,6 +20,7 @@ mod examples;
 mod faults;
 mod fd_limits;
 mod gnu_habits;
+mod heavy_hitters;
 mod install;
 mod json_keys;
 mod man;
