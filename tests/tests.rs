@@ -22,6 +22,7 @@ mod fd_limits;
 mod gnu_habits;
 mod heavy_hitters;
 mod install;
+mod join_strategies;
 mod json_keys;
 mod man;
 mod outputs;
