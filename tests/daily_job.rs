@@ -361,3 +361,49 @@ fn quality_gate_stops_a_duplicated_user_id_or_a_bad_amount_and_leaves_gold_as_it
         assert_eq!(after.get(k), before.get(k), "{k} changed");
     }
 }
+
+#[test]
+fn airflow_dag_has_one_task_per_layer_and_the_gate_on_its_own() {
+    if !have_make() {
+        eprintln!("note: GNU make not found; the DAG check is skipped");
+        return;
+    }
+    // Airflow itself takes ~15 minutes to install: check_dag.py loads the DAG against a
+    // stand-in airflow package and checks tasks, edges, retries and make targets.
+    let check = repo().join("scripts/examples/daily/airflow/check_dag.py");
+    let out = Command::new("python3")
+        .arg(&check)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The check can fail: a DAG that skips the gate and makes a target the Makefile lacks.
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dag = std::fs::read_to_string(repo().join("scripts/examples/daily/airflow/daily_dag.py"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let broken = dag
+        .replace("silver >> gate >> gold", "silver >> gold")
+        .replace("gold/users/{{{{ ds }}}}.tsv", "gold/user/{{{{ ds }}}}.tsv");
+    assert_ne!(broken, dag);
+    let path = tmp.path().join("dag.py");
+    std::fs::write(&path, broken).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new("python3")
+        .arg(&check)
+        .arg("--dag")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("silver is followed by ['gold'], not ['quality_gate']"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("make target gold/user/2024-01-05.tsv is no rule of the Makefile"),
+        "{stderr}"
+    );
+}
