@@ -10,7 +10,7 @@ use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
 use extsort::{Order, Prefix, Sorter};
 use hashbrown::HashMap;
-use partition::{part_name, partition_of, Cut, PartInfo};
+use partition::{part_name, partition_of, Cut, HeavyHitters, PartInfo};
 use record::order::push_item_part;
 use record::Format;
 use record::{CsvScratch, KeyOpts, RecordOrder};
@@ -55,8 +55,8 @@ Bad records (a malformed CSV or JSON record, a non-number under --combine) stop 
 with FILE:LINE and status 1, or are left out with --skip-bad (--bad-records FILE keeps them).
 
 Memory stays within -S (spilling sorted runs under -T). Standard input is always read to
-the end. --stats adds per-partition records and bytes and the skew (the largest
-partition's share of the bytes).
+the end. --stats adds per-partition records and bytes, the skew (the largest
+partition's share of the bytes) and the ten heaviest keys, also in _SUCCESS.
 
 Examples:
   bmap --words corpus.txt | bshuffle | breduce count
@@ -304,6 +304,9 @@ fn run(m: &ArgMatches) -> Result<()> {
         ..Stats::default()
     };
     let mut bad = BadRecords::new("bshuffle", m, eol)?;
+    // The heaviest keys (docs/heavy-hitters.md), only when asked for with --stats: the
+    // sketch is not free. Not with --combine (its records are grouped already).
+    let mut hitters = (stats_dest.is_some() && combiner.is_none()).then(HeavyHitters::default);
     // The combiner on -j threads (see `combine_blocks`): order-free aggregates over
     // delimited text with one plain key field, bad records not skipped.
     let parallel = match (&mut combiner, input_order.plain_field()) {
@@ -365,6 +368,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         table.flush(&mut sorter, aggs, &input_order, eol)?;
     } else {
         let rec_order = &sorter.order().order.clone();
+        let sketch = &mut hitters;
         inputs.for_each(&progress, |rec, at| {
             stats.records_in += 1;
             let mut item_start = 0;
@@ -375,12 +379,17 @@ fn run(m: &ArgMatches) -> Result<()> {
                 // The partition is a function of the key bytes as they stand.
                 key.clear();
                 rec_order.key_bytes(&buf[item_start + PART..], &mut key);
-                let p = partition_of(&key, n) as u32;
+                // One hash for the partition and the sketch.
+                let h = partition::hash(&key);
+                let p = partition::partition_of_hash(h, n) as u32;
                 match share {
                     // Not ours: leave nothing in the buffer.
                     Some((i, _)) if u64::from(p) != i => Err(Skip::Other),
                     _ => {
                         buf[item_start..item_start + PART].copy_from_slice(&p.to_be_bytes());
+                        if let Some(hh) = sketch.as_mut() {
+                            hh.add_hashed(h, &key, rec.len() as u64 + 1);
+                        }
                         Ok(())
                     }
                 }
@@ -462,6 +471,10 @@ fn run(m: &ArgMatches) -> Result<()> {
             .extra
             .insert("skew".into(), json!(largest as f64 / total as f64));
     }
+    let hitters = hitters.map(|h| h.to_json(10));
+    if let Some(h) = &hitters {
+        stats.extra.insert("heavy_hitters".into(), h.clone());
+    }
     if let Some(commit) = commit {
         let keys = if key_texts.is_empty() {
             vec!["1".to_string()]
@@ -479,6 +492,10 @@ fn run(m: &ArgMatches) -> Result<()> {
             Some(a) => json!({ "combine": a.collect::<Vec<_>>() }),
             None => json!({}),
         };
+        let mut extra = extra;
+        if let (Some(h), Some(x)) = (hitters, extra.as_object_mut()) {
+            x.insert("heavy_hitters".into(), h);
+        }
         let manifest = partition::manifest("bshuffle", &cut, Some(&keys), &parts, extra);
         common::commit_dir(commit, &manifest)?;
     }

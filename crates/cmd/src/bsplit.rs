@@ -304,6 +304,9 @@ fn run(m: &ArgMatches) -> Result<()> {
         }
         _ => by_dir_name(k, header.as_deref(), format),
     });
+    // The heaviest keys of --hash and --by (docs/heavy-hitters.md), only with --stats.
+    let mut hitters = (stats_dest.is_some() && matches!(mode, Mode::Hash(_) | Mode::By(_)))
+        .then(partition::HeavyHitters::default);
     let method;
     let n_parts;
     match mode {
@@ -341,6 +344,9 @@ fn run(m: &ArgMatches) -> Result<()> {
             inputs.for_each(&progress, |rec, at| {
                 let p = if hash {
                     key_of(&order, rec, &mut item, &mut key, &mut scratch, &at)?;
+                    if let Some(h) = hitters.as_mut() {
+                        h.add(&key, rec.len() as u64 + 1);
+                    }
                     partition_of(&key, n)
                 } else {
                     r % n
@@ -381,6 +387,9 @@ fn run(m: &ArgMatches) -> Result<()> {
                             String::from_utf8_lossy(&raw)
                         ))
                     })?;
+                }
+                if let Some(h) = hitters.as_mut() {
+                    h.add(&key, rec.len() as u64 + 1);
                 }
                 let i = match index.get(key.as_slice()) {
                     Some(&i) => i,
@@ -433,7 +442,12 @@ fn run(m: &ArgMatches) -> Result<()> {
         },
         hashed: method == "hash",
     };
-    let extra = json!({ "parts_in_key_order": method == "range" });
+    let mut extra = json!({ "parts_in_key_order": method == "range" });
+    if let (Some(h), Some(x)) = (&hitters, extra.as_object_mut()) {
+        let h = h.to_json(10);
+        stats.extra.insert("heavy_hitters".into(), h.clone());
+        x.insert("heavy_hitters".into(), h);
+    }
     let manifest = partition::manifest("bsplit", &cut, None, &infos, extra);
     progress.finish();
     if overwrite {

@@ -9,10 +9,12 @@
 
 pub mod manifest;
 pub mod parts;
+pub mod sketch;
 
 pub use manifest::{copartitioned, Manifest, Partitioning};
 pub use parts::{percent_decode, percent_encode, Compress, Parts};
 use serde_json::{json, Value};
+pub use sketch::HeavyHitters;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,16 @@ pub fn partition_of(key: &[u8], n: u64) -> u64 {
         return 0;
     }
     xxhash_rust::xxh3::xxh3_64(key) % n
+}
+
+/// [`partition_of`] from the key's [`hash`], for callers that need the hash too.
+#[inline]
+pub fn partition_of_hash(hash: u64, n: u64) -> u64 {
+    if n <= 1 {
+        0
+    } else {
+        hash % n
+    }
 }
 
 /// The raw hash, for callers that reduce it themselves.
