@@ -19,6 +19,7 @@ mod engines;
 mod examples;
 mod faults;
 mod fd_limits;
+mod fsum_partials;
 mod gnu_habits;
 mod install;
 mod json_keys;
