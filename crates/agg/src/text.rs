@@ -101,6 +101,17 @@ fn put_sum(s: &Sum, carry: bool, out: &mut Vec<u8>) {
             if beyond.overflowed() {
                 out.extend_from_slice(b"~!");
             }
+            // Its rounded value, then what is left, and so on: few terms (the partials
+            // left by the subtraction need not be).
+            for _ in 0..8 {
+                let v = beyond.value();
+                if v == 0.0 || !v.is_finite() {
+                    break;
+                }
+                out.push(b'~');
+                put_hex_float(v, out);
+                beyond.add(-v);
+            }
             for t in beyond.terms() {
                 out.push(b'~');
                 put_hex_float(t, out);
