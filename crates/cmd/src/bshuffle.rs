@@ -2,8 +2,8 @@
 //! `partition(key) = xxh3_64(key) mod N`, each partition sorted by key and stable, in one
 //! external sort whose items carry their partition number in front.
 
-use crate::aggs::{self, Aggs};
 use crate::common::{self, Setup};
+use agg::engine::aggs::{self, Aggs};
 use agg::State;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::bad::BadRecords;
@@ -609,7 +609,7 @@ fn combine_blocks(
                         match aggs.update(states, rec, &at) {
                             Ok(g) => grown += g,
                             Err(e) => {
-                                error = Some((block.input, line, e));
+                                error = Some((block.input, line, e.into()));
                                 break;
                             }
                         }

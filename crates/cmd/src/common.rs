@@ -7,22 +7,11 @@ use cli::{args, Error, Progress, Result};
 use record::{
     CsvScratch, FieldSplit, Format, FrameError, Framer, Key, KeyOpts, KeySpec, RecordOrder,
 };
-use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
-/// Where a record is: `FILE:LINE`.
-#[derive(Clone, Copy)]
-pub struct At<'a> {
-    pub name: &'a str,
-    pub line: u64,
-}
-
-impl fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.name, self.line)
-    }
-}
+/// Where a record is: `FILE:LINE` (the aggregation engine's, shared by every tool).
+pub use agg::engine::At;
 
 /// One open input.
 pub struct Input {

@@ -18,9 +18,10 @@
 //! Past the budget, workers spill partial states into one shared external sort and the
 //! groups come back through breduce's spill merge.
 
-use crate::aggs::Aggs;
-use crate::breduce::{finish_spilled, spill_groups, GroupWriter, SpillOrder};
+use crate::breduce::GroupWriter;
 use crate::common::{read_blocks, records, At, Block, Input};
+use agg::engine::aggs::Aggs;
+use agg::engine::spill::{finish_spilled, spill_groups, SpillOrder};
 use agg::table::Groups;
 use agg::{Op, State};
 use cli::{Error, Result, Stats};
@@ -140,7 +141,7 @@ pub fn run(
         for d in &mut results {
             spill_groups(&mut d.groups, &mut s)?;
         }
-        finish_spilled(s, plan.aggs, plan.order, out, stats)?;
+        stats.add_sort(&finish_spilled(s, plan.aggs, plan.order, out)?);
         return Ok(read);
     }
     // Merge the workers' sorted groups (their keys are disjoint).
@@ -243,7 +244,7 @@ pub fn stream(
                     open = true;
                 }
                 if let Err(e) = aggs.update(&mut states, rec, &at) {
-                    failed = Some(e);
+                    failed = Some(e.into());
                     break;
                 }
             }
@@ -431,7 +432,7 @@ fn reduce_block(
     aggs: &mut Aggs,
     block: Arc<Block>,
     names: &[String],
-    what: crate::aggs::Output,
+    what: agg::engine::aggs::Output,
 ) -> Reduced {
     let eol = plan.eol;
     let mut r = Reduced {
@@ -455,7 +456,7 @@ fn reduce_block(
         };
         r.records += 1;
         if let Err(e) = aggs.prepare(rec, &at) {
-            r.error = Some(e);
+            r.error = Some(e.into());
             break;
         }
         let k = aggs.field(rec, plan.field);
@@ -500,7 +501,7 @@ fn reduce_block(
             if let Some((ck, first, mut states)) = cur.take() {
                 let item = if plan.field == 0 { &ck } else { &first };
                 if let Err(e) = aggs.write(plan.order, item, &mut states, what, eol, &mut r.out) {
-                    r.error = Some(e);
+                    r.error = Some(e.into());
                     break;
                 }
                 r.groups += 1;
@@ -509,7 +510,7 @@ fn reduce_block(
         }
         if let Some((_, _, states)) = cur.as_mut() {
             if let Err(e) = aggs.update(states, rec, &at) {
-                r.error = Some(e);
+                r.error = Some(e.into());
                 break;
             }
         }
@@ -555,7 +556,7 @@ fn worker(
             match aggs.update(states, rec, &at) {
                 Ok(g) => grown += g,
                 Err(e) => {
-                    error = Some((block.input, at.line, e));
+                    error = Some((block.input, at.line, e.into()));
                     break;
                 }
             }
@@ -724,7 +725,7 @@ fn two_phase(
                 spill_groups(&mut groups, &mut s)?;
             }
         }
-        finish_spilled(s, plan.aggs, plan.order, out, stats)?;
+        stats.add_sort(&finish_spilled(s, plan.aggs, plan.order, out)?);
         return Ok(read);
     }
     let slots: Vec<Mutex<Option<Vec<Part>>>> =
@@ -799,7 +800,7 @@ fn worker_all(
             match aggs.update(states, rec, &at) {
                 Ok(g) => grown += g,
                 Err(e) => {
-                    error = Some((block.input, at.line, e));
+                    error = Some((block.input, at.line, e.into()));
                     break;
                 }
             }
@@ -877,7 +878,7 @@ fn merge_part(
     parts: Vec<Part>,
     keep_items: bool,
     width: usize,
-    what: crate::aggs::Output,
+    what: agg::engine::aggs::Output,
 ) -> Lines {
     let mut groups = Groups::new(plan.aggs.specs.iter().map(|s| s.op).collect(), keep_items);
     for part in parts {
@@ -902,7 +903,7 @@ fn merge_part(
             .write(plan.order, item, states, what, plan.eol, &mut lines.buf)
         {
             lines.buf.truncate(start);
-            lines.error = Some((groups.key(g).to_vec(), e));
+            lines.error = Some((groups.key(g).to_vec(), e.into()));
             break;
         }
         lines.at.push((start, klen as u32, lines.buf.len()));
