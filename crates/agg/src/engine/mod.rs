@@ -23,9 +23,11 @@
 //! Errors are this engine's own ([`Error`]): bad data says where (`FILE:LINE: ...`).
 
 pub mod aggs;
+pub mod combine;
 pub mod spill;
 
 pub use aggs::{Aggs, Output};
+pub use combine::Combiner;
 
 use std::fmt;
 
