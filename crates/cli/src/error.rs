@@ -67,6 +67,7 @@ impl From<agg::engine::Error> for Error {
             agg::engine::Error::Usage(m) => Error::Usage(m),
             agg::engine::Error::Io(context, e) => Error::Io(context, e),
             agg::engine::Error::Sort(e) => Error::from(e),
+            agg::engine::Error::Exit(c) => Error::Exit(c),
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::common::{self, At, Setup};
 use agg::engine::aggs::{self, Aggs};
 use agg::engine::spill::{finish_spilled, spill_groups, SpillOrder};
-use agg::engine::Sink;
+use agg::engine::{hash, Sink};
 use agg::table::Groups;
 use agg::{Spec, State};
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -136,19 +136,6 @@ pub(crate) struct GroupWriter {
 }
 
 impl GroupWriter {
-    /// What a group's line holds (results or partial states).
-    pub(crate) fn what(&self) -> aggs::Output {
-        self.what
-    }
-
-    /// Lines of `groups` groups written elsewhere (by [`Aggs::write`]).
-    pub(crate) fn lines(&mut self, bytes: &[u8], groups: u64) -> Result<()> {
-        self.groups += groups;
-        self.out
-            .write_all(bytes)
-            .map_err(|e| Error::io("write error", e))
-    }
-
     pub(crate) fn group(
         &mut self,
         aggs: &Aggs,
@@ -161,6 +148,17 @@ impl GroupWriter {
 }
 
 impl Sink for GroupWriter {
+    fn what(&self) -> aggs::Output {
+        self.what
+    }
+
+    fn lines(&mut self, bytes: &[u8], groups: u64) -> agg::engine::Result<()> {
+        self.groups += groups;
+        self.out
+            .write_all(bytes)
+            .map_err(|e| agg::engine::Error::Io("write error".into(), e))
+    }
+
     fn group(
         &mut self,
         aggs: &Aggs,
@@ -409,27 +407,37 @@ fn run(m: &ArgMatches) -> Result<()> {
     // reads in blocks on a thread of its own and aggregates on -j threads, with the same
     // bytes for any -j (see hashagg); everything else takes the general path below.
     let block_path = match plain {
-        Some((_, f)) if !skipping && header.is_none() => Some(crate::hashagg::Plan {
+        Some((_, f)) if !skipping && header.is_none() => Some(hash::Plan {
             order: &order,
             aggs: &aggs,
             field: f,
             eol,
             threads,
             budget,
-            max_record: budget.max(extsort::RECORD_ALLOWANCE),
             cfg: common::sort_config(m, budget / 2, threads, true, false),
         }),
         _ => None,
     };
     if let Some(plan) = &block_path {
         let list = inputs.take_all();
-        inputs.bytes += if m.get_flag("hash") {
-            crate::hashagg::run(plan, list, &mut out, &mut stats)?
-        } else if threads > 1 {
-            crate::hashagg::stream_parallel(plan, list, &mut out, &mut stats, fresh_parts)?
-        } else {
-            crate::hashagg::stream(plan, list, &mut out, &mut stats, fresh_parts)?
+        let names: Vec<String> = list.iter().map(|i| i.name.clone()).collect();
+        let max_record = budget.max(extsort::RECORD_ALLOWANCE);
+        // The engine's threads take blocks cut by our input layer.
+        let read = move |give: &mut dyn FnMut(std::sync::Arc<common::Block>)| {
+            common::read_blocks(list, eol, max_record, give).map_err(engine_error)
         };
+        let mut counts = agg::engine::Counts::default();
+        inputs.bytes += if m.get_flag("hash") {
+            hash::run(plan, names, read, &mut out, &mut counts)?
+        } else if threads > 1 {
+            hash::stream_parallel(plan, names, read, &mut out, &mut counts, fresh_parts)?
+        } else {
+            hash::stream(plan, names, read, &mut out, &mut counts, fresh_parts)?
+        };
+        stats.records_in += counts.records_in;
+        if let Some(s) = &counts.sort {
+            stats.add_sort(s);
+        }
     } else if m.get_flag("hash") {
         // Groups live in a hash table within half the budget; when it fills, their partial
         // states are spilled, sorted by key, through extsort (the other half) and merged back
@@ -587,4 +595,14 @@ fn run(m: &ArgMatches) -> Result<()> {
     stats.bytes_out = out.out.commit()?;
     progress.finish();
     common::emit_stats("breduce", &stats, &stats_dest, started)
+}
+
+/// Our input layer's error as the engine's (read errors name their file already).
+fn engine_error(e: Error) -> agg::engine::Error {
+    match e {
+        Error::Usage(m) => agg::engine::Error::Usage(m),
+        Error::Runtime(m) => agg::engine::Error::Data(m),
+        Error::Io(context, e) => agg::engine::Error::Io(context, e),
+        Error::Exit(c) => agg::engine::Error::Exit(c),
+    }
 }

@@ -309,7 +309,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     // delimited text with one plain key field, bad records not skipped.
     let parallel = match (&mut combiner, input_order.plain_field()) {
         (Some(aggs), Some((_, f)))
-            if threads > 1 && crate::hashagg::order_free(aggs) && !bad.skipping() =>
+            if threads > 1 && agg::engine::hash::order_free(aggs) && !bad.skipping() =>
         {
             aggs.also_scan(f);
             Some(f)

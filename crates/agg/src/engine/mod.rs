@@ -23,7 +23,9 @@
 //! Errors are this engine's own ([`Error`]): bad data says where (`FILE:LINE: ...`).
 
 pub mod aggs;
+pub mod blocks;
 pub mod combine;
+pub mod hash;
 pub mod spill;
 
 pub use aggs::{Aggs, Output};
@@ -60,12 +62,29 @@ pub enum Error {
     /// The spill sort failed.
     #[error(transparent)]
     Sort(#[from] extsort::Error),
+    /// The caller's input stopped with this exit status, its message already given.
+    #[error("stopped (status {0})")]
+    Exit(i32),
+}
+
+/// What a run counted, for `--stats`.
+#[derive(Default)]
+pub struct Counts {
+    pub records_in: u64,
+    /// The spill sort's, when groups were spilled.
+    pub sort: Option<extsort::Stats>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Where finished groups go (breduce's output, a partition's lines).
 pub trait Sink {
+    /// What a group's line holds (results or partial states).
+    fn what(&self) -> Output;
+
+    /// Lines of `groups` groups written elsewhere (by [`Aggs::write`]).
+    fn lines(&mut self, bytes: &[u8], groups: u64) -> Result<()>;
+
     /// Write one group: its item (its key, or its first record when the key is not its
     /// first field) and its states.
     fn group(

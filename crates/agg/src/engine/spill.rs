@@ -82,7 +82,7 @@ pub fn finish_spilled(
     s: Sorter<SpillOrder>,
     aggs: &Aggs,
     order: &RecordOrder,
-    out: &mut impl Sink,
+    out: &mut dyn Sink,
 ) -> Result<extsort::Stats> {
     let emit = |it: &[u8], b: &mut Vec<u8>| {
         b.extend_from_slice(&(it.len() as u32).to_le_bytes());
@@ -137,6 +137,15 @@ mod tests {
     struct Lines(Vec<u8>);
 
     impl Sink for Lines {
+        fn what(&self) -> Output {
+            Output::Final
+        }
+
+        fn lines(&mut self, bytes: &[u8], _: u64) -> Result<()> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
+
         fn group(
             &mut self,
             aggs: &Aggs,
