@@ -20,6 +20,7 @@ mod engines;
 mod examples;
 mod faults;
 mod fd_limits;
+mod fsum_partials;
 mod gnu_habits;
 mod heavy_hitters;
 mod install;

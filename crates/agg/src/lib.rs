@@ -3,6 +3,7 @@
 //! is not a number where one is needed, or a sum that overflows 38 digits, is an error value.
 
 pub mod decimal;
+pub mod engine;
 pub mod fsum;
 pub mod table;
 pub mod text;

@@ -9,7 +9,7 @@
 //! | aggregate            | token                                                    |
 //! |----------------------|----------------------------------------------------------|
 //! | count                | `N`                                                      |
-//! | sum                  | exact `DECIMAL` (scale kept: `100.00`), `~FLOAT`, or `!FLOAT` (overflowed) |
+//! | sum                  | exact `DECIMAL` (scale kept: `100.00`), `~FLOAT`, or `!FLOAT` (overflowed); `DECIMAL~HEXFLOAT...`: what its values' doubles sum to beyond the decimal's double |
 //! | mean                 | `SUM/N`                                                  |
 //! | min, max, first, last | empty for no value, else `=` and the value              |
 //! | countdistinct, distinct | each member followed by `,`                           |
@@ -75,30 +75,84 @@ fn put_float(f: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(format!("{f:e}").as_bytes());
 }
 
-fn put_sum(s: &Sum, out: &mut Vec<u8>) {
+/// `carry`: also write what an exact sum's values' doubles sum to (sums and means need it
+/// should the group meet a float elsewhere; a variance's sum does not: a float there
+/// breaks its exact squares and the variance comes from its moments).
+fn put_sum(s: &Sum, carry: bool, out: &mut Vec<u8>) {
     // An exact sum is its decimal. A float sum (or an overflowed one) is `~` (or `!`) and
     // then `~TERM` for each double of its exact accumulator: their exact sum is the state.
     if !s.inexact && !s.overflow {
         decimal::format_exact(s.mant, s.scale, out);
+        // The exact accumulator of the values' doubles goes along when the decimal alone
+        // would not rebuild it (see `parse_sum`): the double of a decimal total is not the
+        // sum of its values' doubles (65.16 + 78.87 + 9.39 then 1e16, -1e16 and 0.5 is
+        // 153.92000000000002 by math.fsum, 153.92 from the total's double), and a group
+        // meeting a float in another partial needs the latter.
+        // Only the difference is written: what the doubles sum to beyond the decimal's own
+        // double (Fsum is exact, so subtracting it is too), usually one tiny term.
+        // In hex (`0x1.9p-48`): such a difference has few bits, so it is short there.
+        if let Some(f) = s.fs.as_deref().filter(|_| carry) {
+            let mut beyond = f.clone();
+            if s.scale == 0 {
+                beyond.add_i128(-s.mant);
+            } else {
+                beyond.add(-super::exact_to_f64(s.mant, s.scale));
+            }
+            if beyond.overflowed() {
+                out.extend_from_slice(b"~!");
+            }
+            // Its rounded value, then what is left, and so on: few terms (the partials
+            // left by the subtraction need not be).
+            for _ in 0..8 {
+                let v = beyond.value();
+                if v == 0.0 || !v.is_finite() {
+                    break;
+                }
+                out.push(b'~');
+                put_hex_float(v, out);
+                beyond.add(-v);
+            }
+            for t in beyond.terms() {
+                out.push(b'~');
+                put_hex_float(t, out);
+            }
+        }
         return;
     }
     if !s.inexact {
         out.push(b'!');
     }
+    match s.fs.as_deref() {
+        Some(f) if put_terms(f, out) => {}
+        _ => out.extend_from_slice(b"~0e0"),
+    }
+}
+
+/// Append `~TERM` for each double of `f` (and `~!` if it overflowed); whether any term was
+/// written.
+fn put_terms(f: &crate::fsum::Fsum, out: &mut Vec<u8>) -> bool {
+    if f.overflowed() {
+        out.extend_from_slice(b"~!");
+    }
     let mut any = false;
-    if let Some(f) = s.fs.as_deref() {
-        if f.overflowed() {
-            out.extend_from_slice(b"~!");
-        }
-        for t in f.terms() {
-            out.push(b'~');
-            put_float(t, out);
-            any = true;
-        }
+    for t in f.terms() {
+        out.push(b'~');
+        put_float(t, out);
+        any = true;
     }
-    if !any {
-        out.extend_from_slice(b"~0e0");
+    any
+}
+
+/// The accumulator `parse_sum` makes for an exact sum before its terms: the integer
+/// itself, or the double of a decimal.
+fn rebuilt_fsum(mant: i128, scale: u32) -> crate::fsum::Fsum {
+    let mut f = crate::fsum::Fsum::default();
+    if scale == 0 {
+        f.add_i128(mant);
+    } else {
+        f.add(super::exact_to_f64(mant, scale));
     }
+    f
 }
 
 fn put_squares(s: &Squares, out: &mut Vec<u8>) {
@@ -131,9 +185,9 @@ impl State {
     pub fn encode_text(&self, out: &mut Vec<u8>) {
         match self {
             State::Count(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            State::Sum(s) => put_sum(s, out),
+            State::Sum(s) => put_sum(s, true, out),
             State::Mean(s, n) => {
-                put_sum(s, out);
+                put_sum(s, true, out);
                 out.extend_from_slice(format!("/{n}").as_bytes());
             }
             State::Best { best, .. } => put_value(best.as_ref().map(|(_, t)| t.as_slice()), out),
@@ -160,7 +214,7 @@ impl State {
                 out.push(b';');
                 put_float(*m2, out);
                 out.push(b';');
-                put_sum(sx, out);
+                put_sum(sx, false, out);
                 out.push(b';');
                 put_squares(sxx, out);
             }
@@ -267,7 +321,73 @@ fn parse_u64(t: &[u8]) -> Option<u64> {
 }
 
 fn parse_f64(t: &[u8]) -> Option<f64> {
-    std::str::from_utf8(t).ok()?.parse().ok()
+    match t {
+        [b'-', b'0', b'x', rest @ ..] => parse_hex_float(rest).map(|f| -f),
+        [b'0', b'x', rest @ ..] => parse_hex_float(rest),
+        _ => std::str::from_utf8(t).ok()?.parse().ok(),
+    }
+}
+
+/// A finite double in C99 hex form, trailing zero digits left out (`0x1.9p-48`, `-0x1p0`,
+/// subnormals `0x0.0000000000001p-1022`), as Python's `float.hex` writes it but shorter.
+fn put_hex_float(f: f64, out: &mut Vec<u8>) {
+    if !f.is_finite() {
+        put_float(f, out);
+        return;
+    }
+    let bits = f.to_bits();
+    if bits >> 63 == 1 {
+        out.push(b'-');
+    }
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let (lead, e) = match exp {
+        0 if frac == 0 => (0, 0),
+        0 => (0, -1022),
+        _ => (1, exp - 1023),
+    };
+    out.extend_from_slice(format!("0x{lead}").as_bytes());
+    if frac != 0 {
+        let digits = format!("{frac:013x}");
+        out.push(b'.');
+        out.extend_from_slice(digits.trim_end_matches('0').as_bytes());
+    }
+    out.extend_from_slice(format!("p{e}").as_bytes());
+}
+
+/// The inverse of [`put_hex_float`], after its `0x`; exact, `None` for anything else.
+fn parse_hex_float(t: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(t).ok()?;
+    let (mant, exp) = t.split_once('p')?;
+    let exp: i32 = exp.parse().ok()?;
+    let (lead, digits) = mant.split_once('.').unwrap_or((mant, ""));
+    let lead: u64 = match lead {
+        "0" => 0,
+        "1" => 1,
+        _ => return None,
+    };
+    if digits.len() > 13 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let frac = if digits.is_empty() {
+        0
+    } else {
+        u64::from_str_radix(digits, 16).ok()? << (4 * (13 - digits.len()))
+    };
+    if lead == 0 && frac == 0 {
+        return Some(0.0);
+    }
+    let k = exp - 52; // the value is (lead·2^52 + frac)·2^k
+    if !(-1074..=971).contains(&k) || (lead == 0 && exp != -1022) {
+        return None;
+    }
+    let pow2 = if k >= -1022 {
+        f64::from_bits(((k + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1 << (k + 1074))
+    };
+    // Exact: an integer below 2^53 times a power of two that the result fits.
+    Some(((lead << 52) | frac) as f64 * pow2)
 }
 
 fn parse_sum(t: &[u8]) -> Option<Sum> {
@@ -287,8 +407,15 @@ fn parse_sum(t: &[u8]) -> Option<Sum> {
             _ => return None,
         },
     }
+    let exact = !s.inexact && !s.overflow;
     if !terms.is_empty() {
-        let mut f = crate::fsum::Fsum::default();
+        // After an exact decimal the terms are what its values' doubles sum to beyond
+        // the decimal's own double (see `put_sum`).
+        let mut f = if exact {
+            rebuilt_fsum(s.mant, s.scale)
+        } else {
+            crate::fsum::Fsum::default()
+        };
         for term in terms[1..].split(|&c| c == b'~') {
             if term == b"!" {
                 f.set_overflow();
@@ -298,11 +425,10 @@ fn parse_sum(t: &[u8]) -> Option<Sum> {
         }
         s.fs = Some(Box::new(f));
     } else if s.scale > 0 {
-        // An exact decimal sum: its double stands for its values' doubles should the group
-        // meet a float (an integer sum seeds the accumulator exactly).
-        let mut f = crate::fsum::Fsum::default();
-        f.add(super::exact_to_f64(s.mant, s.scale));
-        s.fs = Some(Box::new(f));
+        // An exact decimal sum without terms: its values' doubles summed to its double
+        // (`put_sum` writes the difference otherwise); an integer sum seeds the
+        // accumulator exactly when needed.
+        s.fs = Some(Box::new(rebuilt_fsum(s.mant, s.scale)));
     } else if s.overflow {
         return None;
     }
@@ -430,7 +556,14 @@ mod tests {
         }
         let mut t = Vec::new();
         s.encode_text(&mut t);
-        assert_eq!(t, b"100.00");
+        // The decimal, then its values' doubles' exact sum (1000 × 0.1's double is not 100).
+        assert!(t.starts_with(b"100.00~"), "{}", String::from_utf8_lossy(&t));
+        let mut out = Vec::new();
+        State::decode_text(Op::Sum, &t)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .finish(Op::Sum, &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out, b"100.00");
         // A float sum carries its exact accumulator: 1e16 + 1 - 1e16 survives as 1.
         let mut f = State::new(Op::Sum);
         for v in [&b"1e16"[..], b"1", b"-1e16"] {
@@ -456,6 +589,85 @@ mod tests {
             again.finish(Op::Sum, &mut Vec::new()),
             Err(AggError::Overflow)
         );
+    }
+
+    /// The flaky `bshuffle --combine -j 3` float sum (8243.130000000001 vs 8243.13): a
+    /// decimal-only partial met a float partial of the same key and stood for its values
+    /// by its total's double. Oracle: Python's math.fsum of every value's double.
+    #[test]
+    fn a_decimal_partial_keeps_its_values_doubles_for_a_float_partial() {
+        let state = |vals: &[&str]| {
+            let mut s = State::new(Op::Sum);
+            for v in vals {
+                s.update(v.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            }
+            s
+        };
+        let (dec, flo) = (["65.16", "78.87", "9.39"], ["1e16", "-1e16", "0.5"]);
+        // math.fsum([65.16, 78.87, 9.39, 1e16, -1e16, 0.5]) (the total's double gives 153.92)
+        let want = b"153.92000000000002";
+        let finish = |mut s: State| {
+            let mut out = Vec::new();
+            s.finish(Op::Sum, &mut out)
+                .unwrap_or_else(|e| panic!("{e}"));
+            out
+        };
+        let encode = |s: &State| {
+            let mut t = Vec::new();
+            s.encode_text(&mut t);
+            t
+        };
+        let (a, b) = (state(&dec), state(&flo));
+        let (ta, tb) = (encode(&a), encode(&b));
+        assert!(
+            ta.starts_with(b"153.42~"),
+            "{}",
+            String::from_utf8_lossy(&ta)
+        );
+        for (first, second) in [(&ta, &tb), (&tb, &ta)] {
+            let mut m = State::decode_text(Op::Sum, first).unwrap_or_else(|e| panic!("{e}"));
+            m.merge(State::decode_text(Op::Sum, second).unwrap_or_else(|e| panic!("{e}")));
+            assert_eq!(finish(m), want);
+        }
+        let mut m = a.clone();
+        m.merge(b);
+        assert_eq!(finish(m), want);
+        // Alone, the decimal partial still finishes as its exact decimal, and a decimal
+        // whose values' doubles do sum to its double stays a bare decimal.
+        let back = State::decode_text(Op::Sum, &ta).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(finish(back), b"153.42");
+        assert_eq!(encode(&state(&["0.5", "0.25"])), b"0.75");
+    }
+
+    /// Oracle: Python's `float.hex` (its trailing zeros left out).
+    #[test]
+    fn hex_floats_round_trip_exactly() {
+        for (f, want) in [
+            (5.551115123125783e-15, "0x1.9p-48"),
+            (-1.0, "-0x1p0"),
+            (0.0, "0x0p0"),
+            (0.1, "0x1.999999999999ap-4"),
+            (5e-324, "0x0.0000000000001p-1022"),
+            (2.2250738585072014e-308, "0x1p-1022"),
+            (1.7976931348623157e308, "0x1.fffffffffffffp1023"),
+            (3.0, "0x1.8p1"),
+        ] {
+            let mut t = Vec::new();
+            put_hex_float(f, &mut t);
+            assert_eq!(String::from_utf8_lossy(&t), want);
+            assert_eq!(parse_f64(&t).map(f64::to_bits), Some(f.to_bits()), "{want}");
+        }
+        for bad in [
+            "0x2p0",
+            "0x1.gp0",
+            "0x1p",
+            "0x1.00000000000000p0",
+            "0x1p1024",
+            "0x1p-1023",
+            "0x0.1p0",
+        ] {
+            assert_eq!(parse_f64(bad.as_bytes()), None, "{bad}");
+        }
     }
 
     #[test]

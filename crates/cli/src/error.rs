@@ -60,6 +60,18 @@ pub fn describe(e: &io::Error) -> String {
     }
 }
 
+impl From<agg::engine::Error> for Error {
+    fn from(e: agg::engine::Error) -> Error {
+        match e {
+            agg::engine::Error::Data(m) => Error::Runtime(m),
+            agg::engine::Error::Usage(m) => Error::Usage(m),
+            agg::engine::Error::Io(context, e) => Error::Io(context, e),
+            agg::engine::Error::Sort(e) => Error::from(e),
+            agg::engine::Error::Exit(c) => Error::Exit(c),
+        }
+    }
+}
+
 impl From<extsort::Error> for Error {
     fn from(e: extsort::Error) -> Error {
         match e {

@@ -1,14 +1,16 @@
 //! breduce: group-by aggregation. Streaming mode over key-grouped input in constant memory
 //! per group; `--hash` over unsorted input, groups emitted sorted by key.
 
-use crate::aggs::{self, Aggs};
 use crate::common::{self, At, Setup};
+use agg::engine::aggs::{self, Aggs};
+use agg::engine::spill::{finish_spilled, spill_groups, SpillOrder};
+use agg::engine::{hash, Sink};
 use agg::table::Groups;
 use agg::{Spec, State};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::bad::BadRecords;
 use cli::{args, Error, Output, Progress, Result, Stats};
-use extsort::{Order, Prefix, Sorter};
+use extsort::Sorter;
 use record::{CsvScratch, Format, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
@@ -124,121 +126,6 @@ pub fn main() -> ! {
     cli::main("breduce", command(), run)
 }
 
-/// The order of spilled partial states: the group's key as the record order sees it, then
-/// its key bytes. Items: `item_len:u32 item key_len:u32 key states...`.
-pub(crate) struct SpillOrder(pub(crate) RecordOrder);
-
-fn spill_parts(item: &[u8]) -> (&[u8], &[u8]) {
-    let mut r = agg::partial::Reader { buf: item };
-    let it = r.bytes().unwrap_or(&[]);
-    let key = r.bytes().unwrap_or(&[]);
-    (it, key)
-}
-
-impl Order for SpillOrder {
-    fn prefix(&self, item: &[u8]) -> Prefix {
-        self.0.prefix(spill_parts(item).0)
-    }
-
-    fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
-        let (ia, ka) = spill_parts(a);
-        let (ib, kb) = spill_parts(b);
-        self.0.compare_keys(ia, ib).then_with(|| ka.cmp(kb))
-    }
-}
-
-fn encode_spill(buf: &mut Vec<u8>, item: &[u8], key: &[u8], states: &[State]) {
-    buf.extend_from_slice(&(item.len() as u32).to_le_bytes());
-    buf.extend_from_slice(item);
-    buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    buf.extend_from_slice(key);
-    for s in states {
-        s.encode(buf);
-    }
-}
-
-/// A spilled group: its item, its key bytes and its states.
-fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<u8>, Vec<State>)> {
-    let corrupt = |_| Error::Runtime("a spilled partial state is corrupt".into());
-    let mut r = agg::partial::Reader { buf: item };
-    let it = r.bytes().map_err(corrupt)?.to_vec();
-    let key = r.bytes().map_err(corrupt)?.to_vec();
-    let mut states = Vec::with_capacity(specs.len());
-    for s in specs {
-        states.push(State::decode(s.op, &mut r).map_err(corrupt)?);
-    }
-    Ok((it, key, states))
-}
-
-/// Push every group of `groups` into the spill sort (as partial states) and clear them.
-pub(crate) fn spill_groups(groups: &mut Groups, s: &mut Sorter<SpillOrder>) -> Result<()> {
-    for g in 0..groups.len() {
-        let k = groups.key(g).to_vec();
-        let (it, states) = groups.item_and_states(g);
-        s.push_with(it.len() + k.len() + 64, |buf| {
-            encode_spill(buf, it, &k, states);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .map_err(|e| match e {
-            extsort::PushError::Sort(e) => Error::from(e),
-            extsort::PushError::Build(never) => match never {},
-        })?;
-    }
-    groups.clear();
-    Ok(())
-}
-
-/// Merge the spilled partial states back, sorted by key (earlier spills of a key first),
-/// fold equal keys and write each group.
-pub(crate) fn finish_spilled(
-    s: Sorter<SpillOrder>,
-    aggs: &Aggs,
-    order: &RecordOrder,
-    out: &mut GroupWriter,
-    stats: &mut Stats,
-) -> Result<()> {
-    let emit = |it: &[u8], b: &mut Vec<u8>| {
-        b.extend_from_slice(&(it.len() as u32).to_le_bytes());
-        b.extend_from_slice(it);
-    };
-    let mut current: Option<(Vec<u8>, Vec<u8>, Vec<State>)> = None;
-    let mut failed: Option<Error> = None;
-    let mut sink = |mut block: &[u8]| -> std::io::Result<()> {
-        while block.len() >= 4 {
-            let n = u32::from_le_bytes([block[0], block[1], block[2], block[3]]) as usize;
-            let it = block.get(4..4 + n).unwrap_or(&[]);
-            block = block.get(4 + n..).unwrap_or(&[]);
-            let res =
-                decode_spill(it, &aggs.specs).and_then(|(it, k, states)| match &mut current {
-                    Some((_, ck, cs)) if *ck == k => {
-                        for (a, b) in cs.iter_mut().zip(states) {
-                            a.merge(b);
-                        }
-                        Ok(())
-                    }
-                    _ => match current.replace((it, k, states)) {
-                        Some((ci, _, mut cs)) => out.group(aggs, order, &ci, &mut cs),
-                        None => Ok(()),
-                    },
-                });
-            if let Err(e) = res {
-                failed = Some(e);
-                return Err(std::io::Error::other("stopped"));
-            }
-        }
-        Ok(())
-    };
-    let sort_stats = s.finish(&emit, &mut sink);
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    stats.add_sort(&sort_stats?);
-    if let Some((ci, _, mut cs)) = current.take() {
-        out.group(aggs, order, &ci, &mut cs)?;
-    }
-    Ok(())
-}
-
 /// Writes groups' lines to the (buffered) output and counts them.
 pub(crate) struct GroupWriter {
     out: Output,
@@ -249,19 +136,6 @@ pub(crate) struct GroupWriter {
 }
 
 impl GroupWriter {
-    /// What a group's line holds (results or partial states).
-    pub(crate) fn what(&self) -> aggs::Output {
-        self.what
-    }
-
-    /// Lines of `groups` groups written elsewhere (by [`Aggs::write`]).
-    pub(crate) fn lines(&mut self, bytes: &[u8], groups: u64) -> Result<()> {
-        self.groups += groups;
-        self.out
-            .write_all(bytes)
-            .map_err(|e| Error::io("write error", e))
-    }
-
     pub(crate) fn group(
         &mut self,
         aggs: &Aggs,
@@ -269,12 +143,35 @@ impl GroupWriter {
         item: &[u8],
         states: &mut [State],
     ) -> Result<()> {
+        Ok(Sink::group(self, aggs, order, item, states)?)
+    }
+}
+
+impl Sink for GroupWriter {
+    fn what(&self) -> aggs::Output {
+        self.what
+    }
+
+    fn lines(&mut self, bytes: &[u8], groups: u64) -> agg::engine::Result<()> {
+        self.groups += groups;
+        self.out
+            .write_all(bytes)
+            .map_err(|e| agg::engine::Error::Io("write error".into(), e))
+    }
+
+    fn group(
+        &mut self,
+        aggs: &Aggs,
+        order: &RecordOrder,
+        item: &[u8],
+        states: &mut [State],
+    ) -> agg::engine::Result<()> {
         self.line.clear();
         aggs.write(order, item, states, self.what, self.eol, &mut self.line)?;
         self.groups += 1;
         self.out
             .write_all(&self.line)
-            .map_err(|e| Error::io("write error", e))
+            .map_err(|e| agg::engine::Error::Io("write error".into(), e))
     }
 }
 
@@ -465,7 +362,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         |rec: &[u8], at: &At, item: &mut Vec<u8>, aggs: &mut Aggs| -> Result<Option<Vec<State>>> {
             if merge {
                 aggs.partial_item(&order, rec, item, at)?;
-                return aggs.partial_states(rec, at).map(Some);
+                return Ok(aggs.partial_states(rec, at).map(Some)?);
             }
             aggs.prepare(rec, at)?;
             let it = common::item_of(&order, rec, item, &mut scratch, at)?;
@@ -503,34 +400,44 @@ fn run(m: &ArgMatches) -> Result<()> {
                 }
                 Ok(grew)
             }
-            None => aggs.update(states, rec, at),
+            None => Ok(aggs.update(states, rec, at)?),
         }
     };
     // The usual case — delimited text, one plain key field, no --header or --skip-bad —
     // reads in blocks on a thread of its own and aggregates on -j threads, with the same
     // bytes for any -j (see hashagg); everything else takes the general path below.
     let block_path = match plain {
-        Some((_, f)) if !skipping && header.is_none() => Some(crate::hashagg::Plan {
+        Some((_, f)) if !skipping && header.is_none() => Some(hash::Plan {
             order: &order,
             aggs: &aggs,
             field: f,
             eol,
             threads,
             budget,
-            max_record: budget.max(extsort::RECORD_ALLOWANCE),
             cfg: common::sort_config(m, budget / 2, threads, true, false),
         }),
         _ => None,
     };
     if let Some(plan) = &block_path {
         let list = inputs.take_all();
-        inputs.bytes += if m.get_flag("hash") {
-            crate::hashagg::run(plan, list, &mut out, &mut stats)?
-        } else if threads > 1 {
-            crate::hashagg::stream_parallel(plan, list, &mut out, &mut stats, fresh_parts)?
-        } else {
-            crate::hashagg::stream(plan, list, &mut out, &mut stats, fresh_parts)?
+        let names: Vec<String> = list.iter().map(|i| i.name.clone()).collect();
+        let max_record = budget.max(extsort::RECORD_ALLOWANCE);
+        // The engine's threads take blocks cut by our input layer.
+        let read = move |give: &mut dyn FnMut(std::sync::Arc<common::Block>)| {
+            common::read_blocks(list, eol, max_record, give).map_err(engine_error)
         };
+        let mut counts = agg::engine::Counts::default();
+        inputs.bytes += if m.get_flag("hash") {
+            hash::run(plan, names, read, &mut out, &mut counts)?
+        } else if threads > 1 {
+            hash::stream_parallel(plan, names, read, &mut out, &mut counts, fresh_parts)?
+        } else {
+            hash::stream(plan, names, read, &mut out, &mut counts, fresh_parts)?
+        };
+        stats.records_in += counts.records_in;
+        if let Some(s) = &counts.sort {
+            stats.add_sort(s);
+        }
     } else if m.get_flag("hash") {
         // Groups live in a hash table within half the budget; when it fills, their partial
         // states are spilled, sorted by key, through extsort (the other half) and merged back
@@ -548,7 +455,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                 *sorter = Some(Sorter::new(SpillOrder(order.clone()), cfg.clone())?);
             }
             match sorter {
-                Some(s) => spill_groups(groups, s),
+                Some(s) => Ok(spill_groups(groups, s)?),
                 None => Ok(()),
             }
         };
@@ -583,7 +490,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             spill(&mut groups, &mut sorter)?;
         }
         if let Some(s) = sorter.take() {
-            finish_spilled(s, &aggs, &order, &mut out, &mut stats)?;
+            stats.add_sort(&finish_spilled(s, &aggs, &order, &mut out)?);
         }
         // Whatever never spilled, sorted by key: by normalized keys (bytes whose order is
         // the key order, made once per group), so that the sort never re-reads records.
@@ -688,4 +595,14 @@ fn run(m: &ArgMatches) -> Result<()> {
     stats.bytes_out = out.out.commit()?;
     progress.finish();
     common::emit_stats("breduce", &stats, &stats_dest, started)
+}
+
+/// Our input layer's error as the engine's (read errors name their file already).
+fn engine_error(e: Error) -> agg::engine::Error {
+    match e {
+        Error::Usage(m) => agg::engine::Error::Usage(m),
+        Error::Runtime(m) => agg::engine::Error::Data(m),
+        Error::Io(context, e) => agg::engine::Error::Io(context, e),
+        Error::Exit(c) => agg::engine::Error::Exit(c),
+    }
 }

@@ -2,8 +2,9 @@
 //! `partition(key) = xxh3_64(key) mod N`, each partition sorted by key and stable, in one
 //! external sort whose items carry their partition number in front.
 
-use crate::aggs::{self, Aggs};
 use crate::common::{self, Setup};
+use agg::engine::aggs::{self, Aggs};
+use agg::engine::Combiner as Table;
 use agg::State;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cli::bad::BadRecords;
@@ -311,7 +312,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     // delimited text with one plain key field, bad records not skipped.
     let parallel = match (&mut combiner, input_order.plain_field()) {
         (Some(aggs), Some((_, f)))
-            if threads > 1 && crate::hashagg::order_free(aggs) && !bad.skipping() =>
+            if threads > 1 && agg::engine::hash::order_free(aggs) && !bad.skipping() =>
         {
             aggs.also_scan(f);
             Some(f)
@@ -587,16 +588,14 @@ fn combine_blocks(
         let mut handles = Vec::with_capacity(c.threads);
         for _ in 0..c.threads {
             let (names, rx, sorter) = (&names, &rx, &sorter);
-            let mut aggs = c.aggs.fresh();
             handles.push(scope.spawn(move || -> Result<(Bad, u64)> {
-                let ops = aggs.specs.iter().map(|s| s.op).collect();
-                let mut groups = agg::table::Groups::new(ops, true);
-                let (mut grown, mut records, mut error): (usize, u64, Bad) = (0, 0, None);
-                let flush = |groups: &mut agg::table::Groups, aggs: &Aggs| -> Result<()> {
+                let mut comb = Table::new(c.aggs, c.limit);
+                let (mut records, mut error): (u64, Bad) = (0, None);
+                let flush = |comb: &mut Table| -> Result<()> {
                     let mut s = sorter
                         .lock()
                         .map_err(|_| Error::Runtime("the shuffle sort is unusable".into()))?;
-                    flush_groups(groups, aggs, c, &mut s)
+                    flush_groups(comb, c, &mut s)
                 };
                 loop {
                     let block = {
@@ -615,29 +614,25 @@ fn combine_blocks(
                             line,
                         };
                         records += 1;
-                        aggs.prepare(rec, &at)?;
-                        let key = aggs.field(rec, c.field);
+                        comb.prepare(rec, &at)?;
+                        let key = comb.field(rec, c.field);
                         if let Some(i) = c.share {
                             if partition_of(key, c.n) != i {
                                 continue;
                             }
                         }
-                        let (states, _) = groups.states_for(key, rec);
-                        match aggs.update(states, rec, &at) {
-                            Ok(g) => grown += g,
+                        match comb.add(key, rec, &at) {
+                            Ok(true) => flush(&mut comb)?,
+                            Ok(false) => {}
                             Err(e) => {
-                                error = Some((block.input, line, e));
+                                error = Some((block.input, line, e.into()));
                                 break;
                             }
-                        }
-                        if grown + groups.bytes() > c.limit {
-                            flush(&mut groups, &aggs)?;
-                            grown = 0;
                         }
                     }
                 }
                 if error.is_none() {
-                    flush(&mut groups, &aggs)?;
+                    flush(&mut comb)?;
                 }
                 Ok((error, records))
             }));
@@ -670,35 +665,28 @@ fn combine_blocks(
     Ok((read, records))
 }
 
-/// Push every group of `groups` into the sort as a partial line, and clear them.
+/// Push every group of the combiner into the sort as a partial line, and clear them.
 fn flush_groups(
-    groups: &mut agg::table::Groups,
-    aggs: &Aggs,
+    comb: &mut Table,
     c: &ParallelCombine,
     sorter: &mut Sorter<ShuffleOrder>,
 ) -> Result<()> {
-    let mut line = Vec::new();
-    for g in 0..groups.len() {
-        let p = partition_of(groups.key(g), c.n) as u32;
-        let (it, states) = groups.item_and_states(g);
-        line.clear();
-        aggs.write(c.order, it, states, aggs::Output::Partial, c.eol, &mut line)?;
-        line.pop();
+    comb.flush(c.order, |key, it, line| {
+        let p = partition_of(key, c.n) as u32;
         sorter
             .push_with(line.len() + it.len() + PART + 16, |buf| {
                 buf.extend_from_slice(&p.to_be_bytes());
-                push_item_part(buf, |b| b.extend_from_slice(&line));
+                push_item_part(buf, |b| b.extend_from_slice(line));
                 for i in 0..c.order.keys.len() {
                     push_item_part(buf, |b| b.extend_from_slice(c.order.key(it, i)));
                 }
                 Ok::<(), std::convert::Infallible>(())
             })
             .map_err(|e| match e {
-                extsort::PushError::Sort(e) => Error::from(e),
+                extsort::PushError::Sort(e) => agg::engine::Error::Sort(e),
                 extsort::PushError::Build(never) => match never {},
-            })?;
-    }
-    groups.clear();
+            })
+    })?;
     Ok(())
 }
 

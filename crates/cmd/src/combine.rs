@@ -11,8 +11,8 @@
 //! A thin wrapper over the aggregation engine's public types ([`Aggs`], [`Groups`]), so that
 //! bmap needs nothing else from it.
 
-use crate::aggs::{self, Aggs};
 use crate::common::At;
+use agg::engine::aggs::{self, Aggs};
 use agg::table::Groups;
 use agg::{Op, Spec};
 use cli::{Error, Result};

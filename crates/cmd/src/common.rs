@@ -7,22 +7,11 @@ use cli::{args, Error, Progress, Result};
 use record::{
     CsvScratch, FieldSplit, Format, FrameError, Framer, Key, KeyOpts, KeySpec, RecordOrder,
 };
-use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
-/// Where a record is: `FILE:LINE`.
-#[derive(Clone, Copy)]
-pub struct At<'a> {
-    pub name: &'a str,
-    pub line: u64,
-}
-
-impl fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.name, self.line)
-    }
-}
+/// Where a record is: `FILE:LINE` (the aggregation engine's, shared by every tool).
+pub use agg::engine::At;
 
 /// One open input.
 pub struct Input {
@@ -98,31 +87,8 @@ fn frame_error(name: &str, e: FrameError) -> Error {
     }
 }
 
-/// Whole records of one input, as [`read_blocks`] cuts them: `first_line` is the 1-based
-/// number of the first, `seq` the block's place in the whole input.
-pub struct Block {
-    pub data: Vec<u8>,
-    pub input: usize,
-    pub first_line: u64,
-    pub seq: u64,
-}
-
-/// The records of `data` (each ended by `eol`, the last maybe not), with their byte
-/// offset and line number (the first is `first_line`).
-pub fn records(data: &[u8], eol: u8, first_line: u64) -> impl Iterator<Item = (usize, u64, &[u8])> {
-    let mut pos = 0;
-    let mut line = first_line;
-    std::iter::from_fn(move || {
-        if pos >= data.len() {
-            return None;
-        }
-        let start = pos;
-        let end = record::fields::find_byte(eol, &data[pos..]).map_or(data.len(), |e| pos + e);
-        pos = end + 1;
-        line += 1;
-        Some((start, line - 1, &data[start..end]))
-    })
-}
+/// Blocks of whole records and their records (the aggregation engine's).
+pub use agg::engine::blocks::{records, Block};
 
 /// Read every input in blocks of whole records (about 2 to 4 MiB; a longer record makes a
 /// block of its own, up to `max_record`) and hand each to `give`, in order. Reads to the

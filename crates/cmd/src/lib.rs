@@ -2,7 +2,6 @@
 //! (the one source of `--help` and the man page) and `main()`. Orchestration only: the
 //! algorithms live in the engine crates.
 
-pub mod aggs;
 pub mod bjoin;
 pub mod bmap;
 pub mod breduce;
@@ -11,4 +10,3 @@ pub mod bsort;
 pub mod bsplit;
 pub mod combine;
 pub mod common;
-mod hashagg;

@@ -3,12 +3,11 @@
 //! states, and reading and writing partial lines.
 //!
 //! A partial line is TSV: the group's key(s), escaped (`\\`, `\t`, `\n`, `\r`), then one
-//! text state per aggregate ([`agg::text`]). breduce `--partial` and `bshuffle --combine`
+//! text state per aggregate ([`crate::text`]). breduce `--partial` and `bshuffle --combine`
 //! write them; `breduce --merge` reads them.
 
-use crate::common::At;
-use agg::{AggError, Op, Spec, State};
-use cli::{Error, Result};
+use super::{At, Error, Result};
+use crate::{AggError, Op, Spec, State};
 use record::{CsvScratch, FieldSplit, Format, RecordOrder};
 use std::borrow::Cow;
 
@@ -61,7 +60,7 @@ pub fn parse_specs<'a>(texts: impl Iterator<Item = &'a String>) -> Result<Vec<Sp
 
 /// Partial states exist for every aggregate but median and quantiles.
 pub fn require_combinable(specs: &[Spec], flag: &str) -> Result<()> {
-    match specs.iter().find(|s| !agg::text::combinable(s.op)) {
+    match specs.iter().find(|s| !crate::text::combinable(s.op)) {
         Some(s) => Err(Error::Usage(format!(
             "{} cannot be combined ({flag}): median and quantiles need every value in one place",
             s.text
@@ -184,7 +183,7 @@ impl Aggs {
                 _ => record::Span::field(*n).extract(rec, FieldSplit::Blank),
             }),
             Source::Path(p) => record::json::lookup(rec, p)
-                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?
+                .map_err(|e| Error::Data(format!("{at}: {e}")))?
                 .unwrap_or(Cow::Borrowed(&[])),
         })
     }
@@ -203,7 +202,7 @@ impl Aggs {
             Format::Csv(d) => self
                 .scratch
                 .parse(rec, d)
-                .map_err(|e| Error::Runtime(format!("{at}: {e}")))?,
+                .map_err(|e| Error::Data(format!("{at}: {e}")))?,
             _ => {}
         }
         Ok(())
@@ -218,18 +217,18 @@ impl Aggs {
 
     fn value_error(&self, i: usize, value: &[u8], e: AggError, at: &At) -> Error {
         match e {
-            AggError::NotNumber => Error::Runtime(format!(
+            AggError::NotNumber => Error::Data(format!(
                 "{at}: field {} is \"{}\": {}",
                 self.specs[i].field.as_deref().unwrap_or("?"),
                 String::from_utf8_lossy(value),
                 // A number, but longer than exact decimals go: say so (issue 14: 3).
-                if agg::decimal::too_long(value) {
+                if crate::decimal::too_long(value) {
                     "more than 38 significant digits (exact decimals stop there)"
                 } else {
                     "not a number"
                 }
             )),
-            e => Error::Runtime(format!("{at}: {e}")),
+            e => Error::Data(format!("{at}: {e}")),
         }
     }
 
@@ -238,7 +237,7 @@ impl Aggs {
     pub fn check(&self, rec: &[u8], at: &At) -> Result<()> {
         for i in 0..self.specs.len() {
             let v = self.value(i, rec, at)?;
-            if self.specs[i].op.numeric() && agg::decimal::parse(&v).is_none() {
+            if self.specs[i].op.numeric() && crate::decimal::parse(&v).is_none() {
                 return Err(self.value_error(i, &v, AggError::NotNumber, at));
             }
         }
@@ -298,7 +297,7 @@ impl Aggs {
         self.cols.push((start, line.len()));
         let (k, a) = (order.keys.len(), self.specs.len());
         if self.cols.len() != k + a {
-            return Err(Error::Runtime(format!(
+            return Err(Error::Data(format!(
                 "{at}: a partial line has {} columns, not {k} key{} and {a} state{} (written by --partial or bshuffle --combine with the same -k and aggregates?)",
                 self.cols.len(),
                 if k == 1 { "" } else { "s" },
@@ -309,7 +308,7 @@ impl Aggs {
         record::order::push_item_part(item, |b| b.extend_from_slice(line));
         for &(s, e) in &self.cols[..k] {
             record::order::push_item_part(item, |b| {
-                agg::text::unescape(&line[s..e], false, b);
+                crate::text::unescape(&line[s..e], false, b);
             });
         }
         Ok(())
@@ -322,8 +321,7 @@ impl Aggs {
             .iter()
             .zip(&self.cols[k..])
             .map(|(s, &(a, b))| {
-                State::decode_text(s.op, &line[a..b])
-                    .map_err(|e| Error::Runtime(format!("{at}: {e}")))
+                State::decode_text(s.op, &line[a..b]).map_err(|e| Error::Data(format!("{at}: {e}")))
             })
             .collect()
     }
@@ -344,7 +342,7 @@ impl Aggs {
             }
             match what {
                 Output::Final => out.extend_from_slice(order.key(item, i)),
-                Output::Partial => agg::text::escape(order.key(item, i), false, out),
+                Output::Partial => crate::text::escape(order.key(item, i), false, out),
             }
         }
         for (i, st) in states.iter_mut().enumerate() {
@@ -354,7 +352,7 @@ impl Aggs {
                 Output::Final => st.finish(self.specs[i].op, out).map_err(|e| {
                     let mut key = Vec::new();
                     order.key_bytes(item, &mut key);
-                    Error::Runtime(format!(
+                    Error::Data(format!(
                         "group '{}': {}: {e}",
                         String::from_utf8_lossy(&key),
                         self.specs[i].text
@@ -385,5 +383,135 @@ impl Aggs {
         }
         line.push(eol);
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use record::{FieldSplit, Key, KeyOpts, KeySpec};
+
+    const TSV: Format = Format::Text(FieldSplit::Char(b'\t'));
+
+    fn specs(texts: &[&str]) -> Vec<Spec> {
+        let owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        parse_specs(owned.iter()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn order() -> RecordOrder {
+        let spec = KeySpec::parse("1").unwrap_or_else(|e| panic!("{e}"));
+        let key = Key::resolve(&spec, TSV, None).unwrap_or_else(|e| panic!("{e}"));
+        RecordOrder::new(TSV, vec![key], KeyOpts::default(), true)
+    }
+
+    const AT: At = At {
+        name: "in.tsv",
+        line: 7,
+    };
+
+    /// Feed `records` to one group's states and write its line.
+    fn reduce(aggs: &mut Aggs, records: &[&str], what: Output) -> Result<String> {
+        let mut states = aggs.new_states();
+        for r in records {
+            aggs.prepare(r.as_bytes(), &AT)?;
+            aggs.update(&mut states, r.as_bytes(), &AT)?;
+        }
+        let mut out = Vec::new();
+        let item = records.first().map_or(&b""[..], |r| r.as_bytes());
+        aggs.write(&order(), item, &mut states, what, b'\n', &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    #[test]
+    fn records_feed_states_and_lines_come_out() {
+        let mut aggs = Aggs::new(specs(&["count", "sum:2", "max:3"]), TSV, None, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let recs = ["k\t0.10\t5", "k\t0.20\t-3", "k\t7\t12"];
+        let line = reduce(&mut aggs, &recs, Output::Final).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(line, "k\t3\t7.30\t12\n");
+        let partial = reduce(&mut aggs, &recs, Output::Partial).unwrap_or_else(|e| panic!("{e}"));
+        // 7.30, then what 0.10, 0.20 and 7 as doubles sum to beyond 7.30's double.
+        assert_eq!(partial, "k\t3\t7.30~0x1.cp-53\t=12\n");
+    }
+
+    #[test]
+    fn bad_values_and_specs_are_errors_that_say_where() {
+        let mut aggs =
+            Aggs::new(specs(&["sum:2"]), TSV, None, false).unwrap_or_else(|e| panic!("{e}"));
+        match reduce(&mut aggs, &["k\t1", "k\tx1"], Output::Final) {
+            Err(Error::Data(m)) => assert_eq!(m, "in.tsv:7: field 2 is \"x1\": not a number"),
+            other => panic!("{other:?}"),
+        }
+        let mut check = |rec: &[u8]| {
+            aggs.prepare(rec, &AT)?;
+            aggs.check(rec, &AT)
+        };
+        assert!(check(b"k\tx").is_err());
+        assert!(check(b"k\t2.5").is_ok());
+        let long = format!("k\t{}", "1".repeat(39));
+        match check(long.as_bytes()) {
+            Err(Error::Data(m)) => assert!(m.contains("more than 38 significant digits"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        for bad in [&["sum:0"][..], &["sum:amount"][..]] {
+            assert!(matches!(
+                Aggs::new(specs(bad), TSV, None, false),
+                Err(Error::Usage(_))
+            ));
+        }
+        let header = [b"key".to_vec(), b"amount".to_vec()];
+        let named = Aggs::new(specs(&["sum:amount"]), TSV, Some(&header), false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(named.names, ["sum_amount"]);
+        let texts = ["count".to_string(), "nope:2".to_string()];
+        assert!(matches!(parse_specs(texts.iter()), Err(Error::Usage(_))));
+        assert!(matches!(
+            require_combinable(&specs(&["median:2"]), "--combine"),
+            Err(Error::Usage(_))
+        ));
+    }
+
+    /// A partial line read back with --merge's order and merged with another equals the
+    /// line of all records at once.
+    #[test]
+    fn partial_lines_read_back_and_merge() {
+        let all = specs(&["count", "sum:2", "mean:2", "distinct:3", "first:3"]);
+        let mut aggs = Aggs::new(all.clone(), TSV, None, false).unwrap_or_else(|e| panic!("{e}"));
+        let recs = ["k\t1e16\ta", "k\t1.5\tb,c", "k\t-1e16\ta", "k\t0.25\t\\"];
+        let want = reduce(&mut aggs, &recs, Output::Final).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(want, "k\t4\t1.75\t0.4375\t\\,a,b,c\ta\n");
+        let (a, b) = recs.split_at(1);
+        let pa = reduce(&mut aggs, a, Output::Partial).unwrap_or_else(|e| panic!("{e}"));
+        let pb = reduce(&mut aggs, b, Output::Partial).unwrap_or_else(|e| panic!("{e}"));
+        let mut merge = Aggs::new(all, TSV, None, true).unwrap_or_else(|e| panic!("{e}"));
+        let spec = KeySpec::parse("1").unwrap_or_else(|e| panic!("{e}"));
+        let key = Key::resolve(&spec, TSV, None).unwrap_or_else(|e| panic!("{e}"));
+        let morder = RecordOrder::new(Format::Jsonl, vec![key], KeyOpts::default(), true);
+        let mut item = Vec::new();
+        let mut states: Option<Vec<State>> = None;
+        for p in [&pa, &pb] {
+            let line = p.trim_end_matches('\n').as_bytes();
+            merge
+                .partial_item(&morder, line, &mut item, &AT)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let st = merge
+                .partial_states(line, &AT)
+                .unwrap_or_else(|e| panic!("{e}"));
+            match &mut states {
+                None => states = Some(st),
+                Some(s) => s.iter_mut().zip(st).for_each(|(x, y)| x.merge(y)),
+            }
+        }
+        let mut states = states.unwrap_or_default();
+        let mut out = Vec::new();
+        merge
+            .write(&morder, &item, &mut states, Output::Final, b'\n', &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8_lossy(&out), want);
+        // A line with the wrong number of columns says what it should have.
+        match merge.partial_item(&morder, b"k\t1", &mut item, &AT) {
+            Err(Error::Data(m)) => assert!(m.contains("not 1 key and 5 states"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Two-phase aggregation, as DuckDB and ClickHouse do it, when every aggregate's state is
 //! the same whatever order its values came in (count, sum, mean, countdistinct, distinct:
-//! exact decimals, and float sums kept as exact accumulators, see [`agg::fsum`]): the
+//! exact decimals, and float sums kept as exact accumulators, see [`crate::fsum`]): the
 //! reading thread cuts the input into blocks of whole records; each of the `-j` workers
 //! takes the next block and aggregates all of it, once, into a table of its own. At the
 //! end every worker's groups are cut into partitions by key hash; partition p of every
@@ -18,12 +18,12 @@
 //! Past the budget, workers spill partial states into one shared external sort and the
 //! groups come back through breduce's spill merge.
 
-use crate::aggs::Aggs;
-use crate::breduce::{finish_spilled, spill_groups, GroupWriter, SpillOrder};
-use crate::common::{read_blocks, records, At, Block, Input};
-use agg::table::Groups;
-use agg::{Op, State};
-use cli::{Error, Result, Stats};
+use super::aggs::{Aggs, Output};
+use super::blocks::{records, Block};
+use super::spill::{finish_spilled, spill_groups, SpillOrder};
+use super::{At, Counts, Error, Result, Sink};
+use crate::table::Groups;
+use crate::{Op, State};
 use extsort::Sorter;
 use record::RecordOrder;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
@@ -70,21 +70,20 @@ pub struct Plan<'a> {
     pub eol: u8,
     pub threads: usize,
     pub budget: usize,
-    pub max_record: usize,
     pub cfg: extsort::Config,
 }
 
-/// Aggregate `inputs` and write the groups sorted by key. Returns bytes read.
+/// Aggregate the blocks `read` gives (of the inputs `names`) and write the groups sorted by key. Returns bytes read.
 pub fn run(
     plan: &Plan,
-    inputs: Vec<Input>,
-    out: &mut GroupWriter,
-    stats: &mut Stats,
+    names: Vec<String>,
+    read: impl FnOnce(&mut dyn FnMut(Arc<Block>)) -> Result<u64> + Send,
+    out: &mut dyn Sink,
+    stats: &mut Counts,
 ) -> Result<u64> {
     if plan.threads > 1 && order_free(plan.aggs) {
-        return two_phase(plan, inputs, out, stats);
+        return two_phase(plan, names, read, out, stats);
     }
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let w = plan.threads.max(1);
     let keep_items = plan.field != 0;
     let limit = (plan.budget / 2 / w).max(1);
@@ -104,7 +103,7 @@ pub fn run(
                 )
             }));
         }
-        let read = read_blocks(inputs, plan.eol, plan.max_record, |b| {
+        let read = read(&mut |b| {
             for tx in &senders {
                 // A worker gone (it failed) is not a reason to stop reading.
                 let _ = tx.send(Arc::clone(&b));
@@ -115,7 +114,7 @@ pub fn run(
         for h in handles {
             done.push(
                 h.join()
-                    .map_err(|_| Error::Runtime("a worker thread panicked".into()))??,
+                    .map_err(|_| Error::Data("a worker thread panicked".into()))??,
             );
         }
         Ok((done, read?))
@@ -135,12 +134,12 @@ pub fn run(
     }
     let spilled = sorter
         .into_inner()
-        .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+        .map_err(|_| Error::Data("the spill sort is unusable".into()))?;
     if let Some(mut s) = spilled {
         for d in &mut results {
             spill_groups(&mut d.groups, &mut s)?;
         }
-        finish_spilled(s, plan.aggs, plan.order, out, stats)?;
+        stats.sort = Some(finish_spilled(s, plan.aggs, plan.order, out)?);
         return Ok(read);
     }
     // Merge the workers' sorted groups (their keys are disjoint).
@@ -180,12 +179,12 @@ pub fn run(
 /// at each. Returns bytes read.
 pub fn stream(
     plan: &Plan,
-    inputs: Vec<Input>,
-    out: &mut GroupWriter,
-    stats: &mut Stats,
+    names: Vec<String>,
+    read: impl FnOnce(&mut dyn FnMut(Arc<Block>)) -> Result<u64> + Send,
+    out: &mut dyn Sink,
+    stats: &mut Counts,
     fresh_parts: bool,
 ) -> Result<u64> {
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut aggs = plan.aggs.fresh();
     let mut states = aggs.new_states();
     // The current group's key, first record (its item) and whether there is one.
@@ -198,7 +197,7 @@ pub fn stream(
     std::thread::scope(|scope| -> Result<u64> {
         let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(4);
         let reader = scope.spawn(move || {
-            read_blocks(inputs, eol, plan.max_record, |b| {
+            read(&mut |b| {
                 let _ = tx.send(b);
             })
         });
@@ -206,7 +205,7 @@ pub fn stream(
             if failed.is_some() {
                 continue; // read to the end (the Hadoop Streaming contract)
             }
-            for (_, line, rec) in records(&block.data, eol, block.first_line) {
+            for (_, line, rec) in super::blocks::records(&block.data, eol, block.first_line) {
                 let at = At {
                     name: &names[block.input],
                     line,
@@ -222,7 +221,7 @@ pub fn stream(
                         std::cmp::Ordering::Equal => true,
                         std::cmp::Ordering::Less => false,
                         std::cmp::Ordering::Greater => {
-                            failed = Some(Error::Runtime(format!(
+                            failed = Some(Error::Data(format!(
                                 "{at}: input is not sorted by key; sort it with bsort or use --hash"
                             )));
                             break;
@@ -250,7 +249,7 @@ pub fn stream(
         }
         let read = reader
             .join()
-            .map_err(|_| Error::Runtime("the reading thread panicked".into()))??;
+            .map_err(|_| Error::Data("the reading thread panicked".into()))??;
         if let Some(e) = failed.take() {
             return Err(e);
         }
@@ -268,13 +267,12 @@ pub fn stream(
 /// input order: the same bytes as [`stream`].
 pub fn stream_parallel(
     plan: &Plan,
-    inputs: Vec<Input>,
-    out: &mut GroupWriter,
-    stats: &mut Stats,
+    names: Vec<String>,
+    read: impl FnOnce(&mut dyn FnMut(Arc<Block>)) -> Result<u64> + Send,
+    out: &mut dyn Sink,
+    stats: &mut Counts,
     fresh_parts: bool,
 ) -> Result<u64> {
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-    let eol = plan.eol;
     let what = out.what();
     let mut aggs = plan.aggs.fresh();
     // The open group: key, first record, states; and the input it is in.
@@ -302,7 +300,7 @@ pub fn stream_parallel(
         }
         drop(done_tx);
         let reader = scope.spawn(move || {
-            read_blocks(inputs, eol, plan.max_record, |b| {
+            read(&mut |b| {
                 let w = (b.seq % senders.len() as u64) as usize;
                 let _ = senders[w].send(b);
             })
@@ -333,7 +331,7 @@ pub fn stream_parallel(
         }
         let read = reader
             .join()
-            .map_err(|_| Error::Runtime("the reading thread panicked".into()))??;
+            .map_err(|_| Error::Data("the reading thread panicked".into()))??;
         if let Some(e) = failed.take() {
             return Err(e);
         }
@@ -355,7 +353,7 @@ fn pick<'a>(field: usize, key: &'a [u8], first: &'a [u8]) -> &'a [u8] {
 }
 
 /// An open group: its key, its first record and its states.
-type OpenGroup = (Vec<u8>, Vec<u8>, Vec<agg::State>);
+type OpenGroup = (Vec<u8>, Vec<u8>, Vec<State>);
 
 /// Fold one reduced block into the output, in input order.
 #[allow(clippy::too_many_arguments)]
@@ -367,8 +365,8 @@ fn stitch(
     open: &mut Option<OpenGroup>,
     input: &mut usize,
     fresh_parts: bool,
-    out: &mut GroupWriter,
-    stats: &mut Stats,
+    out: &mut dyn Sink,
+    stats: &mut Counts,
 ) -> Result<()> {
     let b = &r.block;
     stats.records_in += r.records;
@@ -393,7 +391,7 @@ fn stitch(
                 std::cmp::Ordering::Equal => true,
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Greater => {
-                    return Err(Error::Runtime(format!(
+                    return Err(Error::Data(format!(
                         "{at}: input is not sorted by key; sort it with bsort or use --hash"
                     )))
                 }
@@ -431,7 +429,7 @@ fn reduce_block(
     aggs: &mut Aggs,
     block: Arc<Block>,
     names: &[String],
-    what: crate::aggs::Output,
+    what: Output,
 ) -> Reduced {
     let eol = plan.eol;
     let mut r = Reduced {
@@ -474,7 +472,7 @@ fn reduce_block(
                     in_head = false;
                     r.head_end = start;
                     if h.as_slice() > k {
-                        r.error = Some(Error::Runtime(format!(
+                        r.error = Some(Error::Data(format!(
                             "{at}: input is not sorted by key; sort it with bsort or use --hash"
                         )));
                         break;
@@ -488,7 +486,7 @@ fn reduce_block(
                 std::cmp::Ordering::Equal => true,
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Greater => {
-                    r.error = Some(Error::Runtime(format!(
+                    r.error = Some(Error::Data(format!(
                         "{at}: input is not sorted by key; sort it with bsort or use --hash"
                     )));
                     break;
@@ -539,7 +537,7 @@ fn worker(
         if error.is_some() {
             continue; // keep receiving: the reader must not block on us
         }
-        for (_, line, rec) in crate::common::records(&block.data, eol, block.first_line) {
+        for (_, line, rec) in super::blocks::records(&block.data, eol, block.first_line) {
             let at = At {
                 name: &names[block.input],
                 line,
@@ -562,7 +560,7 @@ fn worker(
             if grown + groups.bytes() > limit {
                 let mut s = sorter
                     .lock()
-                    .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+                    .map_err(|_| Error::Data("the spill sort is unusable".into()))?;
                 if s.is_none() {
                     *s = Some(Sorter::new(
                         SpillOrder(plan.order.clone()),
@@ -602,7 +600,7 @@ fn worker(
 
 /// Whether every aggregate gives the same state whatever order its values and partial
 /// states come in (exact decimal sums, exact float accumulators, counts, sets).
-pub(crate) fn order_free(aggs: &Aggs) -> bool {
+pub fn order_free(aggs: &Aggs) -> bool {
     aggs.specs.iter().all(|s| {
         matches!(
             s.op,
@@ -647,11 +645,11 @@ fn partition_of(key: &[u8], parts: usize) -> usize {
 
 fn two_phase(
     plan: &Plan,
-    inputs: Vec<Input>,
-    out: &mut GroupWriter,
-    stats: &mut Stats,
+    names: Vec<String>,
+    read: impl FnOnce(&mut dyn FnMut(Arc<Block>)) -> Result<u64> + Send,
+    out: &mut dyn Sink,
+    stats: &mut Counts,
 ) -> Result<u64> {
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let w = plan.threads.max(1);
     let nparts = 16 * w;
     let keep_items = plan.field != 0;
@@ -677,7 +675,7 @@ fn two_phase(
                 })
             }));
         }
-        let read = read_blocks(inputs, plan.eol, plan.max_record, |b| {
+        let read = read(&mut |b| {
             // Workers gone (they failed) are not a reason to stop reading.
             let _ = tx.send(b);
         });
@@ -686,7 +684,7 @@ fn two_phase(
         for h in handles {
             done.push(
                 h.join()
-                    .map_err(|_| Error::Runtime("a worker thread panicked".into()))??,
+                    .map_err(|_| Error::Data("a worker thread panicked".into()))??,
             );
         }
         Ok((done, read?))
@@ -713,7 +711,7 @@ fn two_phase(
     }
     let spilled = sorter
         .into_inner()
-        .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+        .map_err(|_| Error::Data("the spill sort is unusable".into()))?;
     if let Some(mut s) = spilled {
         // Whatever stayed in the tables joins the spilled states; the spill merge folds
         // equal keys (in any order: every state here is order-free).
@@ -724,7 +722,7 @@ fn two_phase(
                 spill_groups(&mut groups, &mut s)?;
             }
         }
-        finish_spilled(s, plan.aggs, plan.order, out, stats)?;
+        stats.sort = Some(finish_spilled(s, plan.aggs, plan.order, out)?);
         return Ok(read);
     }
     let slots: Vec<Mutex<Option<Vec<Part>>>> =
@@ -752,7 +750,7 @@ fn two_phase(
             l.into_inner()
                 .ok()
                 .flatten()
-                .ok_or_else(|| Error::Runtime("a merging thread failed".into()))
+                .ok_or_else(|| Error::Data("a merging thread failed".into()))
         })
         .collect::<Result<_>>()?;
     write_merged(lines, out)?;
@@ -779,14 +777,14 @@ fn worker_all(
         let block = {
             let r = rx
                 .lock()
-                .map_err(|_| Error::Runtime("the block queue is unusable".into()))?;
+                .map_err(|_| Error::Data("the block queue is unusable".into()))?;
             r.recv()
         };
         let Ok(block) = block else { break };
         if error.is_some() {
             continue; // keep receiving: the reader must not block on us
         }
-        for (_, line, rec) in crate::common::records(&block.data, eol, block.first_line) {
+        for (_, line, rec) in super::blocks::records(&block.data, eol, block.first_line) {
             let at = At {
                 name: &names[block.input],
                 line,
@@ -806,7 +804,7 @@ fn worker_all(
             if grown + groups.bytes() > limit {
                 let mut s = sorter
                     .lock()
-                    .map_err(|_| Error::Runtime("the spill sort is unusable".into()))?;
+                    .map_err(|_| Error::Data("the spill sort is unusable".into()))?;
                 if s.is_none() {
                     *s = Some(Sorter::new(
                         SpillOrder(plan.order.clone()),
@@ -877,7 +875,7 @@ fn merge_part(
     parts: Vec<Part>,
     keep_items: bool,
     width: usize,
-    what: crate::aggs::Output,
+    what: Output,
 ) -> Lines {
     let mut groups = Groups::new(plan.aggs.specs.iter().map(|s| s.op).collect(), keep_items);
     for part in parts {
@@ -912,7 +910,7 @@ fn merge_part(
 
 /// Write the partitions' lines merged by key; a partition's error stops the output where
 /// its group would have been.
-fn write_merged(parts: Vec<Lines>, out: &mut GroupWriter) -> Result<()> {
+fn write_merged(parts: Vec<Lines>, out: &mut dyn Sink) -> Result<()> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let mut errors: Vec<Option<Error>> = Vec::with_capacity(parts.len());
@@ -947,7 +945,7 @@ fn write_merged(parts: Vec<Lines>, out: &mut GroupWriter) -> Result<()> {
             out.lines(&pending, count)?;
             return Err(errors[p]
                 .take()
-                .unwrap_or_else(|| Error::Runtime("a group could not be written".into())));
+                .unwrap_or_else(|| Error::Data("a group could not be written".into())));
         };
         pending.extend_from_slice(&l.buf[s + n as usize..e]);
         count += 1;
@@ -962,4 +960,178 @@ fn write_merged(parts: Vec<Lines>, out: &mut GroupWriter) -> Result<()> {
         }
     }
     out.lines(&pending, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::aggs::parse_specs;
+    use record::{FieldSplit, Format, Key, KeyOpts, KeySpec};
+    use std::collections::BTreeMap;
+
+    const TSV: Format = Format::Text(FieldSplit::Char(b'\t'));
+
+    struct Lines(Vec<u8>);
+
+    impl Sink for Lines {
+        fn what(&self) -> Output {
+            Output::Final
+        }
+
+        fn lines(&mut self, bytes: &[u8], _: u64) -> Result<()> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
+
+        fn group(
+            &mut self,
+            aggs: &Aggs,
+            order: &RecordOrder,
+            item: &[u8],
+            states: &mut [State],
+        ) -> Result<()> {
+            aggs.write(order, item, states, Output::Final, b'\n', &mut self.0)
+        }
+    }
+
+    /// Blocks of whole records, `per` records each, with their first line numbers.
+    fn blocks(input: &[u8], per: usize) -> Vec<Block> {
+        let lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
+        lines
+            .chunks(per)
+            .enumerate()
+            .map(|(i, c)| Block {
+                data: c.concat(),
+                input: 0,
+                first_line: (i * per) as u64 + 1,
+                seq: i as u64,
+            })
+            .collect()
+    }
+
+    fn run_with(
+        input: &[u8],
+        threads: usize,
+        budget: usize,
+        per: usize,
+        sorted: bool,
+    ) -> Result<Vec<u8>> {
+        let texts = ["count".to_string(), "sum:2".to_string()];
+        let specs = parse_specs(texts.iter())?;
+        let aggs = Aggs::new(specs, TSV, None, false)?;
+        let spec = KeySpec::parse("1").unwrap_or_else(|e| panic!("{e}"));
+        let key = Key::resolve(&spec, TSV, None).unwrap_or_else(|e| panic!("{e}"));
+        let order = RecordOrder::new(TSV, vec![key], KeyOpts::default(), true);
+        let plan = Plan {
+            order: &order,
+            aggs: &aggs,
+            field: 0,
+            eol: b'\n',
+            threads,
+            budget,
+            cfg: extsort::Config {
+                budget: budget / 2,
+                ..extsort::Config::default()
+            },
+        };
+        let all = blocks(input, per);
+        let read = move |give: &mut dyn FnMut(Arc<Block>)| {
+            let n = all.iter().map(|b| b.data.len() as u64).sum();
+            for b in all {
+                give(Arc::new(b));
+            }
+            Ok(n)
+        };
+        let mut out = Lines(Vec::new());
+        let mut counts = Counts::default();
+        let names = vec!["in".to_string()];
+        if sorted {
+            if threads > 1 {
+                stream_parallel(&plan, names, read, &mut out, &mut counts, false)?;
+            } else {
+                stream(&plan, names, read, &mut out, &mut counts, false)?;
+            }
+        } else {
+            run(&plan, names, read, &mut out, &mut counts)?;
+        }
+        assert_eq!(
+            counts.records_in,
+            input.iter().filter(|&&c| c == b'\n').count() as u64
+        );
+        Ok(out.0)
+    }
+
+    /// Oracle: counts and exact sums (in hundredths) in a BTreeMap, keys in byte order.
+    #[test]
+    fn hash_and_streaming_runs_equal_a_map_for_any_threads_budget_and_blocks() {
+        let mut want: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+        let mut input = Vec::new();
+        let mut x = 12345u64;
+        for _ in 0..3000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = format!("k{}", (x >> 33) % 97);
+            let v = ((x >> 20) % 20000) as i64 - 10000;
+            let e = want.entry(k.clone()).or_default();
+            e.0 += 1;
+            e.1 += v;
+            let (sign, a) = if v < 0 { ("-", -v) } else { ("", v) };
+            let line = format!("{k}\t{sign}{}.{:02}\n", a / 100, a % 100);
+            input.extend_from_slice(line.as_bytes());
+        }
+        let fmt = |c: u64, s: i64| {
+            let sign = if s < 0 { "-" } else { "" };
+            format!("{c}\t{sign}{}.{:02}", s.abs() / 100, s.abs() % 100)
+        };
+        let expect: String = want
+            .iter()
+            .map(|(k, &(c, s))| format!("{k}\t{}\n", fmt(c, s)))
+            .collect();
+        for (threads, budget, per) in [
+            (1, 1 << 30, 1000),
+            (2, 1 << 30, 7),
+            (3, 1 << 30, 1),
+            (2, 4096, 50),
+            (3, 2048, 3),
+        ] {
+            let got =
+                run_with(&input, threads, budget, per, false).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                expect,
+                "-j {threads} -S {budget} per {per}"
+            );
+        }
+        // Streaming over key-sorted input gives the same lines.
+        let mut lines: Vec<&[u8]> = input.split_inclusive(|&c| c == b'\n').collect();
+        lines.sort_by_key(|l| l.split(|&c| c == b'\t').next().map(<[u8]>::to_vec));
+        let sorted = lines.concat();
+        for (threads, per) in [(1, 100), (2, 1), (3, 7)] {
+            let got =
+                run_with(&sorted, threads, 1 << 30, per, true).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                expect,
+                "streaming -j {threads} per {per}"
+            );
+        }
+        // The first bad value in input order is the one reported, whatever -j.
+        let mut bad = input.clone();
+        bad.extend_from_slice(b"k1\tx1\n");
+        bad.extend_from_slice(&input);
+        bad.extend_from_slice(b"k2\tx2\n");
+        for threads in [1, 2, 3] {
+            match run_with(&bad, threads, 1 << 30, 5, false) {
+                Err(Error::Data(m)) => assert_eq!(
+                    m, "in:3001: field 2 is \"x1\": not a number",
+                    "-j {threads}"
+                ),
+                other => panic!(
+                    "{:?}",
+                    other.map(|o| String::from_utf8_lossy(&o).into_owned())
+                ),
+            }
+        }
+    }
 }
