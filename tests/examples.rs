@@ -136,6 +136,8 @@ printf 'a\t1\nb\t2\n' > part-1; printf 'a\t3\nc\t4\n' > part-2
 printf '7\tx\n8\ty\n' > l.tsv; printf '7\tann\n9\tzed\n' > r.tsv
 bsplit --hash -n 4 -k 1 -o left_parts/ l.tsv && bsplit --hash -n 4 -k 1 -o right_parts/ r.tsv
 bsplit --hash -n 4 -k 1 -o orders_parts/ l.tsv && bsplit --hash -n 4 -k 1 -o users_parts/ r.tsv
+printf 'created_at\tamount\n2024-01-01T10:00:00\t1.50\n2024-01-02T09:00:00\t0.25\n' > o.tsv
+bmap --header -o orders.parquet o.tsv
 mkdir -p scratch
 "#;
 
