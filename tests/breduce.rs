@@ -2465,3 +2465,50 @@ fn regression_fuzz_partial_count_overflow() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     assert!(!out.stdout.starts_with(b"k\t0\n"), "the count wrapped");
 }
+
+/// Issue 14: a key too large for `--hash` to spill within `-S` is refused at its line, with
+/// `-S` in the message and how much would do, on every path (block readers at -j 1/2/3, the
+/// general path for CSV); the same input at that `-S` succeeds.
+#[test]
+fn hash_record_too_large_to_spill_names_its_line() {
+    let dir = Dir::new();
+    let big = "k".repeat(1 << 20);
+    dir.write("in.tsv", format!("a\t1\n{big}\t2\nb\t3\n"));
+    dir.write("in.csv", format!("a,1\n{big},2\nb,3\n"));
+    for (file, extra) in [("in.tsv", None), ("in.csv", Some("--format=csv"))] {
+        for j in ["1", "2", "3"] {
+            let mut args = vec!["--hash", "-j", j, "-S", "2M", "count"];
+            args.extend(extra);
+            args.push(file);
+            let r = dir.run(breduce(), &args, b"");
+            let err = String::from_utf8_lossy(&r.stderr);
+            assert_eq!(r.status.code(), Some(1), "{args:?}: {err}");
+            assert!(r.stdout.is_empty(), "{args:?}");
+            let want = format!("breduce: {file}:2: a record of ");
+            assert!(err.starts_with(&want), "{args:?}: {err}");
+            assert!(
+                err.contains("memory budget of 2097152 bytes"),
+                "{args:?}: {err}"
+            );
+            let enough = err
+                .trim_end()
+                .rsplit("at least ")
+                .next()
+                .and_then(|s| s.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("no suggestion: {err}"))
+                .to_string();
+            let at = args.iter().position(|a| *a == "2M").unwrap_or(4);
+            args[at] = &enough;
+            let r = dir.run(breduce(), &args, b"");
+            assert_eq!(
+                r.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            // The output is TSV whatever the input's format.
+            let want = format!("a\t1\nb\t1\n{big}\t1\n");
+            assert!(r.stdout == want.as_bytes(), "{args:?}: wrong output");
+        }
+    }
+}

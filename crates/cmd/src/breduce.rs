@@ -3,7 +3,7 @@
 
 use crate::common::{self, At, Setup};
 use agg::engine::aggs::{self, Aggs};
-use agg::engine::spill::{finish_spilled, spill_groups, SpillOrder};
+use agg::engine::spill::{check_spillable, finish_spilled, spill_groups, SpillOrder};
 use agg::engine::{hash, Sink};
 use agg::table::Groups;
 use agg::{Spec, State};
@@ -478,7 +478,10 @@ fn run(m: &ArgMatches) -> Result<()> {
                 }
             };
             // One hash per record; the key (and item) copied only for a new group.
-            let (states, _) = groups.states_for(k, it);
+            let (states, new) = groups.states_for(k, it);
+            if new {
+                check_spillable(&cfg, budget, &at, it, k, keep_items)?;
+            }
             grown += feed(&aggs, states, rec, partial, &at)?;
             if grown + groups.bytes() > limit {
                 spill(&mut groups, &mut sorter)?;

@@ -203,6 +203,11 @@ const ENTRY: usize = std::mem::size_of::<Entry>();
 /// A record larger than the budget is still accepted up to this size (it then makes a run
 /// of its own), so that a tiny `-S` never refuses ordinary lines.
 pub const RECORD_ALLOWANCE: usize = 1 << 20;
+
+/// The largest item a sort of this budget accepts (a larger one is [`Error::TooLarge`]).
+pub fn max_item(budget: usize) -> usize {
+    budget.max(RECORD_ALLOWANCE).saturating_sub(ENTRY)
+}
 /// Items live at u32 offsets in a chunk.
 const MAX_CHUNK: usize = u32::MAX as usize;
 

@@ -7,10 +7,7 @@ use crate::run::{self, RunReader, RunWriter};
 use crate::sort::sort_entries;
 use crate::source::{MemSource, Source};
 use crate::temp::TempSpace;
-use crate::{
-    Config, Entry, Error, Event, Order, PushError, Result, Stats, ENTRY, MAX_CHUNK,
-    RECORD_ALLOWANCE,
-};
+use crate::{Config, Entry, Error, Event, Order, PushError, Result, Stats, ENTRY, MAX_CHUNK};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::io;
@@ -147,7 +144,7 @@ impl<O: Order + 'static> Sorter<O> {
         // Measured against the whole budget, not the half chunk that alternates after the
         // first spill: a record that fits -S is accepted (in a chunk of its own), so that
         // "does not fit the memory budget of B bytes" is only said of records over B.
-        if len + ENTRY > self.cfg.budget.max(RECORD_ALLOWANCE) {
+        if len > crate::max_item(self.cfg.budget) {
             self.buf.truncate(off);
             return Err(PushError::Sort(Error::TooLarge {
                 len,

@@ -20,7 +20,7 @@
 
 use super::aggs::{Aggs, Output};
 use super::blocks::{records, Block};
-use super::spill::{finish_spilled, spill_groups, SpillOrder};
+use super::spill::{check_spillable, finish_spilled, spill_groups, SpillOrder};
 use super::{At, Counts, Error, Result, Sink};
 use crate::table::Groups;
 use crate::{Op, State};
@@ -549,8 +549,12 @@ fn worker(
             if w > 1 && partition::hash(key) % w != me {
                 continue;
             }
-            let (states, _) = groups.states_for(key, rec);
-            match aggs.update(states, rec, &at) {
+            let (states, new) = groups.states_for(key, rec);
+            let checked = match new {
+                true => check_spillable(&plan.cfg, plan.budget, &at, rec, key, keep_items),
+                false => Ok(()),
+            };
+            match checked.and_then(|()| aggs.update(states, rec, &at)) {
                 Ok(g) => grown += g,
                 Err(e) => {
                     error = Some((block.input, at.line, e));
@@ -793,8 +797,12 @@ fn worker_all(
             // Cannot fail for delimited text; it finds the key's and values' fields.
             aggs.prepare(rec, &at)?;
             let key = aggs.field(rec, plan.field);
-            let (states, _) = groups.states_for(key, rec);
-            match aggs.update(states, rec, &at) {
+            let (states, new) = groups.states_for(key, rec);
+            let checked = match new {
+                true => check_spillable(&plan.cfg, plan.budget, &at, rec, key, keep_items),
+                false => Ok(()),
+            };
+            match checked.and_then(|()| aggs.update(states, rec, &at)) {
                 Ok(g) => grown += g,
                 Err(e) => {
                     error = Some((block.input, at.line, e));

@@ -5,7 +5,7 @@
 //! A spilled item is `item_len:u32 item key_len:u32 key states...` (the states in
 //! [`crate::State::encode`]'s binary form), sorted by [`SpillOrder`].
 
-use super::{Aggs, Error, Result, Sink};
+use super::{Aggs, At, Error, Result, Sink};
 use crate::table::Groups;
 use crate::{Spec, State};
 use extsort::{Order, Prefix, Sorter};
@@ -59,6 +59,29 @@ pub fn decode_spill(item: &[u8], specs: &[Spec]) -> Result<(Vec<u8>, Vec<u8>, Ve
 }
 
 /// Push every group of `groups` into the spill sort (as partial states) and clear them.
+/// A new group's key (and first record, when groups keep it) are spilled together:
+/// refuse, at its line, a record too large for that, rather than fail at a later spill that
+/// cannot say where. `budget` is `-S`; the spill sort has `cfg`'s share of it.
+pub fn check_spillable(
+    cfg: &extsort::Config,
+    budget: usize,
+    at: &At,
+    rec: &[u8],
+    key: &[u8],
+    keep_item: bool,
+) -> Result<()> {
+    let need = key.len() + if keep_item { rec.len() } else { key.len() } + 64;
+    if need > extsort::max_item(cfg.budget) {
+        return Err(Error::Data(format!(
+            "{at}: a record of {} bytes (key {} bytes) does not fit the memory budget of {budget} bytes for --hash, which spills a group's key and first record within part of it (raise -S to at least {})",
+            rec.len(),
+            key.len(),
+            (budget as u128 * (need as u128 + 64)).div_ceil(cfg.budget.max(1) as u128),
+        )));
+    }
+    Ok(())
+}
+
 pub fn spill_groups(groups: &mut Groups, s: &mut Sorter<SpillOrder>) -> Result<()> {
     for g in 0..groups.len() {
         let k = groups.key(g).to_vec();
