@@ -170,25 +170,53 @@ impl Number {
 /// Write `mant / 10^scale` in plain decimal notation with exactly `scale` fraction digits.
 pub fn format_exact(mant: i128, scale: u32, out: &mut Vec<u8>) {
     let neg = mant < 0;
-    let digits = mant.unsigned_abs().to_string();
+    let mut buf = [0u8; 40];
+    let digits = digits_of(mant.unsigned_abs(), &mut buf);
     let scale = scale as usize;
     if neg {
         out.push(b'-');
     }
     if scale == 0 {
-        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(digits);
         return;
     }
     if digits.len() <= scale {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
-        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(digits);
     } else {
         let (i, f) = digits.split_at(digits.len() - scale);
-        out.extend_from_slice(i.as_bytes());
+        out.extend_from_slice(i);
         out.push(b'.');
-        out.extend_from_slice(f.as_bytes());
+        out.extend_from_slice(f);
     }
+}
+
+/// `v`'s decimal digits, written at the end of `buf` (no allocation, and u64 arithmetic
+/// once the value fits: a group's count or sum is written once per output line).
+fn digits_of(mut v: u128, buf: &mut [u8; 40]) -> &[u8] {
+    let mut i = buf.len();
+    while v > u128::from(u64::MAX) {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let mut w = v as u64;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (w % 10) as u8;
+        w /= 10;
+        if w == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Append `v` in decimal.
+pub fn push_u64(v: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 40];
+    out.extend_from_slice(digits_of(u128::from(v), &mut buf));
 }
 
 /// A float in shortest round-trip form (`nan`, `inf`, `-inf` spelled as datamash does).

@@ -184,13 +184,13 @@ impl State {
     /// none: callers refuse them first ([`combinable`]); here they write their count.
     pub fn encode_text(&self, out: &mut Vec<u8>) {
         match self {
-            State::Count(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            State::Count(n) => decimal::push_u64(*n, out),
             State::Sum(s) => put_sum(s, true, out),
             State::Mean(s, n) => {
                 put_sum(s, true, out);
                 out.extend_from_slice(format!("/{n}").as_bytes());
             }
-            State::Best { best, .. } => put_value(best.as_ref().map(|(_, t)| t.as_slice()), out),
+            State::Best { best, .. } => put_value(best.as_ref().map(|b| b.1.as_slice()), out),
             State::First(v) | State::Last(v) => put_value(v.as_deref(), out),
             State::Collect(v, any) => put_value(any.then_some(v.as_slice()), out),
             State::Set(s) => {
@@ -249,7 +249,7 @@ impl State {
                     None => None,
                     Some(v) => {
                         let n = decimal::parse(&v).ok_or_else(bad)?;
-                        Some((n, v))
+                        Some(Box::new((n, v)))
                     }
                 };
                 State::Best { best, max }
