@@ -21,6 +21,7 @@ mod sorter;
 mod source;
 mod temp;
 
+pub use mem::advise_huge;
 pub use merge::merge;
 pub use output::Emit;
 pub use sorter::Sorter;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 /// Ask for transparent huge pages on a large buffer: 512 times fewer page faults while it
 /// fills, and far fewer TLB misses when records are read in sorted (random) order.
-pub(crate) fn advise_huge(ptr: *const u8, len: usize) {
+pub fn advise_huge(ptr: *const u8, len: usize) {
     const HUGE: usize = 2 << 20;
     if len < 4 * HUGE || std::env::var_os("BATCHKIT_NO_THP").is_some() {
         return;

@@ -2,22 +2,8 @@
 //! streamed past it; a build side that does not fit is handed back whole.
 
 use crate::{write_err, Config, Input, JoinType, Keys, Result, Side, Sink, Stats};
-use record::keymap::KeyMap;
+use record::keymap::{prefetch, KeyMap};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-
-#[inline]
-fn prefetch(b: &u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint to the cache; it reads nothing and cannot fault, and the
-    // address is a live reference anyway.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (b as *const u8).cast::<i8>(),
-        )
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = b;
-}
 
 /// A build side in memory: its items in input order and, per distinct key, the chain of
 /// its records.

@@ -6,6 +6,34 @@
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
+/// Hint the CPU to load `r`'s cache line soon, for a probe a few records ahead (a no-op
+/// off x86-64).
+#[inline]
+pub fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint to the cache; it reads nothing and cannot fault, and the
+    // address is a live reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (r as *const T).cast::<i8>(),
+        )
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
+/// The keys' hash function (hashbrown's default, foldhash, seeded per instance), for
+/// tables of their own.
+#[derive(Default, Clone)]
+pub struct KeyHasher(DefaultHashBuilder);
+
+impl KeyHasher {
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.0.hash_one(key)
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Slot<V> {
     inline: [u8; 16],

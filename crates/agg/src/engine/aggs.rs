@@ -208,6 +208,14 @@ impl Aggs {
         Ok(())
     }
 
+    /// Swap the fields [`Aggs::prepare`] found with `other`: a caller that prepares several
+    /// records before updating their groups keeps each record's fields, and swaps them back
+    /// in before [`Aggs::update`], instead of finding them twice.
+    #[inline]
+    pub fn swap_cuts(&mut self, other: &mut record::Cuts) {
+        std::mem::swap(&mut self.cuts, other);
+    }
+
     /// Field `n` of the delimited record last given to [`Aggs::prepare`] (see
     /// [`Aggs::also_scan`]).
     #[inline]

@@ -22,9 +22,10 @@ use super::aggs::{Aggs, Output};
 use super::blocks::{records, Block};
 use super::spill::{check_spillable, finish_spilled, spill_groups, SpillOrder};
 use super::{At, Counts, Error, Result, Sink};
-use crate::table::Groups;
+use crate::table::{key_hash, Groups};
 use crate::{Op, State};
 use extsort::Sorter;
+use record::keymap::KeyHasher;
 use record::RecordOrder;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -528,56 +529,22 @@ fn worker(
     limit: usize,
     sorter: &Mutex<Option<Sorter<SpillOrder>>>,
 ) -> Result<Done> {
-    let mut groups = Groups::new(aggs.specs.iter().map(|s| s.op).collect(), keep_items);
-    let mut grown = 0usize;
-    let mut error = None;
-    let mut records = 0u64;
-    let eol = plan.eol;
-    for block in rx {
-        if error.is_some() {
-            continue; // keep receiving: the reader must not block on us
-        }
-        for (_, line, rec) in super::blocks::records(&block.data, eol, block.first_line) {
-            let at = At {
-                name: &names[block.input],
-                line,
-            };
-            records += 1;
-            // Cannot fail for delimited text; it finds the key's and values' fields.
-            aggs.prepare(rec, &at)?;
-            let key = aggs.field(rec, plan.field);
-            if w > 1 && partition::hash(key) % w != me {
-                continue;
-            }
-            let (states, new) = groups.states_for(key, rec);
-            let checked = match new {
-                true => check_spillable(&plan.cfg, plan.budget, &at, rec, key, keep_items),
-                false => Ok(()),
-            };
-            match checked.and_then(|()| aggs.update(states, rec, &at)) {
-                Ok(g) => grown += g,
-                Err(e) => {
-                    error = Some((block.input, at.line, e));
-                    break;
-                }
-            }
-            if grown + groups.bytes() > limit {
-                let mut s = sorter
-                    .lock()
-                    .map_err(|_| Error::Data("the spill sort is unusable".into()))?;
-                if s.is_none() {
-                    *s = Some(Sorter::new(
-                        SpillOrder(plan.order.clone()),
-                        plan.cfg.clone(),
-                    )?);
-                }
-                if let Some(s) = s.as_mut() {
-                    spill_groups(&mut groups, s)?;
-                }
-                grown = 0;
-            }
-        }
-    }
+    let owner = (w > 1).then_some((me, w));
+    let (mut tables, error, records) = aggregate(
+        plan,
+        || Ok(rx.recv().ok()),
+        owner,
+        (1, &KeyHasher::default()),
+        names,
+        aggs,
+        keep_items,
+        limit,
+        sorter,
+    )?;
+    let groups = tables
+        .parts
+        .pop()
+        .ok_or_else(|| Error::Data("a worker has no table".into()))?;
     // This worker's groups in key order, by normalized keys made once per group.
     let mut norms = Vec::new();
     let mut sorted = Vec::with_capacity(groups.len());
@@ -590,9 +557,11 @@ fn worker(
         }
         sorted.push((start, (norms.len() - start) as u32, g));
     }
-    sorted.sort_unstable_by(|a, b| {
-        norms[a.0..a.0 + a.1 as usize].cmp(&norms[b.0..b.0 + b.1 as usize])
+    let order = key_order(sorted.len(), |i| {
+        let (s, n, _) = sorted[i];
+        &norms[s..s + n as usize]
     });
+    let sorted = order.into_iter().map(|i| sorted[i as usize]).collect();
     Ok(Done {
         groups,
         sorted,
@@ -600,6 +569,28 @@ fn worker(
         error,
         records,
     })
+}
+
+/// A key's first 8 bytes as a number, zero-padded: a smaller number is a smaller key.
+#[inline]
+fn prefix8(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let m = k.len().min(8);
+    b[..m].copy_from_slice(&k[..m]);
+    u64::from_be_bytes(b)
+}
+
+/// The numbers `0..n` in the bytewise order of their keys: sorted on each key's first 8
+/// bytes as one number, which decides most comparisons without touching the keys (and
+/// orders like the bytes: a shorter key is padded with zeros, the least byte), then on the
+/// whole keys.
+fn key_order<'a>(n: usize, key: impl Fn(usize) -> &'a [u8]) -> Vec<u32> {
+    let mut v: Vec<(u64, u32)> = (0..n).map(|i| (prefix8(key(i)), i as u32)).collect();
+    v.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| key(a.1 as usize).cmp(key(b.1 as usize)))
+    });
+    v.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Whether every aggregate gives the same state whatever order its values and partial
@@ -613,21 +604,12 @@ pub fn order_free(aggs: &Aggs) -> bool {
     })
 }
 
-/// What a two-phase worker hands back: its groups cut into partitions.
+/// What a two-phase worker hands back: its groups in partitions by key hash.
 struct Parted {
-    parts: Vec<Part>,
+    parts: Vec<Groups>,
     /// The first bad record it met: (input, line, error).
     error: Option<(usize, u64, Error)>,
     records: u64,
-}
-
-/// One partition of one worker's groups: keys, first items and states, packed.
-#[derive(Default)]
-struct Part {
-    bytes: Vec<u8>,
-    /// (start of key, key length, item length) in `bytes` (the item follows the key).
-    at: Vec<(usize, u32, u32)>,
-    states: Vec<State>,
 }
 
 /// A partition merged, sorted and formatted: its lines in key order.
@@ -639,12 +621,6 @@ struct Lines {
     /// A group that could not be finished (an overflowing sum), its key and error: after
     /// the lines in `at`.
     error: Option<(Vec<u8>, Error)>,
-}
-
-fn partition_of(key: &[u8], parts: usize) -> usize {
-    // The high bits: the table's hash (foldhash) is another function, so this does not
-    // cluster within a table.
-    ((partition::hash(key) >> 32) as usize * parts) >> 32
 }
 
 fn two_phase(
@@ -662,18 +638,36 @@ fn two_phase(
     let what = out.what();
     let (tx, rx) = mpsc::sync_channel::<Arc<Block>>(2 * w);
     let rx = Mutex::new(rx);
+    // One hash function for every worker's tables: partition p of each holds the same keys.
+    let hasher = KeyHasher::default();
     let (results, read) = std::thread::scope(|scope| -> Result<(Vec<Parted>, u64)> {
         let mut handles = Vec::with_capacity(w);
         for _ in 0..w {
             let names = &names;
             let sorter = &sorter;
             let rx = &rx;
+            let hasher = &hasher;
             let mut aggs = plan.aggs.fresh();
             handles.push(scope.spawn(move || {
-                let (groups, error, records) =
-                    worker_all(plan, rx, names, &mut aggs, keep_items, limit, sorter)?;
+                let next = || {
+                    let r = rx
+                        .lock()
+                        .map_err(|_| Error::Data("the block queue is unusable".into()))?;
+                    Ok(r.recv().ok())
+                };
+                let (tables, error, records) = aggregate(
+                    plan,
+                    next,
+                    None,
+                    (nparts, hasher),
+                    names,
+                    &mut aggs,
+                    keep_items,
+                    limit,
+                    sorter,
+                )?;
                 Ok::<Parted, Error>(Parted {
-                    parts: cut(groups, nparts),
+                    parts: tables.parts,
                     error,
                     records,
                 })
@@ -705,9 +699,8 @@ fn two_phase(
             return Err(e);
         }
     }
-    let width = plan.aggs.specs.len();
     // Partition p of every worker, in worker order, for the merging threads.
-    let mut by_part: Vec<Vec<Part>> = (0..nparts).map(|_| Vec::with_capacity(w)).collect();
+    let mut by_part: Vec<Vec<Groups>> = (0..nparts).map(|_| Vec::with_capacity(w)).collect();
     for d in results {
         for (p, part) in d.parts.into_iter().enumerate() {
             by_part[p].push(part);
@@ -719,17 +712,15 @@ fn two_phase(
     if let Some(mut s) = spilled {
         // Whatever stayed in the tables joins the spilled states; the spill merge folds
         // equal keys (in any order: every state here is order-free).
-        let mut groups = Groups::new(plan.aggs.specs.iter().map(|s| s.op).collect(), keep_items);
         for parts in by_part {
-            for part in parts {
-                refill(&mut groups, part, width);
+            for mut groups in parts {
                 spill_groups(&mut groups, &mut s)?;
             }
         }
         stats.sort = Some(finish_spilled(s, plan.aggs, plan.order, out)?);
         return Ok(read);
     }
-    let slots: Vec<Mutex<Option<Vec<Part>>>> =
+    let slots: Vec<Mutex<Option<Vec<Groups>>>> =
         by_part.into_iter().map(|v| Mutex::new(Some(v))).collect();
     let next = AtomicUsize::new(0);
     let lines: Vec<Mutex<Option<Lines>>> = (0..nparts).map(|_| Mutex::new(None)).collect();
@@ -741,7 +732,7 @@ fn two_phase(
                     break;
                 }
                 let parts = slots[p].lock().ok().and_then(|mut s| s.take());
-                let done = merge_part(plan, parts.unwrap_or_default(), keep_items, width, what);
+                let done = merge_part(plan, parts.unwrap_or_default(), what);
                 if let Ok(mut l) = lines[p].lock() {
                     *l = Some(done);
                 }
@@ -761,55 +752,161 @@ fn two_phase(
     Ok(read)
 }
 
-/// Every worker's loop in two-phase mode: take the next block, aggregate all its records.
-#[allow(clippy::type_complexity)]
-fn worker_all(
+/// Records aggregated a batch at a time: each step of the table's probe (see
+/// [`Groups`]) is done for every record of the batch before the next step, so that their
+/// waits for memory overlap. States are still updated in record order.
+const BATCH: usize = 16;
+
+/// A record of the batch: its line, where it and its key are in the block, its key's hash
+/// and its group.
+#[derive(Clone, Copy, Default)]
+struct Queued {
+    line: u64,
+    rec: (usize, usize),
+    key: (usize, usize),
+    hash: u64,
+    group: u32,
+}
+
+/// A worker's tables: its groups split in partitions by key hash.
+struct Tables {
+    parts: Vec<Groups>,
+}
+
+impl Tables {
+    fn new(aggs: &Aggs, keep_items: bool, hasher: &KeyHasher, n: usize) -> Tables {
+        let ops: Vec<Op> = aggs.specs.iter().map(|s| s.op).collect();
+        Tables {
+            parts: (0..n)
+                .map(|_| Groups::with_hasher(ops.clone(), keep_items, hasher.clone()))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    fn of(&mut self, hash: u64) -> &mut Groups {
+        let n = self.parts.len();
+        let p = if n == 1 { 0 } else { Groups::part_of(hash, n) };
+        &mut self.parts[p]
+    }
+
+    fn bytes(&self) -> usize {
+        self.parts.iter().map(Groups::bytes).sum()
+    }
+}
+
+/// A worker's loop: take the next block (`next`), aggregate its records (those whose key
+/// `owner = (me, w)` says this worker owns: `xxh3(key) mod w == me`; all without one) into
+/// tables of its own (`parts` of them, split by key hash, with this hash function),
+/// spilling past `limit`. Returns the tables, the first bad record (input, line, error)
+/// and how many records were read.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn aggregate(
     plan: &Plan,
-    rx: &Mutex<mpsc::Receiver<Arc<Block>>>,
+    mut next: impl FnMut() -> Result<Option<Arc<Block>>>,
+    owner: Option<(u64, u64)>,
+    (parts, hasher): (usize, &KeyHasher),
     names: &[String],
     aggs: &mut Aggs,
     keep_items: bool,
     limit: usize,
     sorter: &Mutex<Option<Sorter<SpillOrder>>>,
-) -> Result<(Groups, Option<(usize, u64, Error)>, u64)> {
-    let mut groups = Groups::new(aggs.specs.iter().map(|s| s.op).collect(), keep_items);
+) -> Result<(Tables, Option<(usize, u64, Error)>, u64)> {
+    let mut tables = Tables::new(aggs, keep_items, hasher, parts);
     let mut grown = 0usize;
     let mut error = None;
     let mut records = 0u64;
     let eol = plan.eol;
-    loop {
-        let block = {
-            let r = rx
-                .lock()
-                .map_err(|_| Error::Data("the block queue is unusable".into()))?;
-            r.recv()
-        };
-        let Ok(block) = block else { break };
+    let mut batch = [Queued::default(); BATCH];
+    // Each queued record's fields, found once.
+    let mut cuts: [record::Cuts; BATCH] = Default::default();
+    while let Some(block) = next()? {
         if error.is_some() {
             continue; // keep receiving: the reader must not block on us
         }
-        for (_, line, rec) in super::blocks::records(&block.data, eol, block.first_line) {
-            let at = At {
-                name: &names[block.input],
-                line,
-            };
-            records += 1;
-            // Cannot fail for delimited text; it finds the key's and values' fields.
-            aggs.prepare(rec, &at)?;
-            let key = aggs.field(rec, plan.field);
-            let (states, new) = groups.states_for(key, rec);
-            let checked = match new {
-                true => check_spillable(&plan.cfg, plan.budget, &at, rec, key, keep_items),
-                false => Ok(()),
-            };
-            match checked.and_then(|()| aggs.update(states, rec, &at)) {
-                Ok(g) => grown += g,
-                Err(e) => {
-                    error = Some((block.input, at.line, e));
+        let data = &block.data[..];
+        let name = &names[block.input];
+        let mut recs = super::blocks::records(data, eol, block.first_line);
+        let base = data.as_ptr() as usize;
+        // Where a key is in the block (a missing field is empty, maybe not in the block).
+        let span = |s: &[u8]| match s.is_empty() {
+            true => (0, 0),
+            false => (s.as_ptr() as usize - base, s.len()),
+        };
+        loop {
+            // Find each record's key and hash it; start loading its slot.
+            let mut n = 0;
+            for (off, line, rec) in recs.by_ref() {
+                records += 1;
+                // Cannot fail for delimited text; it finds the key's and values' fields.
+                aggs.prepare(rec, &At { name, line })?;
+                let key = aggs.field(rec, plan.field);
+                if let Some((me, w)) = owner {
+                    if partition::hash(key) % w != me {
+                        continue;
+                    }
+                }
+                let hash = key_hash(hasher, key);
+                tables.of(hash).prefetch(hash);
+                aggs.swap_cuts(&mut cuts[n]);
+                batch[n] = Queued {
+                    line,
+                    rec: (off, rec.len()),
+                    key: span(key),
+                    hash,
+                    group: 0,
+                };
+                n += 1;
+                if n == BATCH {
                     break;
                 }
             }
-            if grown + groups.bytes() > limit {
+            if n == 0 {
+                break;
+            }
+            // Find (or make) each record's group; start loading its states. A record too
+            // large to spill stops the batch before it, the records ahead of it fed first.
+            let mut refused = None;
+            for (i, q) in batch[..n].iter_mut().enumerate() {
+                let rec = &data[q.rec.0..q.rec.0 + q.rec.1];
+                let key = &data[q.key.0..q.key.0 + q.key.1];
+                let groups = tables.of(q.hash);
+                let (g, new) = groups.group(q.hash, key, rec);
+                if new {
+                    let at = At { name, line: q.line };
+                    if let Err(e) =
+                        check_spillable(&plan.cfg, plan.budget, &at, rec, key, keep_items)
+                    {
+                        refused = Some((i, e));
+                        break;
+                    }
+                }
+                groups.prefetch_states(g);
+                q.group = g;
+            }
+            let fed = refused.as_ref().map_or(n, |r| r.0);
+            // Feed the states, in record order.
+            for (q, c) in batch[..fed].iter().zip(&mut cuts) {
+                let rec = &data[q.rec.0..q.rec.0 + q.rec.1];
+                let at = At { name, line: q.line };
+                aggs.swap_cuts(c);
+                match aggs.update(tables.of(q.hash).states(q.group), rec, &at) {
+                    Ok(g) => grown += g,
+                    Err(e) => {
+                        error = Some((block.input, q.line, e));
+                        break;
+                    }
+                }
+            }
+            if error.is_none() {
+                if let Some((i, e)) = refused {
+                    error = Some((block.input, batch[i].line, e));
+                }
+            }
+            if error.is_some() {
+                break;
+            }
+            if grown + tables.bytes() > limit {
                 let mut s = sorter
                     .lock()
                     .map_err(|_| Error::Data("the spill sort is unusable".into()))?;
@@ -820,78 +917,30 @@ fn worker_all(
                     )?);
                 }
                 if let Some(s) = s.as_mut() {
-                    spill_groups(&mut groups, s)?;
+                    for groups in &mut tables.parts {
+                        spill_groups(groups, s)?;
+                    }
                 }
                 grown = 0;
             }
         }
     }
-    Ok((groups, error, records))
-}
-
-/// Cut a worker's groups into `n` partitions by key hash (keys and items copied, states
-/// moved), freeing the table.
-fn cut(mut groups: Groups, n: usize) -> Vec<Part> {
-    let width = groups.width();
-    let mut parts: Vec<Part> = (0..n).map(|_| Part::default()).collect();
-    let mut states = groups.take_states().into_iter();
-    for g in 0..groups.len() {
-        let key = groups.key(g);
-        let item = groups.item(g);
-        let p = if n == 1 { 0 } else { partition_of(key, n) };
-        let part = &mut parts[p];
-        let start = part.bytes.len();
-        part.bytes.extend_from_slice(key);
-        let item_len = if std::ptr::eq(key, item) {
-            0
-        } else {
-            part.bytes.extend_from_slice(item);
-            item.len() as u32
-        };
-        part.at.push((start, key.len() as u32, item_len));
-        part.states.extend(states.by_ref().take(width));
-    }
-    parts
-}
-
-/// Put a partition's groups (all distinct keys) into `groups`.
-fn refill(groups: &mut Groups, part: Part, width: usize) {
-    let mut states = part.states.into_iter();
-    for &(start, klen, ilen) in &part.at {
-        let key = &part.bytes[start..start + klen as usize];
-        let item = if ilen == 0 {
-            key
-        } else {
-            let i = start + klen as usize;
-            &part.bytes[i..i + ilen as usize]
-        };
-        let (st, new) = groups.states_for(key, item);
-        for (a, b) in st.iter_mut().zip(states.by_ref().take(width)) {
-            if new {
-                *a = b;
-            } else {
-                a.merge(b);
-            }
-        }
-    }
+    Ok((tables, error, records))
 }
 
 /// Merge partition p of every worker (in worker order), sort its groups by key and write
 /// their lines.
-fn merge_part(
-    plan: &Plan,
-    parts: Vec<Part>,
-    keep_items: bool,
-    width: usize,
-    what: Output,
-) -> Lines {
-    let mut groups = Groups::new(plan.aggs.specs.iter().map(|s| s.op).collect(), keep_items);
-    for part in parts {
-        refill(&mut groups, part, width);
+fn merge_part(plan: &Plan, parts: Vec<Groups>, what: Output) -> Lines {
+    let mut parts = parts.into_iter();
+    let mut groups = match parts.next() {
+        Some(g) => g,
+        None => Groups::new(Vec::new(), false),
+    };
+    for other in parts {
+        groups.absorb(other);
     }
     // A plain key field compares as bytes: the key is its own sort key.
-    let mut order: Vec<u32> = (0..groups.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| groups.key(a as usize).cmp(groups.key(b as usize)));
+    let order = key_order(groups.len(), |g| groups.key(g));
     let mut lines = Lines {
         buf: Vec::with_capacity(groups.len() * 24),
         at: Vec::with_capacity(groups.len()),
@@ -938,15 +987,17 @@ fn write_merged(parts: Vec<Lines>, out: &mut dyn Sink) -> Result<()> {
         }
     };
     let mut heads = vec![0usize; parts.len()];
-    let mut heap: BinaryHeap<Reverse<(&[u8], usize)>> = BinaryHeap::new();
+    // Keys with their first 8 bytes as a number, which decides most comparisons.
+    let mut heap: BinaryHeap<Reverse<(u64, &[u8], usize)>> = BinaryHeap::new();
     for p in 0..parts.len() {
         if let Some(k) = head(p, 0) {
-            heap.push(Reverse((k, p)));
+            heap.push(Reverse((prefix8(k), k, p)));
         }
     }
     let mut pending = Vec::with_capacity(1 << 16);
     let mut count = 0u64;
-    while let Some(Reverse((_, p))) = heap.pop() {
+    while let Some(mut top) = heap.peek_mut() {
+        let Reverse((_, _, p)) = *top;
         let l = &parts[p];
         let i = heads[p];
         let Some(&(s, n, e)) = l.at.get(i) else {
@@ -963,8 +1014,12 @@ fn write_merged(parts: Vec<Lines>, out: &mut dyn Sink) -> Result<()> {
             count = 0;
         }
         heads[p] += 1;
-        if let Some(k) = head(p, heads[p]) {
-            heap.push(Reverse((k, p)));
+        // The partition's next key takes its place at the top: one sift, not two.
+        match head(p, heads[p]) {
+            Some(k) => *top = Reverse((prefix8(k), k, p)),
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
         }
     }
     out.lines(&pending, count)
