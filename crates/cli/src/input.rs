@@ -467,6 +467,28 @@ impl extsort::Source for RecordSource<'_> {
     }
 }
 
+/// Merge the already-sorted `inputs` (read lazily) into `sink`, records first to last as
+/// they are; returns the merge's counters and the bytes read (bsort -m and its batches).
+pub fn merge_inputs(
+    order: &RecordOrder,
+    inputs: &mut Inputs,
+    cfg: &extsort::Config,
+    eol: u8,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(extsort::Stats, u64)> {
+    let read = std::cell::Cell::new(0u64);
+    let mut sources: Vec<Box<dyn extsort::Source + '_>> = Vec::new();
+    for input in inputs.take_all() {
+        sources.push(Box::new(RecordSource::new(input, order, &read)));
+    }
+    let emit = |item: &[u8], buf: &mut Vec<u8>| {
+        buf.extend_from_slice(order.record(item));
+        buf.push(eol);
+    };
+    let merged = extsort::merge(order, sources, cfg, &emit, sink)?;
+    Ok((merged, read.get()))
+}
+
 impl Input {
     /// Open one input (an unreadable one is a usage error), framing CSV records when `csv`.
     pub fn open_one(name: &str, eol: u8, max_record: usize, csv: bool) -> Result<Input> {

@@ -6,7 +6,7 @@ use cli::input;
 use cli::setup;
 use cli::Inputs;
 use cli::{args, Error, Output, Progress, Result, Stats};
-use extsort::{Sorter, Source};
+use extsort::Sorter;
 use record::{CsvScratch, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
@@ -252,7 +252,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         // The inputs are open already; the output is only opened once they all opened.
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
-        let (merged, read) = merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
+        let (merged, read) = input::merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
             out.write_all(block)
         })?;
         sort_stats = merged;
@@ -442,34 +442,12 @@ fn merge_batch(
             .map_err(|e| Error::io(ctx(), e))?;
         written += h.len() as u64 + 1;
     }
-    merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
+    input::merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
         written += block.len() as u64;
         w.write_all(block)
     })?;
     w.flush().map_err(|e| Error::io(ctx(), e))?;
     Ok(written)
-}
-
-/// Merge the already-sorted `inputs` (read lazily) into `sink`, records first to last as
-/// they are; returns the merge's counters and the bytes read.
-fn merge_inputs(
-    order: &RecordOrder,
-    inputs: &mut Inputs,
-    cfg: &extsort::Config,
-    eol: u8,
-    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-) -> Result<(extsort::Stats, u64)> {
-    let read = std::cell::Cell::new(0u64);
-    let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
-    for input in inputs.take_all() {
-        sources.push(Box::new(input::RecordSource::new(input, order, &read)));
-    }
-    let emit = |item: &[u8], buf: &mut Vec<u8>| {
-        buf.extend_from_slice(order.record(item));
-        buf.push(eol);
-    };
-    let merged = extsort::merge(order, sources, cfg, &emit, sink)?;
-    Ok((merged, read.get()))
 }
 
 fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> {
