@@ -279,6 +279,8 @@ impl<'m> Opts<'m> {
             Format::Text(record::FieldSplit::Blank) => Fmt::Tsv(b'\t'),
         };
         let words = m.get_flag("words");
+        // Read in the order the checks always ran: -t, -S, then --combine.
+        let budget = args::budget_of(m)?;
         let specs = m
             .get_many::<String>("combine")
             .map(crate::combine::specs)
@@ -299,7 +301,7 @@ impl<'m> Opts<'m> {
             words,
             lower: m.get_flag("lower"),
             header: args::header_of(m) && format != Format::Jsonl,
-            budget: args::budget_of(m)?,
+            budget,
             stats_dest: args::stats_of(m),
             wheres: m
                 .get_many::<String>("where")
