@@ -16,7 +16,7 @@ complete -c bshuffle -l force -d 'Replace an existing non-empty output directory
 complete -c bshuffle -l header -d 'The first record of each TSV/CSV input names the columns; it is written once, first'
 complete -c bshuffle -s z -l zero-terminated -d 'Records end with NUL, not newline'
 complete -c bshuffle -l skip-bad -d 'Skip bad records (unreadable, or not a number where one is needed), count them and report the count on stderr'
-complete -c bshuffle -l compress-temp -d 'Compress spilled runs (zstd)'
+complete -c bshuffle -l compress-temp -d 'Compress spilled runs (zstd): less disk, more CPU'
 complete -c bshuffle -l progress -d 'Draw progress on stderr: a bar with bytes, rate and ETA when the input sizes are known, else a spinner (default when stderr is a terminal; cleared before any message)'
 complete -c bshuffle -s h -l help -d 'Print help'
 complete -c bshuffle -s V -l version -d 'Print version'

@@ -456,7 +456,7 @@ fn has_nan(line: &[u8]) -> bool {
 }
 
 /// Joins records with `eol`; the last one loses its terminator with probability 1/4.
-fn join(rng: &mut Rng, recs: &[Vec<u8>], eol: u8) -> Vec<u8> {
+pub(crate) fn join(rng: &mut Rng, recs: &[Vec<u8>], eol: u8) -> Vec<u8> {
     let mut v = Vec::new();
     for r in recs {
         v.extend_from_slice(r);
@@ -724,7 +724,7 @@ fn with_tiny(case: &Case) -> Case {
 }
 
 /// Runs a sort/merge case twice (as is and with [`TINY`]) against GNU; records mismatches.
-fn oracle_twice(dir: &Dir, case: &Case, fails: &mut Failures) {
+pub(crate) fn oracle_twice(dir: &Dir, case: &Case, fails: &mut Failures) {
     let gnu = dir.gnu_sort_case(case);
     let ours = dir.run_case(bsort(), case);
     fails.check(util::check_outputs(case, &gnu, &ours, Compare::ALL));
@@ -753,7 +753,7 @@ fn oracle_once(dir: &Dir, case: &Case, what: Compare, fails: &mut Failures) {
     fails.check(util::check_outputs(case, &gnu, &ours, what));
 }
 
-fn require_gnu() -> bool {
+pub(crate) fn require_gnu() -> bool {
     if !util::have_gnu_sort() {
         eprintln!("skipping: {} not found", util::GNU_SORT);
         return false;
@@ -1150,95 +1150,6 @@ fn oracle_human_fold() {
     fails.finish();
 }
 
-/// The smallest cases of mismatches found by the random tests, kept as regressions.
-#[test]
-fn regression_human_fold_unit() {
-    if !require_gnu() {
-        return;
-    }
-    let dir = Dir::new();
-    let mut f = Failures::new("regression_human_fold_unit");
-    // `1m` folds to `1M` (order 2) > `1500` (order 0).
-    expect(
-        &dir,
-        &["-hf"],
-        &["-hf"],
-        b"1500\n1m\n",
-        b"1500\n1m\n",
-        &mut f,
-    );
-    expect(
-        &dir,
-        &["-k1,1hf"],
-        &["-k1,1hf"],
-        b"1m\n1500\n",
-        b"1500\n1m\n",
-        &mut f,
-    );
-    expect(
-        &dir,
-        &["-hf"],
-        &["-hf"],
-        b"3G\n2g\n1t\n",
-        b"2g\n3G\n1t\n",
-        &mut f,
-    );
-    // Without -f, lower-case m and g are not units.
-    expect(&dir, &["-h"], &["-h"], b"1500\n1m\n", b"1m\n1500\n", &mut f);
-    f.finish();
-}
-
-/// `-s` keeps equal-key records in input order, whatever the number of records (a
-/// mismatch appeared from 33 records on, with empty lines among the ties).
-#[test]
-fn regression_stable_ties_many_records() {
-    if !require_gnu() {
-        return;
-    }
-    let dir = Dir::new();
-    let mut fails = Failures::new("regression_stable_ties_many_records");
-    // "", "x", 29 × "", "x x 1", "": every record but "x x 1" has an empty key 3.
-    let mut input = b"\nx\n".to_vec();
-    input.extend(std::iter::repeat_n(b'\n', 29));
-    input.extend_from_slice(b"x x 1\n\n");
-    for args in [
-        &["-s", "-k3,3"][..],
-        &["-u", "-k3,3"],
-        &["-s", "-k3,3n"],
-        &["-s", "-r", "-k3,3"],
-    ] {
-        let case = Case::new(args, input.clone()).label("stable ties");
-        oracle_twice(&dir, &case, &mut fails);
-    }
-    // Many equal keys in a shuffled order, records of varied lengths, with -s and -u.
-    let mut rng = Rng::new(0x57ab1e);
-    for n in [31usize, 32, 33, 34, 64, 100, 257, 1000] {
-        let mut recs: Vec<Vec<u8>> = (0..n)
-            .map(|i| {
-                let key = rng.below(3);
-                let mut r = Vec::new();
-                if rng.chance(1, 4) {
-                    return r;
-                }
-                r.extend(format!("{i} {key}").bytes());
-                r
-            })
-            .collect();
-        rng.shuffle(&mut recs);
-        let input = join(&mut rng, &recs, b'\n');
-        for args in [
-            &["-s", "-k2,2"][..],
-            &["-u", "-k2,2"],
-            &["-s", "-k2,2n"],
-            &["-s", "-r", "-k2,2"],
-        ] {
-            let case = Case::new(args, input.clone()).label(format!("{n} records"));
-            oracle_twice(&dir, &case, &mut fails);
-        }
-    }
-    fails.finish();
-}
-
 fn json_u64(json: &[u8], field: &str) -> Option<u64> {
     let s = String::from_utf8_lossy(json);
     let pat = format!("\"{field}\":");
@@ -1363,7 +1274,7 @@ fn oracle_usage_errors_exit_2() {
 // Worked examples from the notes (expected output checked against GNU first)
 
 /// Checks GNU (with `gnu_args`) and bsort (with `args`) both print `expected`, status 0.
-fn expect(
+pub(crate) fn expect(
     dir: &Dir,
     args: &[&str],
     gnu_args: &[&str],

@@ -30,3 +30,4 @@ mod man;
 mod outputs;
 mod parquet;
 mod progress;
+mod regressions;

@@ -1,20 +1,26 @@
-//! What every batchkit tool shares: common options ([`args`]), atomic output ([`output`]),
-//! the error type and exit codes ([`error`]), signal cleanup ([`cleanup`]), `--stats`
-//! ([`stats`]) and `--progress` ([`progress`]). [`main`] runs a tool from its clap command
-//! and its `run` function and turns the outcome into an exit status.
+//! What every batchkit tool shares: common options and flag ids ([`args`]), reading the
+//! inputs ([`input`]) and what a tool works out before reading them ([`setup`]), atomic
+//! output ([`output`]), the error type and exit codes ([`error`]), signal cleanup
+//! ([`cleanup`]), `--stats` ([`stats`]) and `--progress` ([`progress`]). [`main`] runs a
+//! tool from its clap command and its `run` function and turns the outcome into an exit
+//! status.
 
 pub mod args;
 pub mod bad;
 pub mod cleanup;
 pub mod error;
+pub mod input;
 pub mod output;
 pub mod progress;
+pub mod setup;
 pub mod size;
 pub mod stats;
 
 pub use error::{Error, Result};
+pub use input::{At, Input, Inputs};
 pub use output::Output;
 pub use progress::Progress;
+pub use setup::{emit_stats, setup, Setup};
 pub use stats::Stats;
 
 use std::io::Write;

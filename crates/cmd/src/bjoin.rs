@@ -3,14 +3,16 @@
 //! `record`. This module picks the strategy, wires inputs and sorts to the engine and
 //! formats joined records (the GNU join layout).
 
-use crate::common::{self, Inputs};
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::bad::SharedBad;
+use cli::input;
+use cli::setup;
 use cli::{args, Error, Output, Result, Stats};
 use join::{JoinKeys, JoinType, Layout, PairStats, Side, Strategy};
-use record::{FieldSplit, Format, Key, KeyOpts, KeySpec, RecordOrder};
+use record::{Format, Key, KeyOpts, KeySpec, RecordOrder};
 use serde_json::{json, Value};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 const ABOUT: &str =
@@ -148,21 +150,18 @@ pub fn command() -> Command {
                 .help("LEFT and RIGHT are directories of hash partitions (bsplit --hash, bshuffle -o)"),
         )
         .arg(
-            Arg::new("skip-bad")
+            Arg::new(cli::bad::SKIP_BAD)
                 .long("skip-bad")
                 .action(ArgAction::SetTrue)
                 .help("Skip records whose key cannot be read (malformed CSV or JSON); report how many on stderr"),
         )
         .arg(
-            Arg::new("bad-records")
+            Arg::new(cli::bad::BAD_RECORDS)
                 .long("bad-records")
                 .value_name("FILE")
                 .help("With --skip-bad (implied): write skipped records to FILE, unchanged"),
         )
-        .arg(args::delimiter())
-        .arg(args::format())
-        .arg(args::header())
-        .arg(args::zero())
+        .args(args::record_options())
         .arg(args::output())
         .args(args::resources())
         .args(args::observe())
@@ -195,14 +194,10 @@ struct Ctx {
     budget: usize,
     sort_cfg: extsort::Config,
     join_cfg: join::Config,
-    bad: std::sync::Arc<Bad>,
+    bad: std::sync::Arc<SharedBad>,
     /// Workers of the parallel probe; 0: probe on the calling thread (part pairs, which
     /// run in parallel already).
     threads: usize,
-}
-
-fn flag(m: &ArgMatches, id: &str) -> bool {
-    m.get_one::<bool>(id).copied().unwrap_or(false)
 }
 
 fn specs(m: &ArgMatches, id: &str) -> Result<Vec<KeySpec>> {
@@ -223,7 +218,7 @@ fn ctx_of(m: &ArgMatches, names: &[String], partitioned: bool) -> Result<Ctx> {
         Some("merge") => Strategy::Merge,
         _ => Strategy::Auto,
     };
-    let sorted = flag(m, "sorted");
+    let sorted = m.get_flag("sorted");
     if sorted && strategy == Strategy::Hash {
         return Err(Error::Usage(
             "--sorted asks for a merge join; it cannot go with --strategy hash".into(),
@@ -234,59 +229,23 @@ fn ctx_of(m: &ArgMatches, names: &[String], partitioned: bool) -> Result<Ctx> {
         _ => Side::Right,
     });
     // Keys: -k for both sides, --left-key/--right-key for one; field 1 by default.
-    let common_keys = specs(m, "key")?;
-    let mut left_specs = specs(m, "left-key")?;
-    let mut right_specs = specs(m, "right-key")?;
-    let default = KeySpec::parse("1")?;
-    for s in [&mut left_specs, &mut right_specs] {
-        if s.is_empty() {
-            *s = if common_keys.is_empty() {
-                vec![default.clone()]
-            } else {
-                common_keys.clone()
-            };
-        }
-    }
-    if left_specs.len() != right_specs.len() {
-        return Err(Error::Usage(format!(
-            "the left key has {} field(s) and the right key {}",
-            left_specs.len(),
-            right_specs.len()
-        )));
-    }
-    for (l, r) in left_specs.iter().zip(&right_specs) {
-        if l.opts != r.opts {
-            return Err(Error::Usage(format!(
-                "keys '{}' and '{}' compare differently (give both the same flags)",
-                l.text, r.text
-            )));
-        }
-    }
-    let eol = if flag(m, "zero") { 0 } else { b'\n' };
-    let delim = args::delimiter_of(m)?;
+    let (left_specs, right_specs) = join::pair_specs(
+        &specs(m, args::KEY)?,
+        specs(m, "left-key")?,
+        specs(m, "right-key")?,
+    )
+    .map_err(Error::Usage)?;
+    let eol = args::eol_of(m);
     let format_names: Vec<String> = if partitioned {
         Vec::new()
     } else {
         names.to_vec()
     };
-    let format = match args::format_of(m, &format_names) {
-        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
-        Some("jsonl") => Format::Jsonl,
-        _ => Format::Text(FieldSplit::Char(delim.unwrap_or(b'\t'))),
-    };
+    let format = setup::format_of(m, &format_names, false)?;
     let budget = args::budget_of(m)?;
     let threads = args::threads_of(m);
     let tmp = args::tmp_of(m);
-    let bad_path = m.get_one::<String>("bad-records").map(PathBuf::from);
-    let bad = std::sync::Arc::new(Bad {
-        skip: flag(m, "skip-bad") || bad_path.is_some(),
-        eol,
-        count: std::sync::atomic::AtomicU64::new(0),
-        out: match &bad_path {
-            Some(p) => Some(std::sync::Mutex::new(Output::open("bjoin", Some(p))?)),
-            None => None,
-        },
-    });
+    let bad = std::sync::Arc::new(SharedBad::new("bjoin", m, eol)?);
     Ok(Ctx {
         jt,
         strategy,
@@ -294,7 +253,7 @@ fn ctx_of(m: &ArgMatches, names: &[String], partitioned: bool) -> Result<Ctx> {
         sorted,
         format,
         eol,
-        header: flag(m, "header") && format != Format::Jsonl,
+        header: args::header_of(m) && format != Format::Jsonl,
         fill: m
             .get_one::<String>("fill")
             .map(|s| s.as_bytes().to_vec())
@@ -302,7 +261,7 @@ fn ctx_of(m: &ArgMatches, names: &[String], partitioned: bool) -> Result<Ctx> {
         left_specs,
         right_specs,
         budget,
-        sort_cfg: common::sort_config(m, budget, threads, true, false),
+        sort_cfg: setup::sort_config(m, budget, threads, (true, false), Default::default()),
         join_cfg: join::Config {
             budget,
             tmp_parent: tmp.clone(),
@@ -322,7 +281,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     let [left_name, right_name] = names.as_slice() else {
         return Err(Error::Usage("two inputs are needed: LEFT RIGHT".into()));
     };
-    let partitioned = flag(m, "partitioned");
+    let partitioned = m.get_flag("partitioned");
     if !partitioned && left_name == "-" && right_name == "-" {
         return Err(Error::Usage(
             "only one of LEFT and RIGHT can be standard input".into(),
@@ -333,7 +292,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     let stats_dest = args::stats_of(m);
     let tmp = args::tmp_of(m);
     let bad = std::sync::Arc::clone(&ctx.bad);
-    let out_path = m.get_one::<String>("output").map(PathBuf::from);
+    let out_path = args::output_of(m);
     let mut stats = Stats {
         threads,
         ..Stats::default()
@@ -350,7 +309,7 @@ fn run(m: &ArgMatches) -> Result<()> {
         (false, Some(l), Some(r)) => Some(l + r),
         _ => None,
     };
-    let progress = cli::Progress::new(flag(m, "progress"), total);
+    let progress = cli::Progress::new(args::progress_of(m), total);
     progress.phase("join", total);
     if partitioned {
         let n = run_partitioned(
@@ -366,8 +325,8 @@ fn run(m: &ArgMatches) -> Result<()> {
         parts = json!(n);
     } else {
         let max_record = budget.max(extsort::RECORD_ALLOWANCE);
-        let left = open_one(left_name, eol, max_record, format)?;
-        let right = open_one(right_name, eol, max_record, format)?;
+        let left = open_input(left_name, eol, max_record, format)?;
+        let right = open_input(right_name, eol, max_record, format)?;
         let sizes = [
             record::input::known_size(left_name),
             record::input::known_size(right_name),
@@ -381,15 +340,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     drop(ctx);
     let bad = std::sync::Arc::into_inner(bad)
         .ok_or_else(|| Error::Runtime("internal error: bad records still shared".into()))?;
-    stats.bad_records = bad.count.load(std::sync::atomic::Ordering::Relaxed);
-    if let Some(o) = bad.out {
-        o.into_inner()
-            .map_err(|_| Error::Runtime("the bad-records file is unusable".into()))?
-            .commit()?;
-    }
-    if stats.bad_records > 0 {
-        cli::progress::suspend(|| eprintln!("bjoin: skipped {} bad records", stats.bad_records));
-    }
+    stats.bad_records = bad.finish()?;
     stats.extra.insert("strategy".into(), json!(extra.strategy));
     stats
         .extra
@@ -397,7 +348,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     stats.extra.insert("type".into(), json!(jt.name()));
     stats.extra.insert("fallback".into(), json!(extra.fallback));
     stats.extra.insert("parts".into(), parts);
-    common::emit_stats("bjoin", &stats, &stats_dest, started)
+    setup::emit_stats("bjoin", &stats, &stats_dest, started)
 }
 
 fn add_pair(stats: &mut Stats, p: &PairStats) {
@@ -409,104 +360,11 @@ fn add_pair(stats: &mut Stats, p: &PairStats) {
     stats.spill_bytes += p.join.spill_bytes;
 }
 
-// ---------------------------------------------------------------------------------------
-// Keys
-
-// ---------------------------------------------------------------------------------------
-// Inputs
-
-/// Open one input (an unreadable one is a usage error) framed for `format`.
-fn open_one(name: &str, eol: u8, max_record: usize, format: Format) -> Result<common::Input> {
-    let mut ins = Inputs::open(&[name.to_string()], eol, max_record)?;
-    ins.set_csv(matches!(format, Format::Csv(_)));
-    ins.take_all()
-        .pop()
-        .ok_or_else(|| Error::Runtime(format!("cannot open {name}")))
-}
-
-impl join::Source for common::Input {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn next_record(&mut self) -> join::Result<Option<&[u8]>> {
-        common::Input::next_record(self)
-            .map_err(|e| join::Error::Input(e.message().unwrap_or_default()))
-    }
-
-    fn last(&self) -> &[u8] {
-        common::Input::last(self)
-    }
-
-    fn line(&self) -> u64 {
-        common::Input::line(self)
-    }
-
-    fn into_parts(self) -> (Vec<u8>, Box<dyn io::Read + Send>, bool) {
-        common::Input::into_parts(self)
-    }
-}
-
-/// `--skip-bad` and `--bad-records`: bad records (a CSV or JSON record whose key cannot be
-/// read) are counted and, with a file, written there unchanged; shared by all part pairs.
-struct Bad {
-    skip: bool,
-    eol: u8,
-    count: std::sync::atomic::AtomicU64,
-    out: Option<std::sync::Mutex<Output>>,
-}
-
-impl join::BadRecords for Bad {
-    fn skip(&self) -> bool {
-        self.skip
-    }
-
-    fn eol(&self) -> u8 {
-        self.eol
-    }
-
-    /// Bad records of a block (each with its terminator), `n` of them.
-    fn records(&self, recs: &[u8], n: u64) -> join::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.count
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        if let Some(out) = &self.out {
-            let mut o = out
-                .lock()
-                .map_err(|_| join::Error::Input("the bad-records file is unusable".into()))?;
-            o.write_all(recs).map_err(|e| join::Error::Io {
-                context: "cannot write the bad-records file".into(),
-                source: e,
-            })?;
-        }
-        Ok(())
-    }
-
-    fn record(&self, rec: &[u8]) -> join::Result<()> {
-        self.count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(out) = &self.out {
-            let mut o = out
-                .lock()
-                .map_err(|_| join::Error::Input("the bad-records file is unusable".into()))?;
-            let werr = |e| join::Error::Io {
-                context: "cannot write the bad-records file".into(),
-                source: e,
-            };
-            o.write_all(rec).map_err(werr)?;
-            o.write_all(&[self.eol]).map_err(werr)?;
-        }
-        Ok(())
-    }
-}
-
 /// Join one pair of inputs into `out`, with the header first when `write_header`.
 fn join_pair<W: Write + Send + ?Sized>(
     ctx: &Ctx,
-    mut left: common::Input,
-    mut right: common::Input,
+    mut left: input::Input,
+    mut right: input::Input,
     sizes: [Option<u64>; 2],
     out: &mut W,
     write_header: bool,
@@ -520,19 +378,13 @@ fn join_pair<W: Write + Send + ?Sized>(
         .iter()
         .map(|h| {
             h.as_ref()
-                .map(|h| common::split_header(h, ctx.format))
+                .map(|h| record::split_header(h, ctx.format))
                 .unwrap_or_default()
         })
         .collect();
     let resolve = |specs: &[KeySpec], hf: &[Vec<u8>]| -> Result<Vec<Key>> {
-        let refs: Vec<&[u8]> = hf.iter().map(Vec::as_slice).collect();
-        specs
-            .iter()
-            .map(|s| {
-                Key::resolve(s, ctx.format, ctx.header.then_some(refs.as_slice()))
-                    .map_err(Error::Usage)
-            })
-            .collect()
+        let header = ctx.header.then_some(hf);
+        record::resolve_keys(specs, &KeyOpts::default(), ctx.format, header).map_err(Error::Usage)
     };
     let lkeys = resolve(&ctx.left_specs, &hfields[0])?;
     let rkeys = resolve(&ctx.right_specs, &hfields[1])?;
@@ -649,8 +501,8 @@ fn run_partitioned(
         let part = |m: &partition::Manifest| m.part_path(i as u64).map_err(Error::from);
         let (lp, rp) = (part(&lm)?, part(&rm)?);
         let names = [lp.display().to_string(), rp.display().to_string()];
-        let left = open_one(&names[0], eol, max_record, ctx.format)?;
-        let right = open_one(&names[1], eol, max_record, ctx.format)?;
+        let left = open_input(&names[0], eol, max_record, ctx.format)?;
+        let right = open_input(&names[1], eol, max_record, ctx.format)?;
         let sizes = [
             record::input::known_size(&names[0]),
             record::input::known_size(&names[1]),
@@ -688,4 +540,9 @@ fn run_partitioned(
         extra.strategy = "none";
     }
     Ok(n)
+}
+
+/// Open one input framed for `format` (an unreadable one is a usage error).
+fn open_input(name: &str, eol: u8, max_record: usize, format: Format) -> Result<input::Input> {
+    input::Input::open_one(name, eol, max_record, matches!(format, Format::Csv(_)))
 }

@@ -1,10 +1,12 @@
 //! bsort: GNU sort in the C locale, external and parallel. Orchestration only: records and
 //! keys come from `record`, the sort and merge from `extsort`, options and output from `cli`.
 
-use crate::common::{self, Inputs};
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use cli::input;
+use cli::setup;
+use cli::Inputs;
 use cli::{args, Error, Output, Progress, Result, Stats};
-use extsort::{Sorter, Source};
+use extsort::Sorter;
 use record::{CsvScratch, KeyOpts, RecordOrder};
 use std::cmp::Ordering;
 use std::io::Write;
@@ -62,19 +64,74 @@ pub fn command() -> Command {
         .disable_version_flag(true)
         .arg(args::key("Sort by this key (see KEYS below); repeatable"))
         .arg(args::delimiter())
-        .arg(flag("numeric", 'n', "numeric-sort", "Compare keys as decimal numbers"))
-        .arg(flag("general", 'g', "general-numeric-sort", "Compare keys as floating-point numbers"))
-        .arg(flag("human", 'h', "human-numeric-sort", "Compare human-readable sizes (2K, 1G)"))
+        .arg(flag(
+            "numeric",
+            'n',
+            "numeric-sort",
+            "Compare keys as decimal numbers",
+        ))
+        .arg(flag(
+            "general",
+            'g',
+            "general-numeric-sort",
+            "Compare keys as floating-point numbers",
+        ))
+        .arg(flag(
+            "human",
+            'h',
+            "human-numeric-sort",
+            "Compare human-readable sizes (2K, 1G)",
+        ))
         .arg(flag("reverse", 'r', "reverse", "Reverse the order"))
-        .arg(flag("fold", 'f', "ignore-case", "Fold lower case to upper case"))
-        .arg(flag("blanks", 'b', "ignore-leading-blanks", "Ignore leading blanks of keys"))
-        .arg(flag("dictionary", 'd', "dictionary-order", "Consider only blanks and alphanumerics"))
-        .arg(flag("nonprinting", 'i', "ignore-nonprinting", "Consider only printable characters"))
-        .arg(flag("stable", 's', "stable", "Keep records with equal keys in input order (no last-resort comparison)"))
-        .arg(flag("unique", 'u', "unique", "Output only the first of each run of records with equal keys"))
+        .arg(flag(
+            "fold",
+            'f',
+            "ignore-case",
+            "Fold lower case to upper case",
+        ))
+        .arg(flag(
+            "blanks",
+            'b',
+            "ignore-leading-blanks",
+            "Ignore leading blanks of keys",
+        ))
+        .arg(flag(
+            "dictionary",
+            'd',
+            "dictionary-order",
+            "Consider only blanks and alphanumerics",
+        ))
+        .arg(flag(
+            "nonprinting",
+            'i',
+            "ignore-nonprinting",
+            "Consider only printable characters",
+        ))
+        .arg(flag(
+            "stable",
+            's',
+            "stable",
+            "Keep records with equal keys in input order (no last-resort comparison)",
+        ))
+        .arg(flag(
+            "unique",
+            'u',
+            "unique",
+            "Output only the first of each run of records with equal keys",
+        ))
         .arg(args::zero())
-        .arg(flag("merge", 'm', "merge", "Merge already-sorted inputs; do not sort"))
-        .arg(flag("check", 'c', "check", "Check that the input is sorted; report the first disorder"))
+        .arg(flag(
+            "merge",
+            'm',
+            "merge",
+            "Merge already-sorted inputs; do not sort",
+        ))
+        .arg(flag(
+            "check",
+            'c',
+            "check",
+            "Check that the input is sorted; report the first disorder",
+        ))
         .arg(
             Arg::new("check-quiet")
                 .short('C')
@@ -84,19 +141,7 @@ pub fn command() -> Command {
         )
         .arg(args::output())
         .args(args::resources())
-        .arg(
-            Arg::new("batch-size")
-                .long("batch-size")
-                .value_name("NMERGE")
-                .value_parser(clap::value_parser!(u32).range(2..))
-                .help("Merge at most NMERGE runs at once [default: 64, bounded by the open-file limit]"),
-        )
-        .arg(
-            Arg::new("compress-temp")
-                .long("compress-temp")
-                .action(ArgAction::SetTrue)
-                .help("Compress spilled runs (zstd): less disk, more CPU"),
-        )
+        .args(args::sort_tuning())
         .arg(args::format())
         .arg(args::header())
         .args(args::observe())
@@ -153,7 +198,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             names[1]
         )));
     }
-    if check && m.contains_id("output") {
+    if check && m.contains_id(args::OUTPUT) {
         return Err(Error::Usage("options -c and -o are incompatible".into()));
     }
     // More inputs to merge than descriptors allow: merge them in batches first (GNU's way).
@@ -163,10 +208,10 @@ fn run(m: &ArgMatches) -> Result<()> {
         Premerged::default()
     };
     let setup = match &premerged.names {
-        Some(n) => common::setup_names(m, n.clone(), true, global, None, false)?,
-        None => common::setup(m, true, global, None)?,
+        Some(n) => setup::setup_names(m, n.clone(), true, global, None, false)?,
+        None => setup::setup(m, true, global, None)?,
     };
-    let common::Setup {
+    let setup::Setup {
         format,
         eol,
         mut inputs,
@@ -182,26 +227,32 @@ fn run(m: &ArgMatches) -> Result<()> {
         threads,
         ..Stats::default()
     };
-    let progress = Progress::new(m.get_flag("progress"), inputs.total_size());
+    let progress = Progress::new(args::progress_of(m), inputs.total_size());
 
     if check {
         let quiet = m.get_flag("check-quiet");
         let res = check_sorted(&order, &mut inputs, unique, quiet, eol, &mut stats);
         progress.finish();
-        common::emit_stats("bsort", &stats, &stats_dest, started)?;
+        setup::emit_stats("bsort", &stats, &stats_dest, started)?;
         return res;
     }
 
-    let mut cfg = common::sort_config(m, budget, threads, stable, unique);
+    let mut cfg = setup::sort_config(
+        m,
+        budget,
+        threads,
+        (stable, unique),
+        args::sort_tuning_of(m),
+    );
     // A merge opens its inputs at once, within the descriptors counted for the batches.
     cfg.fan_in = cfg.fan_in.max(premerged.batch);
-    let out_path = m.get_one::<String>("output").map(std::path::PathBuf::from);
+    let out_path = args::output_of(m);
     let sort_stats;
     if m.get_flag("merge") {
         // The inputs are open already; the output is only opened once they all opened.
         let mut out = Output::open("bsort", out_path.as_deref())?;
         write_header(&mut out, header_rec.as_deref(), eol)?;
-        let (merged, read) = merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
+        let (merged, read) = input::merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
             out.write_all(block)
         })?;
         sort_stats = merged;
@@ -229,7 +280,7 @@ fn run(m: &ArgMatches) -> Result<()> {
                         extsort::PushError::Build(e) => Error::Runtime(format!("{at}: {e}")),
                     })
             } else {
-                sorter.push(rec).map_err(|e| common::sort_error(e, &at))
+                sorter.push(rec).map_err(|e| input::sort_error(e, &at))
             }
         })?;
         stats.bytes_in = inputs.bytes;
@@ -249,7 +300,7 @@ fn run(m: &ArgMatches) -> Result<()> {
     cli::progress::trace(format_args!("all done at {:?}", started.elapsed()));
     stats.records_out = sort_stats.records_out;
     stats.add_sort(&sort_stats);
-    common::emit_stats("bsort", &stats, &stats_dest, started)
+    setup::emit_stats("bsort", &stats, &stats_dest, started)
 }
 
 /// Inputs merged ahead in batches: the names to merge now (`None`: the inputs as given),
@@ -285,9 +336,9 @@ fn free_descriptors() -> usize {
 /// into temporary files under -T until one last merge can open them all at once.
 fn premerge(m: &ArgMatches, names: Vec<String>, global: KeyOpts) -> Result<Premerged> {
     let free = free_descriptors();
-    let batch = m
-        .get_one::<u32>("batch-size")
-        .map_or(64, |&b| b as usize)
+    let batch = args::sort_tuning_of(m)
+        .batch_size
+        .map_or(64, |b| b as usize)
         .min(free)
         .max(2);
     if names.len() <= batch {
@@ -359,7 +410,7 @@ fn merge_batch(
     batch: usize,
     path: &Path,
 ) -> Result<u64> {
-    let common::Setup {
+    let setup::Setup {
         format,
         eol,
         mut inputs,
@@ -368,11 +419,17 @@ fn merge_batch(
         budget,
         threads,
         ..
-    } = common::setup_names(m, group.to_vec(), true, global, None, false)?;
+    } = setup::setup_names(m, group.to_vec(), true, global, None, false)?;
     let stable = m.get_flag("stable");
     let unique = m.get_flag("unique");
     let order = RecordOrder::new(format, keys, global, stable || unique);
-    let mut cfg = common::sort_config(m, budget, threads, stable, unique);
+    let mut cfg = setup::sort_config(
+        m,
+        budget,
+        threads,
+        (stable, unique),
+        args::sort_tuning_of(m),
+    );
     // The whole batch at once: its descriptors were counted (no temporary runs).
     cfg.fan_in = batch;
     let ctx = || format!("cannot write a temporary file {}", path.display());
@@ -385,34 +442,12 @@ fn merge_batch(
             .map_err(|e| Error::io(ctx(), e))?;
         written += h.len() as u64 + 1;
     }
-    merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
+    input::merge_inputs(&order, &mut inputs, &cfg, eol, &mut |block| {
         written += block.len() as u64;
         w.write_all(block)
     })?;
     w.flush().map_err(|e| Error::io(ctx(), e))?;
     Ok(written)
-}
-
-/// Merge the already-sorted `inputs` (read lazily) into `sink`, records first to last as
-/// they are; returns the merge's counters and the bytes read.
-fn merge_inputs(
-    order: &RecordOrder,
-    inputs: &mut Inputs,
-    cfg: &extsort::Config,
-    eol: u8,
-    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-) -> Result<(extsort::Stats, u64)> {
-    let read = std::cell::Cell::new(0u64);
-    let mut sources: Vec<Box<dyn Source + '_>> = Vec::new();
-    for input in inputs.take_all() {
-        sources.push(Box::new(common::RecordSource::new(input, order, &read)));
-    }
-    let emit = |item: &[u8], buf: &mut Vec<u8>| {
-        buf.extend_from_slice(order.record(item));
-        buf.push(eol);
-    };
-    let merged = extsort::merge(order, sources, cfg, &emit, sink)?;
-    Ok((merged, read.get()))
 }
 
 fn write_header(out: &mut Output, header: Option<&[u8]>, eol: u8) -> Result<()> {

@@ -9,4 +9,3 @@ pub mod bshuffle;
 pub mod bsort;
 pub mod bsplit;
 pub mod combine;
-pub mod common;

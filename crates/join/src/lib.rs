@@ -31,7 +31,7 @@ mod probe;
 
 pub use chan::ChanInput;
 pub use hash::{hash_join, Built, HashTable, Marks};
-pub use keys::JoinKeys;
+pub use keys::{pair_specs, JoinKeys};
 pub use layout::Layout;
 pub use plan::{BadRecords, PairStats, Plan, Source, Strategy};
 pub use probe::BlockProbe;

@@ -26,6 +26,43 @@ pub enum FieldRef {
     Path(Vec<Vec<u8>>),
 }
 
+/// What an `--emit`/`--where` field names: a field number (1-based), a span `N-M`, a column
+/// name (`columns`: the header's, with `--header`), or for JSON lines (`json`) a dotted path.
+pub fn resolve(s: &str, json: bool, columns: Option<&[Vec<u8>]>) -> Result<FieldRef, String> {
+    if json {
+        return Ok(FieldRef::Path(
+            s.split('.').map(|p| p.as_bytes().to_vec()).collect(),
+        ));
+    }
+    let number = |t: &str| -> Option<Result<usize, String>> {
+        let n = t.parse::<usize>().ok()?;
+        Some(if n == 0 {
+            Err(format!("field {s}: field numbers start at 1"))
+        } else {
+            Ok(n - 1)
+        })
+    };
+    if let Some(n) = number(s) {
+        return n.map(FieldRef::Index);
+    }
+    if let Some((a, b)) = s.split_once('-') {
+        if let (Some(a), Some(b)) = (number(a), number(b)) {
+            let (a, b) = (a?, b?);
+            if a > b {
+                return Err(format!("span {s}: the first field comes after the last"));
+            }
+            return Ok(FieldRef::Span(a, b));
+        }
+    }
+    match columns.and_then(|c| c.iter().position(|c| c == s.as_bytes())) {
+        Some(i) => Ok(FieldRef::Index(i)),
+        None if columns.is_some() => Err(format!("no column named '{s}'")),
+        None => Err(format!(
+            "no field '{s}': name fields by number, or by column name with --header"
+        )),
+    }
+}
+
 /// Why a record's values could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BadRecord {
@@ -254,6 +291,25 @@ impl CsvDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_numbers_spans_names_and_paths() {
+        let cols = [b"id".to_vec(), b"price".to_vec()];
+        assert_eq!(resolve("2", false, None), Ok(FieldRef::Index(1)));
+        assert_eq!(resolve("2-3", false, None), Ok(FieldRef::Span(1, 2)));
+        assert_eq!(resolve("price", false, Some(&cols)), Ok(FieldRef::Index(1)));
+        assert_eq!(
+            resolve("a.b", true, None),
+            Ok(FieldRef::Path(vec![b"a".to_vec(), b"b".to_vec()]))
+        );
+        assert!(resolve("0", false, None).is_err());
+        assert!(resolve("3-2", false, None).is_err());
+        assert_eq!(
+            resolve("x", false, Some(&cols)),
+            Err("no column named 'x'".to_string())
+        );
+        assert!(resolve("x", false, None).is_err_and(|e| e.contains("--header")));
+    }
 
     /// fuzz/ (expr target): a huge field number overflowed a preallocation and panicked.
     #[test]

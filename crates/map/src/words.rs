@@ -105,9 +105,100 @@ pub fn is_sep(c: u8, eol: u8) -> bool {
     SEPS.contains(&c) || c == eol
 }
 
+/// Why [`stream`] stopped.
+#[derive(Debug)]
+pub enum StreamError<E> {
+    /// Reading the input failed.
+    Read(std::io::Error),
+    /// The consumer failed.
+    Sink(E),
+}
+
+/// `--words` over one raw input: read `r` in blocks cut after their last separator (so that
+/// no token is split), skip the first record when `skip_header`, and hand each block's text
+/// to `f`. Returns (records, bytes) read; records are counted only when `count`.
+pub fn stream<E>(
+    r: &mut dyn std::io::Read,
+    skip_header: bool,
+    eol: u8,
+    count: bool,
+    mut f: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(u64, u64), StreamError<E>> {
+    const READ: usize = 1 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * READ);
+    let mut bytes = 0u64;
+    let mut records = 0u64;
+    let mut in_header = skip_header;
+    let mut last = eol;
+    loop {
+        let at = buf.len();
+        buf.resize(at + READ, 0);
+        let n = loop {
+            match r.read(&mut buf[at..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StreamError::Read(e)),
+            }
+        };
+        buf.truncate(at + n);
+        bytes += n as u64;
+        let fresh = &buf[at..];
+        if count {
+            records += crate::count_byte(fresh, eol);
+        }
+        if let Some(&l) = fresh.last() {
+            last = l;
+        }
+        let mut start = 0;
+        if in_header {
+            match memchr::memchr(eol, &buf) {
+                Some(p) => {
+                    start = p + 1;
+                    in_header = false;
+                }
+                None if n == 0 => break,
+                None => continue,
+            }
+        }
+        let cut = if n == 0 {
+            buf.len()
+        } else {
+            match buf[start..].iter().rposition(|&c| is_sep(c, eol)) {
+                Some(p) => start + p + 1,
+                None => start,
+            }
+        };
+        f(&buf[start..cut]).map_err(StreamError::Sink)?;
+        buf.drain(..cut);
+        if n == 0 {
+            break;
+        }
+    }
+    if count && bytes > 0 && last != eol {
+        records += 1;
+    }
+    Ok((records, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_never_splits_a_token_and_skips_the_header() {
+        let text = b"h h\nab cd\nef";
+        let mut r = &text[..];
+        let mut seen = Vec::new();
+        let got = stream(&mut r, true, b'\n', true, |t| {
+            seen.push(t.to_vec());
+            Ok::<(), ()>(())
+        });
+        assert_eq!(got.ok(), Some((3, text.len() as u64)));
+        assert_eq!(seen.concat(), b"ab cd\nef");
+        for t in &seen {
+            assert!(t.is_empty() || t.ends_with(b" ") || t.ends_with(b"\n") || t.ends_with(b"ef"));
+        }
+    }
 
     fn naive(text: &[u8], lower: bool) -> Vec<u8> {
         let mut out = Vec::new();

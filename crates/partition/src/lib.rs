@@ -9,11 +9,13 @@
 
 pub mod manifest;
 pub mod parts;
+pub mod routed;
 pub mod sketch;
 
-pub use manifest::{copartitioned, Manifest, Partitioning};
-pub use parts::{percent_decode, percent_encode, Compress, Parts};
-use serde_json::{json, Value};
+pub use manifest::{copartitioned, Cut, Manifest, NewManifest, PartInfo, Partitioning};
+pub use parts::{percent_decode, percent_encode, Compress, Encoder, Parts};
+pub use routed::PartWriter;
+use serde_json::Value;
 pub use sketch::HeavyHitters;
 use std::fs;
 use std::io;
@@ -306,6 +308,35 @@ impl DirCommit {
     }
 }
 
+impl DirCommit {
+    /// Commit a Hive-style directory in place (`bsplit --by --overwrite-partitions`): move
+    /// each staged `NAME=VALUE` directory of `written` into DEST instead of the old one (the
+    /// old one goes into the staging directory, removed with it), leave DEST's other
+    /// directories, and write `_SUCCESS` last. DEST is created when absent.
+    pub fn commit_partitions(self, written: &[String], manifest: &Value) -> Result<(), DirError> {
+        let dir = self.dest.clone();
+        fs::create_dir_all(&dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        let stage = self.path().to_path_buf();
+        for d in written {
+            let new = stage.join(d);
+            let old = dir.join(d);
+            let aside = stage.join(format!("{d}.old"));
+            if old.exists() {
+                fs::rename(&old, &aside)
+                    .map_err(io_err(format!("cannot replace {}", old.display())))?;
+            }
+            fs::rename(&new, &old).map_err(io_err(format!("cannot write {}", old.display())))?;
+        }
+        let mut text = serde_json::to_string_pretty(manifest).unwrap_or_default();
+        text.push('\n');
+        let tmp = stage.join("_SUCCESS");
+        fs::write(&tmp, text).map_err(io_err("cannot write _SUCCESS"))?;
+        fs::rename(&tmp, dir.join("_SUCCESS")).map_err(io_err("cannot write _SUCCESS"))?;
+        // The staging directory (with the old partitions) goes when `self` is dropped.
+        Ok(())
+    }
+}
+
 /// The old destination that a `force` commit moved aside, removed when this is dropped:
 /// drop it after the commit's critical section (removing a large directory takes time).
 #[must_use = "dropping it removes the old directory; drop it after the critical section"]
@@ -374,57 +405,6 @@ impl Drop for DirCommit {
             }
         }
     }
-}
-
-/// Records and bytes of one part, for the manifest and `--stats`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PartInfo {
-    pub name: String,
-    pub records: u64,
-    pub bytes: u64,
-}
-
-/// How the parts were cut, for the manifest.
-#[derive(Clone, Debug)]
-pub struct Cut {
-    /// `hash`, `range`, `round-robin`, `lines`, `bytes`, `chunks`, `by`.
-    pub method: String,
-    pub n: u64,
-    /// The `-k` specs as given (empty: the tool's default key).
-    pub keys: Vec<String>,
-    /// Whether the partition function above was used.
-    pub hashed: bool,
-}
-
-/// The `_SUCCESS` manifest.
-pub fn manifest(
-    tool: &str,
-    cut: &Cut,
-    sorted_by: Option<&[String]>,
-    parts: &[PartInfo],
-    extra: Value,
-) -> Value {
-    let mut m = json!({
-        "tool": tool,
-        "version": env!("CARGO_PKG_VERSION"),
-        "partitioning": {
-            "method": cut.method,
-            "n": cut.n,
-            "key": cut.keys,
-            "partition_function": if cut.hashed { Value::from(PARTITION_FUNCTION) } else { Value::Null },
-        },
-        "sorted": match sorted_by {
-            Some(k) => json!({ "by": k, "stable": true }),
-            None => Value::Null,
-        },
-        "parts": parts.iter().map(|p| json!({"name": p.name, "records": p.records, "bytes": p.bytes})).collect::<Vec<_>>(),
-        "records": parts.iter().map(|p| p.records).sum::<u64>(),
-        "bytes": parts.iter().map(|p| p.bytes).sum::<u64>(),
-    });
-    if let (Value::Object(m), Value::Object(x)) = (&mut m, extra) {
-        m.extend(x);
-    }
-    m
 }
 
 /// Read a directory's manifest, and check that every part it lists is there with the size

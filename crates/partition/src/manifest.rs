@@ -3,7 +3,7 @@
 //! their parts can be joined pair by pair.
 
 use crate::{part_name, read_manifest, DirError, PARTITION_FUNCTION};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// How a directory's parts were cut.
@@ -112,6 +112,80 @@ impl Manifest {
     }
 }
 
+/// Records and bytes of one part, for the manifest and `--stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartInfo {
+    pub name: String,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// How the parts were cut, for the manifest.
+#[derive(Clone, Debug)]
+pub struct Cut {
+    /// `hash`, `range`, `round-robin`, `lines`, `bytes`, `chunks`, `by`.
+    pub method: String,
+    pub n: u64,
+    /// The `-k` specs as given (empty: the tool's default key).
+    pub keys: Vec<String>,
+    /// Whether the partition function above was used.
+    pub hashed: bool,
+}
+
+/// A directory output's `_SUCCESS` manifest as its writer gives it (the reader's view is
+/// [`Manifest`]).
+#[derive(Clone, Debug)]
+pub struct NewManifest<'a> {
+    /// The tool that wrote the directory.
+    pub tool: &'a str,
+    pub cut: &'a Cut,
+    /// The keys every part is sorted by (bshuffle).
+    pub sorted_by: Option<&'a [String]>,
+    pub parts: &'a [PartInfo],
+    /// `bshuffle --combine`: the aggregates whose partial states the parts hold.
+    pub combine: Option<Vec<String>>,
+    /// bsplit: whether every key of part i sorts before every key of part i+1 (`--range`).
+    pub parts_in_key_order: Option<bool>,
+    /// The heaviest keys (`--stats` with a hash or by-value cut).
+    pub heavy_hitters: Option<Value>,
+}
+
+impl NewManifest<'_> {
+    /// The JSON written as `_SUCCESS` (each part's `file_bytes` is added at the commit).
+    pub fn to_json(&self) -> Value {
+        let (cut, parts) = (self.cut, self.parts);
+        let mut m = json!({
+            "tool": self.tool,
+            "version": env!("CARGO_PKG_VERSION"),
+            "partitioning": {
+                "method": cut.method,
+                "n": cut.n,
+                "key": cut.keys,
+                "partition_function": if cut.hashed { Value::from(PARTITION_FUNCTION) } else { Value::Null },
+            },
+            "sorted": match self.sorted_by {
+                Some(k) => json!({ "by": k, "stable": true }),
+                None => Value::Null,
+            },
+            "parts": parts.iter().map(|p| json!({"name": p.name, "records": p.records, "bytes": p.bytes})).collect::<Vec<_>>(),
+            "records": parts.iter().map(|p| p.records).sum::<u64>(),
+            "bytes": parts.iter().map(|p| p.bytes).sum::<u64>(),
+        });
+        if let Value::Object(o) = &mut m {
+            if let Some(c) = &self.combine {
+                o.insert("combine".into(), json!(c));
+            }
+            if let Some(k) = self.parts_in_key_order {
+                o.insert("parts_in_key_order".into(), json!(k));
+            }
+            if let Some(h) = &self.heavy_hitters {
+                o.insert("heavy_hitters".into(), h.clone());
+            }
+        }
+        m
+    }
+}
+
 /// Whether the parts of `l` and `r` line up (part `i` of one holds exactly the keys of part
 /// `i` of the other): both hash partitionings by the current function into the same number
 /// of parts. The number of parts, or why not.
@@ -168,20 +242,69 @@ mod tests {
     }
 
     #[test]
+    fn what_is_written_is_what_is_read() {
+        let cut = Cut {
+            method: "hash".into(),
+            n: 2,
+            keys: vec!["2".into()],
+            hashed: true,
+        };
+        let parts = [
+            PartInfo {
+                name: "part-00000".into(),
+                records: 3,
+                bytes: 12,
+            },
+            PartInfo {
+                name: "part-00001".into(),
+                records: 1,
+                bytes: 4,
+            },
+        ];
+        let keys = ["2".to_string()];
+        let written = NewManifest {
+            tool: "bshuffle",
+            cut: &cut,
+            sorted_by: Some(&keys),
+            parts: &parts,
+            combine: Some(vec!["count".into()]),
+            parts_in_key_order: None,
+            heavy_hitters: None,
+        }
+        .to_json();
+        assert_eq!(written["records"], 4);
+        let m = Manifest::from_value(Path::new("d"), written);
+        assert_eq!(m.partitioning.hashed_by(), Some(&keys[..]));
+        assert_eq!(m.partitioning.n, Some(2));
+        assert_eq!(m.sorted_by, Some(keys.to_vec()));
+        assert_eq!(m.combine, Some(vec!["count".to_string()]));
+        assert_eq!(m.parts, vec!["part-00000", "part-00001"]);
+        assert!(m.raw.get("parts_in_key_order").is_none());
+    }
+
+    #[test]
     fn copartitioned_needs_the_same_n_and_the_current_function() {
         let f = Some(PARTITION_FUNCTION);
         let ok = manifest("l", Some(4), f);
         assert_eq!(copartitioned(&ok, &manifest("r", Some(4), f)), Ok(4));
-        let e = copartitioned(&ok, &manifest("r", Some(3), f)).unwrap_err();
+        let e = copartitioned(&ok, &manifest("r", Some(3), f))
+            .err()
+            .unwrap_or_default();
         assert_eq!(
             e,
             "l has 4 parts and r has 3: partitionings must have the same N"
         );
-        let e = copartitioned(&ok, &manifest("r", Some(4), Some("md5"))).unwrap_err();
+        let e = copartitioned(&ok, &manifest("r", Some(4), Some("md5")))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("different partition functions"), "{e}");
-        let e = copartitioned(&ok, &manifest("r", Some(4), None)).unwrap_err();
+        let e = copartitioned(&ok, &manifest("r", Some(4), None))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("must both be hash partitionings"), "{e}");
-        let e = copartitioned(&ok, &manifest("r", None, f)).unwrap_err();
+        let e = copartitioned(&ok, &manifest("r", None, f))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("does not say how many parts"), "{e}");
     }
 }

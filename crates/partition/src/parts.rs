@@ -27,6 +27,65 @@ impl Compress {
             Compress::Zstd => ".zst",
         }
     }
+
+    /// `w` written through this compression: the one gzip/zstd part writer (gzip at the
+    /// fast level, zstd at level 3). Call [`Encoder::finish`] to end the stream.
+    pub fn encoder<W: Write>(self, w: W) -> io::Result<Encoder<W>> {
+        Ok(match self {
+            Compress::None => Encoder::Plain(w),
+            Compress::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::fast(),
+            )),
+            Compress::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(w, 3)?),
+        })
+    }
+}
+
+/// A part's bytes on their way to its file, compressed or not (see [`Compress::encoder`]).
+pub enum Encoder<W: Write> {
+    Plain(W),
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> Encoder<W> {
+    /// End the stream (the gzip trailer, the zstd frame's end) and flush it.
+    pub fn finish(self) -> io::Result<W> {
+        let mut w = match self {
+            Encoder::Plain(w) => w,
+            Encoder::Gzip(e) => e.finish()?,
+            Encoder::Zstd(e) => e.finish()?,
+        };
+        w.flush()?;
+        Ok(w)
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Plain(w) => w.write(buf),
+            Encoder::Gzip(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Encoder::Plain(w) => w.write_all(buf),
+            Encoder::Gzip(e) => e.write_all(buf),
+            Encoder::Zstd(e) => e.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Plain(w) => w.flush(),
+            Encoder::Gzip(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+        }
+    }
 }
 
 const FLUSH_AT: usize = 256 << 10;
@@ -120,16 +179,11 @@ impl Parts {
             .map_err(|e| annotate(&p.path, e))?;
         p.created = true;
         if !p.buf.is_empty() {
-            match compress {
-                Compress::None => f.write_all(&p.buf),
-                Compress::Gzip => {
-                    let mut enc =
-                        flate2::write::GzEncoder::new(&mut f, flate2::Compression::fast());
-                    enc.write_all(&p.buf).and_then(|_| enc.finish().map(|_| ()))
-                }
-                Compress::Zstd => zstd::stream::copy_encode(&p.buf[..], &mut f, 3),
-            }
-            .map_err(|e| annotate(&p.path, e))?;
+            // One gzip member or zstd frame per flush: they concatenate into one stream.
+            compress
+                .encoder(&mut f)
+                .and_then(|mut e| e.write_all(&p.buf).and_then(|()| e.finish().map(drop)))
+                .map_err(|e| annotate(&p.path, e))?;
         }
         self.buffered -= p.buf.len();
         p.buf.clear();
@@ -229,6 +283,29 @@ mod tests {
             assert_eq!(percent_decode(&e), v, "{e}");
         }
         assert_eq!(percent_encode(b"2024-01-01"), "2024-01-01");
+    }
+
+    #[test]
+    fn every_compression_round_trips() {
+        use std::io::Read;
+        for c in [Compress::None, Compress::Gzip, Compress::Zstd] {
+            let mut e = c.encoder(Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+            e.write_all(b"a\nb\n").unwrap_or_else(|e| panic!("{e}"));
+            let bytes = e.finish().unwrap_or_else(|e| panic!("{e}"));
+            let mut back = Vec::new();
+            match c {
+                Compress::None => back = bytes,
+                Compress::Gzip => {
+                    flate2::read::MultiGzDecoder::new(&bytes[..])
+                        .read_to_end(&mut back)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                }
+                Compress::Zstd => {
+                    back = zstd::decode_all(&bytes[..]).unwrap_or_else(|e| panic!("{e}"))
+                }
+            }
+            assert_eq!(back, b"a\nb\n", "{c:?}");
+        }
     }
 
     #[test]

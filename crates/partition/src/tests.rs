@@ -2,6 +2,7 @@
 //! (computed with Python's xxhash), and the directory commit.
 
 use super::*;
+use serde_json::json;
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())

@@ -7,9 +7,11 @@
 //! key)*` and comparisons read the keys from there.
 
 use crate::compare::KeyOpts;
+pub use crate::csv::CsvScratch;
 use crate::fields::{extract_from_fields, FieldSplit, Span};
 use crate::json;
 use crate::keyspec::{FieldRef, KeySpec};
+use crate::packer::{complement, escape_into, flip, Packer};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -487,96 +489,6 @@ impl RecordOrder {
     }
 }
 
-fn complement(b: &mut [u8]) {
-    for x in b {
-        *x = !*x;
-    }
-}
-
-/// `bytes` with NUL written as 00 01, then 00 00: order-preserving and prefix-free.
-fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
-    let mut rest = bytes;
-    while let Some(i) = memchr::memchr(0, rest) {
-        out.extend_from_slice(&rest[..=i]);
-        out.push(1);
-        rest = &rest[i + 1..];
-    }
-    out.extend_from_slice(rest);
-    out.extend_from_slice(&[0, 0]);
-}
-
-fn flip(p: [u64; 2], reverse: bool) -> [u64; 2] {
-    if reverse {
-        [!p[0], !p[1]]
-    } else {
-        p
-    }
-}
-
-/// The first 16 bytes of a byte sequence as two big-endian u64s, zero padded.
-#[derive(Default)]
-struct Packer {
-    buf: [u8; 16],
-    n: usize,
-}
-
-impl Packer {
-    #[inline]
-    fn push(&mut self, b: u8) -> bool {
-        if self.n == 16 {
-            return false;
-        }
-        self.buf[self.n] = b;
-        self.n += 1;
-        true
-    }
-
-    #[inline]
-    fn extend(&mut self, bytes: &[u8]) {
-        let k = bytes.len().min(16 - self.n);
-        self.buf[self.n..self.n + k].copy_from_slice(&bytes[..k]);
-        self.n += k;
-    }
-
-    /// The first 15 bytes and a length byte: the length when it is at most 15 (so equal
-    /// summaries mean equal sequences), 0xFF when longer. Still order-preserving: among
-    /// sequences equal in their first 15 bytes, the shorter is a prefix of the longer.
-    #[inline]
-    fn finish_counted(&self) -> [u64; 2] {
-        let mut c = Packer {
-            buf: self.buf,
-            n: self.n,
-        };
-        c.buf[15] = if self.n <= 15 { self.n as u8 } else { 0xFF };
-        c.finish(false)
-    }
-
-    #[inline]
-    fn finish(&self, reverse: bool) -> [u64; 2] {
-        let hi = u64::from_be_bytes([
-            self.buf[0],
-            self.buf[1],
-            self.buf[2],
-            self.buf[3],
-            self.buf[4],
-            self.buf[5],
-            self.buf[6],
-            self.buf[7],
-        ]);
-        let lo = u64::from_be_bytes([
-            self.buf[8],
-            self.buf[9],
-            self.buf[10],
-            self.buf[11],
-            self.buf[12],
-            self.buf[13],
-            self.buf[14],
-            self.buf[15],
-        ]);
-        flip([hi, lo], reverse)
-    }
-}
-
 /// Append one part of an item built by the caller (for an order whose format extracts):
 /// first the record, then each key, each written by `fill` (breduce --merge reads keys from
 /// partial lines itself).
@@ -590,147 +502,6 @@ pub fn push_item_part(out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
 
 fn push_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n.min(u32::MAX as usize) as u32).to_le_bytes());
-}
-
-/// Reusable buffers for decoding one CSV record.
-#[derive(Default)]
-pub struct CsvScratch {
-    out: Vec<u8>,
-    ends: Vec<usize>,
-    n: usize,
-}
-
-impl CsvScratch {
-    /// Decode `rec` (one whole CSV record, quotes and all) into fields.
-    pub fn parse(&mut self, rec: &[u8], delim: u8) -> Result<(), KeyReadError> {
-        let mut rdr = csv_core::ReaderBuilder::new().delimiter(delim).build();
-        if self.out.len() < rec.len() + 1 {
-            self.out.resize(rec.len() + 1, 0);
-        }
-        if self.ends.len() < 16 {
-            self.ends.resize(16, 0);
-        }
-        let mut input = rec;
-        let (mut nout, mut nends) = (0, 0);
-        loop {
-            let (res, nin, o, e) =
-                rdr.read_record(input, &mut self.out[nout..], &mut self.ends[nends..]);
-            input = &input[nin..];
-            nout += o;
-            nends += e;
-            match res {
-                csv_core::ReadRecordResult::InputEmpty => {
-                    if input.is_empty() {
-                        // Signal the end of input to finish the record.
-                        let (res, _, o, e) =
-                            rdr.read_record(&[], &mut self.out[nout..], &mut self.ends[nends..]);
-                        nout += o;
-                        nends += e;
-                        match res {
-                            csv_core::ReadRecordResult::Record
-                            | csv_core::ReadRecordResult::End => break,
-                            csv_core::ReadRecordResult::OutputEndsFull => {
-                                let l = self.ends.len();
-                                self.ends.resize(l * 2, 0);
-                                continue;
-                            }
-                            _ => return Err(KeyReadError::Csv),
-                        }
-                    }
-                }
-                csv_core::ReadRecordResult::OutputFull => {
-                    let l = self.out.len();
-                    self.out.resize(l * 2, 0);
-                }
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    let l = self.ends.len();
-                    self.ends.resize(l * 2, 0);
-                }
-                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
-            }
-        }
-        let _ = nout;
-        // A record ended before its input did: only a bare CR outside quotes does that (a
-        // framed record has no unquoted newline, and a CR right before the newline is the
-        // CRLF line end, consumed with the record). Never drop the rest silently.
-        if !input.is_empty() {
-            return Err(KeyReadError::CsvBareCr);
-        }
-        self.n = nends;
-        Ok(())
-    }
-
-    /// Field `i` (0-based) of the last record parsed; empty past the last field.
-    pub fn field(&self, i: usize) -> &[u8] {
-        if i >= self.n {
-            return &[];
-        }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.out.get(start..self.ends[i]).unwrap_or(&[])
-    }
-
-    /// The fields of the last record parsed.
-    pub fn fields(&self) -> Vec<&[u8]> {
-        let mut start = 0;
-        let mut v = Vec::with_capacity(self.n);
-        for &e in &self.ends[..self.n] {
-            v.push(self.out.get(start..e).unwrap_or(&[]));
-            start = e;
-        }
-        v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_decode() {
-        let mut s = CsvScratch::default();
-        s.parse(b"a,\"b,\"\"c\"\"\",,d", b',')
-            .unwrap_or_else(|e| panic!("{e}"));
-        let f: Vec<&[u8]> = s.fields();
-        assert_eq!(f, vec![&b"a"[..], b"b,\"c\"", b"", b"d"]);
-        s.parse(b"", b',').unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.fields().len() <= 1);
-    }
-
-    /// Issue 14 (defect 2): a lone CR outside quotes is a malformed record, not the end of
-    /// one that silently drops what follows; a CR inside quotes is data; CRLF line ends
-    /// are line ends.
-    #[test]
-    fn csv_lone_cr() {
-        let mut s = CsvScratch::default();
-        assert_eq!(s.parse(b"a,1\rb,2", b','), Err(KeyReadError::CsvBareCr));
-        assert_eq!(s.parse(b"a,x\ry", b','), Err(KeyReadError::CsvBareCr));
-        assert_eq!(s.parse(b"a,1\r\r", b','), Err(KeyReadError::CsvBareCr));
-        s.parse(b"a,\"1\rb\",2", b',')
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.fields(), vec![&b"a"[..], b"1\rb", b"2"]);
-        s.parse(b"a,1\r", b',').unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.fields(), vec![&b"a"[..], b"1"]);
-    }
-
-    #[test]
-    fn csv_items() {
-        let key = Key::resolve(
-            &KeySpec::parse("2").unwrap_or_else(|e| panic!("{e}")),
-            Format::Csv(b','),
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let ord = RecordOrder::new(Format::Csv(b','), vec![key], KeyOpts::default(), false);
-        let mut a = vec![];
-        let mut b = vec![];
-        let mut s = CsvScratch::default();
-        ord.encode(b"x,\"b\"", &mut a, &mut s)
-            .unwrap_or_else(|e| panic!("{e}"));
-        ord.encode(b"y,a", &mut b, &mut s)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ord.record(&a), b"x,\"b\"");
-        assert_eq!(ord.compare(&a, &b), Ordering::Greater);
-    }
 }
 
 /// The external sort orders items by a record order directly (bsort, bjoin's sorts).
@@ -750,5 +521,30 @@ impl extsort::Order for RecordOrder {
     #[inline]
     fn normalized(&self, item: &[u8], out: &mut Vec<u8>) -> bool {
         RecordOrder::normalized(self, item, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_items() {
+        let key = Key::resolve(
+            &KeySpec::parse("2").unwrap_or_else(|e| panic!("{e}")),
+            Format::Csv(b','),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ord = RecordOrder::new(Format::Csv(b','), vec![key], KeyOpts::default(), false);
+        let mut a = vec![];
+        let mut b = vec![];
+        let mut s = CsvScratch::default();
+        ord.encode(b"x,\"b\"", &mut a, &mut s)
+            .unwrap_or_else(|e| panic!("{e}"));
+        ord.encode(b"y,a", &mut b, &mut s)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ord.record(&a), b"x,\"b\"");
+        assert_eq!(ord.compare(&a, &b), Ordering::Greater);
     }
 }

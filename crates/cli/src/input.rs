@@ -2,11 +2,8 @@
 //! unreadable one is a usage error), frame records (CSV records may span lines), skip and
 //! return headers, and name each record `FILE:LINE` for messages.
 
-use clap::ArgMatches;
-use cli::{args, Error, Progress, Result};
-use record::{
-    CsvScratch, FieldSplit, Format, FrameError, Framer, Key, KeyOpts, KeySpec, RecordOrder,
-};
+use crate::{Error, Progress, Result};
+use record::{CsvScratch, Format, FrameError, Framer, RecordOrder};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -190,7 +187,7 @@ pub fn counted(r: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.0.read(buf)?;
-        cli::progress::advance(n as u64);
+        crate::progress::advance(n as u64);
         Ok(n)
     }
 }
@@ -241,10 +238,13 @@ impl Inputs {
         let mut sizes = Some(0u64);
         for name in names {
             if name == "-" {
-                cli::reads_stdin();
+                crate::reads_stdin();
             }
             let r = record::input::open(name).map_err(|e| {
-                Error::Usage(format!("cannot read {name}: {}", cli::error::describe(&e)))
+                Error::Usage(format!(
+                    "cannot read {name}: {}",
+                    crate::error::describe(&e)
+                ))
             })?;
             // Regular files after the first are closed again and reopened when reached:
             // `bsort *.tsv` of more files than descriptors works, as GNU's does (issue 14).
@@ -394,26 +394,6 @@ pub fn item_of<'a>(
     Ok(item)
 }
 
-/// The column names of a header record.
-pub fn split_header(h: &[u8], format: Format) -> Vec<Vec<u8>> {
-    match format {
-        Format::Text(FieldSplit::Char(t)) => h.split(|&c| c == t).map(<[u8]>::to_vec).collect(),
-        Format::Text(FieldSplit::Blank) => h
-            .split(|c| record::compare::is_blank(*c))
-            .filter(|f| !f.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect(),
-        Format::Csv(d) => {
-            let mut s = CsvScratch::default();
-            match s.parse(h, d) {
-                Ok(()) => s.fields().into_iter().map(<[u8]>::to_vec).collect(),
-                Err(_) => Vec::new(),
-            }
-        }
-        Format::Jsonl => Vec::new(),
-    }
-}
-
 /// A sort error at a record.
 pub fn sort_error(e: extsort::Error, at: &At) -> Error {
     match e {
@@ -487,208 +467,58 @@ impl extsort::Source for RecordSource<'_> {
     }
 }
 
-/// What every sorting tool works out from its command line before reading records.
-pub struct Setup {
-    pub format: Format,
-    pub eol: u8,
-    pub inputs: Inputs,
-    /// The first input's header record (`--header`).
-    pub header: Option<Vec<u8>>,
-    pub keys: Vec<Key>,
-    /// The `-k` texts as given, for manifests.
-    pub key_texts: Vec<String>,
-    pub budget: usize,
-    pub threads: usize,
-    pub stats_dest: Option<String>,
-}
-
-fn flag(m: &ArgMatches, id: &str) -> bool {
-    m.try_get_one::<bool>(id)
-        .ok()
-        .flatten()
-        .copied()
-        .unwrap_or(false)
-}
-
-/// Resolve format, inputs, header and keys. `blank_default`: without `-t` and `--format`,
-/// split fields on blanks as GNU sort does (bsort); otherwise TSV. `default_key`: the key
-/// when no `-k` is given (`None`: the whole record).
-pub fn setup(
-    m: &ArgMatches,
-    blank_default: bool,
-    global: KeyOpts,
-    default_key: Option<&str>,
-) -> Result<Setup> {
-    setup_names(
-        m,
-        args::inputs(m),
-        blank_default,
-        global,
-        default_key,
-        false,
-    )
-}
-
-/// [`setup`] for TSV-by-default tools whose inputs are not `FILE...` (breduce's positionals
-/// mix aggregates and files).
-///
-/// `partial_input`: the records are partial lines (breduce --merge), always TSV: keys are
-/// still resolved for the declared format (JSON paths stay paths), names against the TSV
-/// header.
-pub fn setup_with_files(
-    m: &ArgMatches,
-    files: &[String],
-    global: KeyOpts,
-    default_key: Option<&str>,
-    partial_input: bool,
-) -> Result<Setup> {
-    let names = if files.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        files.to_vec()
-    };
-    setup_names(m, names, false, global, default_key, partial_input)
-}
-
-/// [`setup`] over the inputs `names` instead of the command line's (bsort's batched merge).
-pub fn setup_names(
-    m: &ArgMatches,
-    names: Vec<String>,
-    blank_default: bool,
-    global: KeyOpts,
-    default_key: Option<&str>,
-    partial_input: bool,
-) -> Result<Setup> {
-    let eol = if flag(m, "zero") { 0 } else { b'\n' };
-    let delim = args::delimiter_of(m)?;
-    let format = match args::format_of(m, &names) {
-        Some("csv") => Format::Csv(delim.unwrap_or(b',')),
-        Some("jsonl") => Format::Jsonl,
-        Some(_) => Format::Text(FieldSplit::Char(delim.unwrap_or(b'\t'))),
-        None => match (delim, blank_default) {
-            (Some(d), _) => Format::Text(FieldSplit::Char(d)),
-            (None, true) => Format::Text(FieldSplit::Blank),
-            (None, false) => Format::Text(FieldSplit::Char(b'\t')),
-        },
-    };
-    let mut specs = args::keys_of(m)?;
-    let key_texts: Vec<String> = specs.iter().map(|s| s.text.clone()).collect();
-    if specs.is_empty() {
-        if let Some(k) = default_key {
-            specs.push(KeySpec::parse(k)?);
-        }
+/// Merge the already-sorted `inputs` (read lazily) into `sink`, records first to last as
+/// they are; returns the merge's counters and the bytes read (bsort -m and its batches).
+pub fn merge_inputs(
+    order: &RecordOrder,
+    inputs: &mut Inputs,
+    cfg: &extsort::Config,
+    eol: u8,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(extsort::Stats, u64)> {
+    let read = std::cell::Cell::new(0u64);
+    let mut sources: Vec<Box<dyn extsort::Source + '_>> = Vec::new();
+    for input in inputs.take_all() {
+        sources.push(Box::new(RecordSource::new(input, order, &read)));
     }
-    let budget = args::budget_of(m)?;
-    let threads = args::threads_of(m);
-    let stats_dest = args::stats_of(m);
-    let mut inputs = Inputs::open(&names, eol, budget.max(extsort::RECORD_ALLOWANCE))?;
-    let read_as = if partial_input {
-        Format::Text(FieldSplit::Char(b'\t'))
-    } else {
-        format
+    let emit = |item: &[u8], buf: &mut Vec<u8>| {
+        buf.extend_from_slice(order.record(item));
+        buf.push(eol);
     };
-    inputs.set_csv(matches!(read_as, Format::Csv(_)));
-    let header = if flag(m, "header") && read_as != Format::Jsonl {
-        inputs.read_headers(read_as)?
-    } else {
-        None
-    };
-    let fields = header.as_ref().map(|h| split_header(h, read_as));
-    let refs: Option<Vec<&[u8]>> = fields
-        .as_ref()
-        .map(|v| v.iter().map(|f| f.as_slice()).collect());
-    let mut keys = Vec::with_capacity(specs.len());
-    for s in &specs {
-        let mut s = s.clone();
-        s.inherit(&global);
-        keys.push(Key::resolve(&s, format, refs.as_deref()).map_err(Error::Usage)?);
-    }
-    Ok(Setup {
-        format,
-        eol,
-        inputs,
-        header,
-        keys,
-        key_texts,
-        budget,
-        threads,
-        stats_dest,
-    })
+    let merged = extsort::merge(order, sources, cfg, &emit, sink)?;
+    Ok((merged, read.get()))
 }
 
-/// The external sort's settings from `-S -T -j --batch-size --compress-temp`.
-pub fn sort_config(
-    m: &ArgMatches,
-    budget: usize,
-    threads: usize,
-    stable: bool,
-    unique: bool,
-) -> extsort::Config {
-    let nofile = cli::open_file_limit().saturating_sub(16).max(2) as usize;
-    // Spill directories of runs that were killed (SIGKILL leaves them) go first.
-    let tmp_parent = args::tmp_of(m);
-    cli::cleanup::sweep(&tmp_parent, "batchkit-", "");
-    let fan_in = m
-        .try_get_one::<u32>("batch-size")
-        .ok()
-        .flatten()
-        .map_or(64, |&b| b as usize)
-        .min(nofile);
-    extsort::Config {
-        budget,
-        tmp_parent,
-        threads,
-        fan_in,
-        compress: flag(m, "compress-temp"),
-        stable,
-        unique,
-        cancel: Some(cli::cleanup::cancel_flag()),
-        temp_hook: Some(cli::cleanup::temp_hook),
-        event_hook: Some(cli::progress::sort_event),
+impl Input {
+    /// Open one input (an unreadable one is a usage error), framing CSV records when `csv`.
+    pub fn open_one(name: &str, eol: u8, max_record: usize, csv: bool) -> Result<Input> {
+        let mut ins = Inputs::open(&[name.to_string()], eol, max_record)?;
+        ins.set_csv(csv);
+        ins.take_all()
+            .pop()
+            .ok_or_else(|| Error::Runtime(format!("cannot open {name}")))
     }
 }
 
-/// Write `--stats` when asked.
-pub fn emit_stats(
-    tool: &str,
-    stats: &cli::Stats,
-    dest: &Option<String>,
-    started: std::time::Instant,
-) -> Result<()> {
-    if let Some(d) = dest {
-        stats
-            .emit(tool, started, d)
-            .map_err(|e| Error::io(format!("cannot write stats to {d}"), e))?;
+/// A side of a join (bjoin).
+impl join::Source for Input {
+    fn name(&self) -> &str {
+        &self.name
     }
-    Ok(())
-}
 
-/// Stage directory output `dir` (see [`partition::DirCommit`]), after removing the staging
-/// directories that killed runs left beside it.
-pub fn begin_dir(dir: &std::path::Path, force: bool) -> Result<partition::DirCommit> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    cli::cleanup::sweep(&parent, &partition::staging_prefix(dir), "");
-    Ok(partition::DirCommit::begin(
-        dir,
-        force,
-        Some(cli::cleanup::temp_hook),
-    )?)
-}
+    fn next_record(&mut self) -> join::Result<Option<&[u8]>> {
+        Input::next_record(self).map_err(|e| join::Error::Input(e.message().unwrap_or_default()))
+    }
 
-/// Commit a directory output as one critical section: a signal arriving meanwhile is acted
-/// on after it, so DIR is either untouched or whole. An old DIR replaced by `--force` is
-/// removed afterwards (and on a signal, by the cleanup).
-pub fn commit_dir(commit: partition::DirCommit, manifest: &serde_json::Value) -> Result<()> {
-    let aside = cli::cleanup::critical(|| {
-        let r = commit.commit(manifest);
-        if r.is_ok() {
-            cli::cleanup::mark_committed();
-        }
-        r
-    })?;
-    drop(aside);
-    Ok(())
+    fn last(&self) -> &[u8] {
+        Input::last(self)
+    }
+
+    fn line(&self) -> u64 {
+        Input::line(self)
+    }
+
+    fn into_parts(self) -> (Vec<u8>, Box<dyn Read + Send>, bool) {
+        Input::into_parts(self)
+    }
 }
