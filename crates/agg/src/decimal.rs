@@ -50,6 +50,28 @@ pub fn parse(s: &[u8]) -> Option<Number> {
     parse_slow(s)
 }
 
+/// `-?[0-9]{1,15}`, which [`parse`] reads as the exact integer this returns (below 2^53
+/// in magnitude); anything else is `None`, for [`parse`] to read.
+#[inline]
+pub fn small_int(s: &[u8]) -> Option<i64> {
+    let (neg, body) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if body.is_empty() || body.len() > 15 {
+        return None;
+    }
+    let mut v = 0i64;
+    for &c in body {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(if neg { -v } else { v })
+}
+
 fn parse_slow(s: &[u8]) -> Option<Number> {
     let t = trim(s);
     if t.is_empty() {
@@ -248,6 +270,39 @@ mod tests {
             let (a, b) = (parse(s.as_bytes()), parse_slow(s.as_bytes()));
             proptest::prop_assert_eq!(a, b, "{:?}", s);
         }
+
+        /// What small_int reads, parse reads as the same exact integer.
+        #[test]
+        fn small_ints_are_what_parse_reads(s in "-?[0-9]{0,17}|[-+ .0-9eE]{0,8}") {
+            if let Some(v) = small_int(s.as_bytes()) {
+                proptest::prop_assert!(v.unsigned_abs() < 1 << 53);
+                proptest::prop_assert_eq!(
+                    parse(s.as_bytes()),
+                    Some(Number::Exact { mant: i128::from(v), scale: 0 }),
+                    "{:?}", s
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn digits_and_counts_are_written_like_to_string() {
+        for v in [0u64, 7, 10, 99, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(v, &mut out);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+        for m in [
+            0i128,
+            -1,
+            5,
+            i128::from(u64::MAX) * 10 + 3,
+            -(10i128.pow(37)),
+        ] {
+            assert_eq!(fmt(m, 0), m.to_string());
+        }
+        assert_eq!(fmt(-5, 3), "-0.005");
+        assert_eq!(fmt(12345, 2), "123.45");
     }
 
     #[test]

@@ -220,6 +220,26 @@ impl Sum {
         }
     }
 
+    /// The usual case in a few instructions: `value` is a plain integer of at most 15
+    /// digits (below 2^53) and every value so far was a small integer, so the sum stays an
+    /// exact integer and needs no float accumulator — what [`Sum::add`] would do, without
+    /// making and passing a [`Number`]. False: nothing was added.
+    #[inline]
+    fn add_small(&mut self, value: &[u8]) -> bool {
+        if self.scale != 0 || self.inexact || self.overflow || self.fs.is_some() {
+            return false;
+        }
+        let Some(v) = decimal::small_int(value) else {
+            return false;
+        };
+        let t = self.mant + i128::from(v);
+        if t.unsigned_abs() >= LIMIT {
+            return false;
+        }
+        self.mant = t;
+        true
+    }
+
     #[inline]
     fn add(&mut self, n: Number) {
         match n {
@@ -331,7 +351,11 @@ impl State {
         let num = |v: &[u8]| decimal::parse(v).ok_or(AggError::NotNumber);
         match self {
             State::Count(n) => *n += 1,
-            State::Sum(s) => s.add(num(value)?),
+            State::Sum(s) => {
+                if !s.add_small(value) {
+                    s.add(num(value)?)
+                }
+            }
             State::Best { best, max } => {
                 let n = num(value)?;
                 let better = match best {
@@ -350,7 +374,9 @@ impl State {
                 }
             }
             State::Mean(s, c) => {
-                s.add(num(value)?);
+                if !s.add_small(value) {
+                    s.add(num(value)?);
+                }
                 *c += 1;
             }
             State::First(f) => {
