@@ -5,11 +5,14 @@
 //! the same whatever order its values came in (count, sum, mean, countdistinct, distinct:
 //! exact decimals, and float sums kept as exact accumulators, see [`crate::fsum`]): the
 //! reading thread cuts the input into blocks of whole records; each of the `-j` workers
-//! takes the next block and aggregates all of it, once, into a table of its own. At the
-//! end every worker's groups are cut into partitions by key hash; partition p of every
-//! worker is merged on one thread per partition, sorted and formatted there, and the
-//! partitions' lines are merged by key. The bytes are the same for any `-j`, `-S` and
-//! block size.
+//! takes the next block and aggregates all of it, once, into tables of its own, 16 per
+//! worker, split by the high bits of the key's hash (one hash function for all). At the
+//! end partition p of every worker is absorbed into worker 1's on one thread per
+//! partition, sorted and formatted there, and the partitions' lines are merged by key.
+//! The bytes are the same for any `-j`, `-S` and block size.
+//!
+//! Records are fed a batch at a time so that the table's cache misses overlap (see
+//! [`Groups`] and [`BATCH`]).
 //!
 //! Order-sensitive aggregates (first, last, collect, min/max ties, float variances) keep
 //! the one-owner scheme: every block goes to every worker, worker `w` owns the keys with
