@@ -407,3 +407,64 @@ fn signal_exit_codes_are_not_core_dumps() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(res.status.signal().is_none());
 }
+
+/// breduce --hash on many more distinct keys than `-S` holds: the tables spill, memory
+/// stays within `-S` + 64 MiB at every `-j`, and the groups equal a naive in-memory count
+/// and sum (issue 11: the bound on every path and every -j).
+#[test]
+fn breduce_hash_spills_within_budget_on_many_distinct_keys() {
+    let d = tempdir();
+    let f = d.path().join("kv");
+    let mut data = Vec::new();
+    let mut model: std::collections::BTreeMap<Vec<u8>, (u64, i64)> = Default::default();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..600_000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // ~400k distinct keys, a few repeated often.
+        let key = format!("k{:x}", if i % 3 == 0 { x % 64 } else { x % 400_000 });
+        let v = (x >> 40) as i64 - (1 << 23);
+        data.extend_from_slice(format!("{key}\t{v}\n").as_bytes());
+        let e = model.entry(key.into_bytes()).or_default();
+        e.0 += 1;
+        e.1 += v;
+    }
+    write(&f, &data);
+    let mut expected = Vec::new();
+    for (k, (n, s)) in &model {
+        expected.extend_from_slice(k);
+        expected.extend_from_slice(format!("\t{n}\t{s}\n").as_bytes());
+    }
+    let budget = 4u64 << 20;
+    for j in ["1", "2", "3"] {
+        let res = Command::new(env!("CARGO_BIN_EXE_breduce"))
+            .env("LC_ALL", "C")
+            .args(["--hash", "-S", "4M", "-j", j, "--stats", "-T"])
+            .arg(d.path())
+            .args(["count", "sum:2"])
+            .arg(&f)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            res.status.success(),
+            "-j {j}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        assert!(
+            res.stdout == expected,
+            "-j {j}: groups differ from the model"
+        );
+        let peak = peak_rss(&res.stderr);
+        assert!(
+            peak <= budget + (64 << 20),
+            "-j {j}: peak RSS {peak} > -S + 64 MiB"
+        );
+        let stats = String::from_utf8_lossy(&res.stderr);
+        assert!(
+            stats.contains("\"spill_runs\":") && !stats.contains("\"spill_runs\":0"),
+            "-j {j}: expected the tables to spill at -S 4M: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+    }
+}
