@@ -270,3 +270,145 @@ fn corrupt_truncated_and_non_parquet_files_fail_cleanly() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// The oracle's text of FILE (only the columns named, when given), as lines.
+fn oracle_lines(py: &PathBuf, d: &Dir, file: &str, cols: Option<&str>) -> Vec<String> {
+    let path = d.join(file).to_string_lossy().into_owned();
+    let mut args = vec!["tsv", path.as_str()];
+    args.extend(cols);
+    String::from_utf8_lossy(&oracle(py, &args))
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn only_the_columns_a_tool_reads_are_decoded() {
+    let Some(py) = python() else { return };
+    let d = Dir::new();
+    let dir = d.path().to_str().expect("utf-8 path");
+    oracle(&py, &["nested", dir]);
+    oracle(&py, &["write", dir]);
+    // nested.parquet has a list and a struct column, which are not read: a tool that reads
+    // the whole record stops at them; one that reads only scalar columns never decodes
+    // them. Leaves are fields: id 1, tags 2, amount 3, who 4-5, name 6.
+    let o = tool(&d, "bmap", &["--header", "nested.parquet"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("bmap: nested.parquet: ") && err.contains("nested"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let want = oracle_lines(&py, &d, "nested.parquet", Some("name,id,amount"));
+    let keep = |l: &&String| !l.starts_with("skip\t");
+    for args in [
+        vec![
+            "--header",
+            "--where",
+            "name != skip",
+            "--emit",
+            "name,id,amount",
+        ],
+        vec![
+            "--header",
+            "-j",
+            "1",
+            "--where",
+            "6 != skip",
+            "--emit",
+            "6,1,3",
+        ],
+        vec![
+            "--header",
+            "-j",
+            "2",
+            "--where",
+            "name != skip",
+            "--emit",
+            "6,id,3",
+        ],
+    ] {
+        let mut a = args.clone();
+        a.push("nested.parquet");
+        let o = tool(&d, "bmap", &a);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect();
+        let w: Vec<String> = want.iter().skip(1).filter(keep).cloned().collect();
+        assert_eq!(got, w, "{args:?}");
+    }
+    // A span reads the columns inside it; every type projected on its own is read as
+    // when the whole file is.
+    let all = oracle_lines(&py, &d, "snappy.parquet", None);
+    let names: Vec<&str> = all[0].split('\t').collect();
+    for (i, name) in names.iter().enumerate() {
+        let o = tool(
+            &d,
+            "bmap",
+            &[
+                "--header",
+                "--emit",
+                &format!("{name},{}-{}", i + 1, i + 1),
+                "snappy.parquet",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let want: Vec<String> = all
+            .iter()
+            .skip(1)
+            .map(|l| {
+                let v = l.split('\t').nth(i).unwrap_or_default();
+                format!("{v}\t{v}")
+            })
+            .collect();
+        let got: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+    // Records written whole, or kept whole by --bad-records, have every column.
+    let o = tool(
+        &d,
+        "bmap",
+        &["--header", "--where", "s != plain", "snappy.parquet"],
+    );
+    assert!(o.status.success());
+    let want: Vec<&String> = all
+        .iter()
+        .filter(|l| l.split('\t').nth(13) != Some("plain"))
+        .collect();
+    let got = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    let o = tool(
+        &d,
+        "bmap",
+        &[
+            "--header",
+            "--emit",
+            "s|day",
+            "--bad-records",
+            "bad.tsv",
+            "snappy.parquet",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bad = String::from_utf8_lossy(&d.read("bad.tsv")).into_owned();
+    assert!(bad.lines().count() > 10, "{bad}");
+    for l in bad.lines() {
+        assert!(all.iter().any(|a| a == l), "a bad record not whole: {l}");
+    }
+}

@@ -2,7 +2,9 @@
 and turns files into text by the documented mapping (computed here, not by batchkit).
 
   oracle.py write DIR     files of every type, codec and layout into DIR
-  oracle.py tsv FILE      header + rows of FILE as text, by the mapping
+  oracle.py tsv FILE [COL,COL]  header + rows of FILE as text, by the mapping (only
+                          the columns named, when given)
+  oracle.py nested DIR    nested.parquet: scalar columns around a list and a struct
   oracle.py schema FILE   name:type per column
   oracle.py from-tsv TSV PARQUET   TSV (with header) written as Parquet (zstd)
 """
@@ -73,8 +75,8 @@ def column(arr):
     return out
 
 
-def tsv(path):
-    t = pq.read_table(path)
+def tsv(path, names=None):
+    t = pq.read_table(path, columns=names.split(",") if names else None)
     cols = [column(c) for c in t.columns]
     w = sys.stdout.buffer
     w.write(b"\t".join(esc(n.encode()) for n in t.column_names) + b"\n")
@@ -134,6 +136,22 @@ def write(d):
     pq.write_table(t.slice(0, 0), f"{d}/empty.parquet")
 
 
+def nested(d):
+    D = decimal.Decimal
+    n = 40
+    t = pa.table({
+        "id": pa.array(range(n), pa.int64()),
+        "tags": pa.array([[f"t{i}", "x"] if i % 4 else None for i in range(n)],
+                         pa.list_(pa.string())),
+        "amount": pa.array([None if i % 5 == 3 else D(i * 7) / 4 for i in range(n)],
+                           pa.decimal128(10, 2)),
+        "who": pa.array([{"a": i, "b": "s"} for i in range(n)],
+                        pa.struct([("a", pa.int32()), ("b", pa.string())])),
+        "name": pa.array([["ann", "bob", "tab\tcy", "skip"][i % 4] for i in range(n)]),
+    })
+    pq.write_table(t, f"{d}/nested.parquet", row_group_size=16)
+
+
 def from_tsv(src, dst):
     opts = pacsv.ParseOptions(delimiter="\t")
     # Amounts as the exact decimals they are (pyarrow would guess float64).
@@ -147,7 +165,9 @@ if __name__ == "__main__":
     if cmd == "write":
         write(sys.argv[2])
     elif cmd == "tsv":
-        tsv(sys.argv[2])
+        tsv(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    elif cmd == "nested":
+        nested(sys.argv[2])
     elif cmd == "schema":
         schema(sys.argv[2])
     elif cmd == "from-tsv":

@@ -149,6 +149,22 @@ pub struct Program {
 }
 
 impl Program {
+    /// The fields (0-based) this program reads when it emits (`--where` and `--emit`):
+    /// the projection of a Parquet input. `None` when a value is a JSON path.
+    pub fn columns(&self) -> Option<Vec<usize>> {
+        let mut cols = Vec::new();
+        for r in &self.refs {
+            match *r {
+                FieldRef::Index(i) => cols.push(i),
+                FieldRef::Span(i, j) => cols.extend(i..=j),
+                FieldRef::Path(_) => return None,
+            }
+        }
+        cols.sort_unstable();
+        cols.dedup();
+        Some(cols)
+    }
+
     fn slot(&mut self, r: FieldRef) -> usize {
         match self.refs.iter().position(|x| *x == r) {
             Some(i) => i,

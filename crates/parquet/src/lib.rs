@@ -25,6 +25,7 @@ pub use read::open;
 pub use write::convert_tsv;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 static HEADER: AtomicBool = AtomicBool::new(false);
 static BUDGET: AtomicUsize = AtomicUsize::new(256 << 20);
@@ -35,6 +36,22 @@ static BUDGET: AtomicUsize = AtomicUsize::new(256 << 20);
 pub fn configure(header: bool, budget: usize) {
     HEADER.store(header, Ordering::Relaxed);
     BUDGET.store(budget, Ordering::Relaxed);
+}
+
+static PROJECTION: Mutex<Option<Vec<usize>>> = Mutex::new(None);
+
+/// Projection: the fields (0-based columns) the running tool reads from its records, set
+/// once it has resolved its field numbers and names, before the first row is read. Only
+/// these columns of a Parquet input are decoded; the others read as empty fields. `None`
+/// (the default) decodes every column: a tool that passes whole records through, or
+/// hands them to a command, must leave it so.
+pub fn project(fields: Option<Vec<usize>>) {
+    let mut p = PROJECTION.lock().unwrap_or_else(|e| e.into_inner());
+    *p = fields;
+}
+
+fn projection() -> Option<Vec<usize>> {
+    PROJECTION.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 fn header() -> bool {

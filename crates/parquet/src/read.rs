@@ -1,6 +1,8 @@
 //! A Parquet file as a stream of TSV records.
 
-use crate::text::{be_i128, put_date, put_decimal, put_escaped, put_time, put_timestamp};
+use crate::text::{
+    be_i128, put_date, put_decimal, put_escaped, put_i64, put_time, put_timestamp, put_u64,
+};
 use parquet::basic::{ConvertedType, LogicalType, TimeUnit, Type as Physical};
 use parquet::column::reader::{get_typed_column_reader, ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{
@@ -61,13 +63,18 @@ enum Values {
 }
 
 struct Column {
-    kind: Kind,
+    /// How values become text, or why this column cannot be read (only an error when the
+    /// tool reads the column).
+    kind: Result<Kind, String>,
     max_def: i16,
+    /// Whether the tool reads this column (see [`crate::project`]); the others are never
+    /// decoded and read as empty fields.
+    wanted: bool,
     values: Option<Values>,
     defs: Vec<i16>,
     /// The text of this column for the rows of the batch, and where each row's ends.
     text: Vec<u8>,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
 struct State {
@@ -75,16 +82,22 @@ struct State {
     group: usize,
     left_in_group: i64,
     columns: Vec<Column>,
+    /// Whether the projection has been applied (at the first batch: the tool names its
+    /// fields after reading the header).
+    projected: bool,
+    /// The rows of the batch decoded, and the next one to hand out.
+    rows: usize,
+    row: usize,
 }
 
 struct ParquetText {
     file: Option<File>,
     state: Option<State>,
+    /// Text not yet handed out: the header, or a row longer than the caller's buffer.
     out: Vec<u8>,
     pos: usize,
     done: bool,
 }
-
 fn err(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -173,7 +186,7 @@ impl Column {
                 rows
             }};
         }
-        let Some(values) = self.values.as_mut() else {
+        let (Some(values), Ok(kind)) = (self.values.as_mut(), self.kind.clone()) else {
             return Ok(0);
         };
         let rows = match values {
@@ -189,59 +202,140 @@ impl Column {
         if max_def > 0 && self.defs.len() != rows {
             return Err(err("definition levels do not match the rows"));
         }
-        let kind = self.kind;
-        let mut vi = 0usize;
-        for row in 0..rows {
-            if max_def == 0 || self.defs[row] == max_def {
-                put_value(values, vi, kind, &mut self.text)?;
-                vi += 1;
-            }
-            self.ends.push(self.text.len());
+        let present = if max_def > 0 {
+            self.defs.iter().filter(|&&d| d == max_def).count()
+        } else {
+            rows
+        };
+        let got = match values {
+            Values::Bool(_, v) => v.len(),
+            Values::I32(_, v) => v.len(),
+            Values::I64(_, v) => v.len(),
+            Values::I96(_, v) => v.len(),
+            Values::F32(_, v) => v.len(),
+            Values::F64(_, v) => v.len(),
+            Values::Bytes(_, v) => v.len(),
+            Values::Fixed(_, v) => v.len(),
+        };
+        if got != present {
+            return Err(err("the values do not match the rows"));
         }
+        self.ends.reserve(rows);
+        let defs = (max_def > 0).then_some(&self.defs[..rows]);
+        put_values(values, kind, defs, max_def, &mut self.text, &mut self.ends)?;
         Ok(rows)
     }
 }
 
-fn put_value(values: &Values, i: usize, kind: Kind, out: &mut Vec<u8>) -> io::Result<()> {
-    use std::io::Write;
-    let missing = || err("fewer values than rows");
-    match values {
-        Values::Bool(_, v) => out.extend_from_slice(if *v.get(i).ok_or_else(missing)? {
-            b"true"
-        } else {
-            b"false"
-        }),
-        Values::I32(_, v) => {
-            let x = *v.get(i).ok_or_else(missing)?;
-            match kind {
-                Kind::Unsigned => write!(out, "{}", x as u32)?,
-                Kind::Date => put_date(i64::from(x), out),
-                Kind::Time(d) => put_time(i64::from(x), d, out),
-                Kind::Decimal(s) => put_decimal(i128::from(x), s, out),
-                _ => write!(out, "{x}")?,
+/// The text of every value of `values`, row by row (`defs`: which rows hold one; the others
+/// are null, an empty field), each row's end pushed to `ends`.
+fn put_values(
+    values: &Values,
+    kind: Kind,
+    defs: Option<&[i16]>,
+    max_def: i16,
+    text: &mut Vec<u8>,
+    ends: &mut Vec<u32>,
+) -> io::Result<()> {
+    // One loop per type and kind, so that the hot loops have no dispatch in them.
+    fn each<T>(
+        v: &[T],
+        defs: Option<&[i16]>,
+        max_def: i16,
+        text: &mut Vec<u8>,
+        ends: &mut Vec<u32>,
+        mut put: impl FnMut(&T, &mut Vec<u8>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let end = |text: &Vec<u8>| {
+            u32::try_from(text.len()).map_err(|_| err("a batch of text over 4 GiB"))
+        };
+        match defs {
+            None => {
+                for x in v {
+                    put(x, text)?;
+                    ends.push(end(text)?);
+                }
+            }
+            Some(defs) => {
+                let mut it = v.iter();
+                for &d in defs {
+                    if d == max_def {
+                        let x = it.next().ok_or_else(|| err("fewer values than rows"))?;
+                        put(x, text)?;
+                    }
+                    ends.push(end(text)?);
+                }
             }
         }
-        Values::I64(_, v) => {
-            let x = *v.get(i).ok_or_else(missing)?;
-            match kind {
-                Kind::Unsigned => write!(out, "{}", x as u64)?,
-                Kind::Date => put_date(x, out),
-                Kind::Time(d) => put_time(x, d, out),
-                Kind::Timestamp(d, utc) => put_timestamp(x, d, utc, out),
-                Kind::Decimal(s) => put_decimal(i128::from(x), s, out),
-                _ => write!(out, "{x}")?,
-            }
-        }
-        Values::I96(_, v) => {
-            let x = v.get(i).ok_or_else(missing)?;
-            put_timestamp(x.to_nanos(), 9, false, out)
-        }
-        Values::F32(_, v) => write!(out, "{}", v.get(i).ok_or_else(missing)?)?,
-        Values::F64(_, v) => write!(out, "{}", v.get(i).ok_or_else(missing)?)?,
-        Values::Bytes(_, v) => put_bytes(v.get(i).ok_or_else(missing)?.data(), kind, out)?,
-        Values::Fixed(_, v) => put_bytes(v.get(i).ok_or_else(missing)?.data(), kind, out)?,
+        Ok(())
     }
-    Ok(())
+    use std::io::Write;
+    match values {
+        Values::Bool(_, v) => each(v, defs, max_def, text, ends, |&x, o| {
+            o.extend_from_slice(if x { b"true" } else { b"false" });
+            Ok(())
+        }),
+        Values::I32(_, v) => match kind {
+            Kind::Unsigned => each(v, defs, max_def, text, ends, |&x, o| {
+                put_u64(u64::from(x as u32), o);
+                Ok(())
+            }),
+            Kind::Date => each(v, defs, max_def, text, ends, |&x, o| {
+                put_date(i64::from(x), o);
+                Ok(())
+            }),
+            Kind::Time(d) => each(v, defs, max_def, text, ends, |&x, o| {
+                put_time(i64::from(x), d, o);
+                Ok(())
+            }),
+            Kind::Decimal(s) => each(v, defs, max_def, text, ends, |&x, o| {
+                put_decimal(i128::from(x), s, o);
+                Ok(())
+            }),
+            _ => each(v, defs, max_def, text, ends, |&x, o| {
+                put_i64(i64::from(x), o);
+                Ok(())
+            }),
+        },
+        Values::I64(_, v) => match kind {
+            Kind::Unsigned => each(v, defs, max_def, text, ends, |&x, o| {
+                put_u64(x as u64, o);
+                Ok(())
+            }),
+            Kind::Date => each(v, defs, max_def, text, ends, |&x, o| {
+                put_date(x, o);
+                Ok(())
+            }),
+            Kind::Time(d) => each(v, defs, max_def, text, ends, |&x, o| {
+                put_time(x, d, o);
+                Ok(())
+            }),
+            Kind::Timestamp(d, utc) => each(v, defs, max_def, text, ends, |&x, o| {
+                put_timestamp(x, d, utc, o);
+                Ok(())
+            }),
+            Kind::Decimal(s) => each(v, defs, max_def, text, ends, |&x, o| {
+                put_decimal(i128::from(x), s, o);
+                Ok(())
+            }),
+            _ => each(v, defs, max_def, text, ends, |&x, o| {
+                put_i64(x, o);
+                Ok(())
+            }),
+        },
+        Values::I96(_, v) => each(v, defs, max_def, text, ends, |x, o| {
+            put_timestamp(x.to_nanos(), 9, false, o);
+            Ok(())
+        }),
+        Values::F32(_, v) => each(v, defs, max_def, text, ends, |x, o| Ok(write!(o, "{x}")?)),
+        Values::F64(_, v) => each(v, defs, max_def, text, ends, |x, o| Ok(write!(o, "{x}")?)),
+        Values::Bytes(_, v) => each(v, defs, max_def, text, ends, |x, o| {
+            put_bytes(x.data(), kind, o)
+        }),
+        Values::Fixed(_, v) => each(v, defs, max_def, text, ends, |x, o| {
+            put_bytes(x.data(), kind, o)
+        }),
+    }
 }
 
 fn put_bytes(b: &[u8], kind: Kind, out: &mut Vec<u8>) -> io::Result<()> {
@@ -287,8 +381,9 @@ impl ParquetText {
             }
             put_escaped(d.name().as_bytes(), &mut names);
             columns.push(Column {
-                kind: kind_of(d)?,
+                kind: kind_of(d).map_err(|e| e.to_string()),
                 max_def: d.max_def_level(),
+                wanted: true,
                 values: None,
                 defs: Vec::new(),
                 text: Vec::new(),
@@ -304,15 +399,28 @@ impl ParquetText {
             group: 0,
             left_in_group: 0,
             columns,
+            projected: false,
+            rows: 0,
+            row: 0,
         });
         Ok(())
     }
 
-    /// Fill `out` with the next batch of rows; `false` at the end.
+    /// Decode the next batch of rows; `false` at the end.
     fn fill(&mut self) -> io::Result<bool> {
         let Some(st) = self.state.as_mut() else {
             return Ok(false);
         };
+        if !st.projected {
+            st.projected = true;
+            let p = crate::projection();
+            for (i, c) in st.columns.iter_mut().enumerate() {
+                c.wanted = p.as_ref().is_none_or(|p| p.contains(&i));
+                if let (true, Err(e)) = (c.wanted, &c.kind) {
+                    return Err(io::Error::new(io::ErrorKind::Unsupported, e.clone()));
+                }
+            }
+        }
         while st.left_in_group <= 0 {
             if st.group >= st.reader.num_row_groups() {
                 return Ok(false);
@@ -320,55 +428,111 @@ impl ParquetText {
             let g = st.reader.get_row_group(st.group).map_err(err)?;
             st.left_in_group = g.metadata().num_rows();
             for (i, c) in st.columns.iter_mut().enumerate() {
-                c.values = Some(values_of(g.get_column_reader(i).map_err(err)?));
+                c.values = match c.wanted {
+                    true => Some(values_of(g.get_column_reader(i).map_err(err)?)),
+                    false => None,
+                };
             }
             st.group += 1;
         }
         let want = (st.left_in_group as usize).min(BATCH);
         let mut rows = None;
-        for c in &mut st.columns {
+        for c in st.columns.iter_mut().filter(|c| c.wanted) {
             let got = c.batch(want)?;
             if *rows.get_or_insert(got) != got || got == 0 {
                 return Err(err("a column chunk has fewer rows than its row group"));
             }
         }
-        let rows = rows.unwrap_or(0);
+        // No column decoded (none exists, or the tool reads none): the rows are empty.
+        let rows = rows.unwrap_or(want);
         st.left_in_group -= rows as i64;
-        for r in 0..rows {
-            for (j, c) in st.columns.iter().enumerate() {
-                if j > 0 {
-                    self.out.push(b'\t');
-                }
-                let start = if r == 0 { 0 } else { c.ends[r - 1] };
-                self.out.extend_from_slice(&c.text[start..c.ends[r]]);
-            }
-            self.out.push(b'\n');
-        }
-        if st.columns.is_empty() {
-            // No columns: rows without fields.
-            st.left_in_group = 0;
-        }
+        st.rows = rows;
+        st.row = 0;
         Ok(true)
     }
 }
 
+/// Write whole rows from `st` into `buf` while they fit; returns the bytes written.
+fn put_rows(st: &mut State, buf: &mut [u8]) -> usize {
+    let mut w = 0;
+    let last = st.columns.len().saturating_sub(1);
+    'rows: while st.row < st.rows {
+        let r = st.row;
+        let begin = w;
+        if st.columns.is_empty() {
+            if w >= buf.len() {
+                break;
+            }
+            buf[w] = b'\n';
+            w += 1;
+            st.row += 1;
+            continue;
+        }
+        for (j, c) in st.columns.iter().enumerate() {
+            let sep = if j == last { b'\n' } else { b'\t' };
+            let v: &[u8] = if c.wanted {
+                let from = if r == 0 { 0 } else { c.ends[r - 1] as usize };
+                &c.text[from..c.ends[r] as usize]
+            } else {
+                &[]
+            };
+            if buf.len() - w < v.len() + 1 {
+                w = begin;
+                break 'rows;
+            }
+            buf[w..w + v.len()].copy_from_slice(v);
+            w += v.len();
+            buf[w] = sep;
+            w += 1;
+        }
+        st.row += 1;
+    }
+    w
+}
+
 impl Read for ParquetText {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         if self.state.is_none() && !self.done {
             self.start()?;
         }
-        while self.pos >= self.out.len() {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
             self.out.clear();
             self.pos = 0;
-            if self.done || !self.fill()? {
+            let Some(st) = self.state.as_mut() else {
                 self.done = true;
-                self.state = None;
                 return Ok(0);
+            };
+            if st.row >= st.rows {
+                if !self.fill()? {
+                    self.done = true;
+                    self.state = None;
+                    return Ok(0);
+                }
+                continue;
+            }
+            let n = put_rows(st, buf);
+            if n > 0 {
+                return Ok(n);
+            }
+            // One row longer than `buf`: it goes out through `out`.
+            let mut big = vec![0u8; 1 << 16];
+            loop {
+                let n = put_rows(st, &mut big);
+                if n > 0 {
+                    self.out.extend_from_slice(&big[..n]);
+                    break;
+                }
+                big.resize(big.len() * 2, 0);
             }
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }

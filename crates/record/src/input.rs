@@ -36,6 +36,14 @@ pub fn open(name: &str) -> io::Result<Box<dyn Read + Send>> {
     wrap_decoder(name, file)
 }
 
+/// Say which fields (0-based) the tool reads from its records, before reading any: a
+/// Parquet input then decodes only those columns, the others read as empty fields. Only a
+/// tool that never writes or passes on the other fields may call it (see
+/// `bkparquet::project`).
+pub fn project(fields: Option<Vec<usize>>) {
+    bkparquet::project(fields);
+}
+
 /// Wrap a reader in the decoder its name asks for.
 pub fn wrap_decoder<R: Read + Send + 'static>(
     name: &str,

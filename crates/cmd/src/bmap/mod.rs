@@ -49,6 +49,8 @@ Built-in mapping (output is TSV):
   --words              write TOKEN<TAB>1 for every token separated by spaces, TABs and
                        newlines (awk's default splitting); --lower folds ASCII case.
   With neither --emit nor --words, matching records are written unchanged.
+  A .parquet input decodes only the columns --where and --emit read (projection) when
+  --emit is given without --bad-records; else every column.
   --combine AGG        in-mapper combining: aggregate what would be written (breduce's AGG,
                        repeatable; key: its first field) and write one partial line per
                        key instead, for `breduce --merge AGG` to finish: the lines of
@@ -383,6 +385,11 @@ fn framed(m: &ArgMatches, o: Opts, names: &[String], started: Instant) -> Result
     };
     let columns = header.as_ref().map(|h| record::split_header(h, format));
     let prog = program_of(&o, columns.as_deref())?;
+    // Parquet inputs decode only what --where and --emit read; whole records (written, or
+    // kept by --bad-records) need every column.
+    if o.emit.is_some() && !o.words && m.get_one::<String>("bad-records").is_none() {
+        record::input::project(prog.columns());
+    }
     let mut x = Extractor::new(o.fmt, prog.refs.clone());
     let mut bad = BadRecords::new("bmap", m, eol)?;
     // The emitted columns' names, for aggregates naming them and the partial lines' header.
