@@ -161,9 +161,12 @@ enum Values {
     I64(Vec<i64>),
     I32(Vec<i32>),
     F64(Vec<f64>),
-    Dec(Vec<FixedLenByteArray>, u32),
+    /// Decimals and strings are held in one buffer each (16 big-endian bytes per decimal;
+    /// string bytes and where each ends), not one allocation per value, and handed to the
+    /// writer as slices of it.
+    Dec(Vec<u8>, u32),
     Ts(Vec<i64>),
-    Str(Vec<ByteArray>),
+    Str(Vec<u8>, Vec<usize>),
 }
 
 struct Buf {
@@ -180,7 +183,7 @@ impl Buf {
             Inferred::Float => Values::F64(Vec::new()),
             Inferred::Date => Values::I32(Vec::new()),
             Inferred::Timestamp(_) => Values::Ts(Vec::new()),
-            Inferred::String | Inferred::Null => Values::Str(Vec::new()),
+            Inferred::String | Inferred::Null => Values::Str(Vec::new(), Vec::new()),
         };
         Buf {
             defs: Vec::new(),
@@ -215,12 +218,11 @@ impl Buf {
             Values::Ts(v) => v.push(infer::timestamp(f).ok_or_else(|| bad("a timestamp"))?.0),
             Values::Dec(v, scale) => {
                 let x = scaled(f, *scale).ok_or_else(|| bad("a decimal"))?;
-                v.push(FixedLenByteArray::from(x.to_be_bytes().to_vec()));
+                v.extend_from_slice(&x.to_be_bytes());
             }
-            Values::Str(v) => {
-                let mut u = Vec::with_capacity(f.len());
-                unescape(f, &mut u);
-                v.push(ByteArray::from(u));
+            Values::Str(v, ends) => {
+                unescape(f, v);
+                ends.push(v.len());
             }
         }
         self.defs.push(1);
@@ -253,6 +255,9 @@ fn scaled(f: &[u8], scale: u32) -> Option<i128> {
     }
     Some(if neg { -v } else { v })
 }
+
+/// Rows of a decimal or string column handed to the writer at a time.
+const SLICE: usize = 1024;
 
 fn flush<W: Write + Send>(w: &mut SerializedFileWriter<W>, bufs: &mut [Buf]) -> Result<(), String> {
     let e = |e: parquet::errors::ParquetError| format!("cannot write Parquet: {e}");
@@ -288,16 +293,49 @@ fn flush<W: Write + Send>(w: &mut SerializedFileWriter<W>, bufs: &mut [Buf]) -> 
                 v.clear();
             }
             Values::Dec(v, _) => {
-                col.typed::<parquet::data_type::FixedLenByteArrayType>()
-                    .write_batch(v, defs, None)
-                    .map_err(e)?;
+                let mut at = 0;
+                for rows in b.defs.chunks(SLICE) {
+                    let n = rows.iter().filter(|&&d| d > 0).count();
+                    // A chunk of its own: the writer's statistics keep a min and a max,
+                    // which must not keep the whole row group's buffer alive.
+                    let chunk = bytes::Bytes::copy_from_slice(&v[at * 16..(at + n) * 16]);
+                    let vals: Vec<FixedLenByteArray> = (0..n)
+                        .map(|i| {
+                            FixedLenByteArray::from(ByteArray::from(
+                                chunk.slice(i * 16..i * 16 + 16),
+                            ))
+                        })
+                        .collect();
+                    col.typed::<parquet::data_type::FixedLenByteArrayType>()
+                        .write_batch(&vals, Some(rows), None)
+                        .map_err(e)?;
+                    at += n;
+                }
                 v.clear();
             }
-            Values::Str(v) => {
-                col.typed::<parquet::data_type::ByteArrayType>()
-                    .write_batch(v, defs, None)
-                    .map_err(e)?;
+            Values::Str(v, ends) => {
+                let mut at = 0;
+                for rows in b.defs.chunks(SLICE) {
+                    let n = rows.iter().filter(|&&d| d > 0).count();
+                    let from = if at == 0 { 0 } else { ends[at - 1] };
+                    let to = if n == 0 { from } else { ends[at + n - 1] };
+                    let chunk = bytes::Bytes::copy_from_slice(&v[from..to]);
+                    let mut p = 0;
+                    let vals: Vec<ByteArray> = ends[at..at + n]
+                        .iter()
+                        .map(|&end| {
+                            let b = ByteArray::from(chunk.slice(p..end - from));
+                            p = end - from;
+                            b
+                        })
+                        .collect();
+                    col.typed::<parquet::data_type::ByteArrayType>()
+                        .write_batch(&vals, Some(rows), None)
+                        .map_err(e)?;
+                    at += n;
+                }
                 v.clear();
+                ends.clear();
             }
         }
         b.defs.clear();
