@@ -74,7 +74,7 @@ _bjoin() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "tsv csv jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv csv jsonl parquet" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -15,9 +15,10 @@ right\t''"
 complete -c bjoin -l fill -d 'Text of the missing side\'s fields in outer joins [default: empty]' -r
 complete -c bjoin -l bad-records -d 'With --skip-bad (implied): write skipped records to FILE, unchanged' -r
 complete -c bjoin -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
-complete -c bjoin -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''
+complete -c bjoin -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet' -r -f -a "tsv\t''
 csv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c bjoin -s o -l output -d 'Write to PATH: a regular or new file atomically (temporary file + rename; PATH may be an input); a symlink\'s target, atomically in the target\'s directory; a FIFO or device directly. PATH ending in .gz or .zst is compressed' -r
 complete -c bjoin -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a bare number is KiB [default: 25% of RAM, at most 4G]' -r
 complete -c bjoin -s T -l temporary-directory -d 'Directory for spill files [default: $TMPDIR, then /tmp]' -r

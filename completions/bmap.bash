@@ -30,11 +30,11 @@ _bmap() {
             fi
             case "${prev}" in
                 --from)
-                    COMPREPLY=($(compgen -W "tsv csv jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv csv jsonl parquet" -- "${cur}"))
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "tsv csv jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv csv jsonl parquet" -- "${cur}"))
                     return 0
                     ;;
                 --where)

@@ -1,6 +1,7 @@
-complete -c bmap -l from -l format -d 'Input format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''
+complete -c bmap -l from -l format -d 'Input format (default: from the first file\'s extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet' -r -f -a "tsv\t''
 csv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c bmap -l where -d 'Keep records where \'FIELD OP VALUE\' holds (== != < <= > >= ~ !~); repeatable, ANDed' -r
 complete -c bmap -l emit -d 'Write these items as TSV: fields, spans N-M, names, JSON paths, |transforms, \'literals\'' -r
 complete -c bmap -l combine -d 'Aggregate what is emitted by its first field (breduce\'s AGG; repeatable) and write partial lines for breduce --merge' -r

@@ -46,7 +46,7 @@ _breduce() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "tsv csv jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv csv jsonl parquet" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -1,8 +1,9 @@
 complete -c breduce -s k -l key -d 'Group by this key (default: field 1); repeatable' -r
 complete -c breduce -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
-complete -c breduce -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''
+complete -c breduce -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet' -r -f -a "tsv\t''
 csv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c breduce -s o -l output -d 'Write to PATH: a regular or new file atomically (temporary file + rename; PATH may be an input); a symlink\'s target, atomically in the target\'s directory; a FIFO or device directly. PATH ending in .gz or .zst is compressed' -r
 complete -c breduce -l bad-records -d 'With --skip-bad (implied): also write the bad records to FILE, untouched' -r
 complete -c breduce -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a bare number is KiB [default: 25% of RAM, at most 4G]' -r

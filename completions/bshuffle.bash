@@ -70,7 +70,7 @@ _bshuffle() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "tsv csv jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv csv jsonl parquet" -- "${cur}"))
                     return 0
                     ;;
                 --bad-records)

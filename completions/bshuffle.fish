@@ -4,9 +4,10 @@ complete -c bshuffle -s o -l output -d 'Write part files and _SUCCESS to DIR (st
 complete -c bshuffle -l partition -d 'Write only partition I of N (0-based) to stdout (-n, if given, must say the same N)' -r
 complete -c bshuffle -l combine -d 'Aggregate map-side (breduce\'s AGG syntax; repeatable) and emit partial states for breduce --merge' -r
 complete -c bshuffle -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
-complete -c bshuffle -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''
+complete -c bshuffle -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet' -r -f -a "tsv\t''
 csv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c bshuffle -l bad-records -d 'With --skip-bad (implied): also write the bad records to FILE, untouched' -r
 complete -c bshuffle -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a bare number is KiB [default: 25% of RAM, at most 4G]' -r
 complete -c bshuffle -s T -l temporary-directory -d 'Directory for spill files [default: $TMPDIR, then /tmp]' -r

@@ -5,9 +5,10 @@ complete -c bsort -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a 
 complete -c bsort -s T -l temporary-directory -d 'Directory for spill files [default: $TMPDIR, then /tmp]' -r
 complete -c bsort -s j -l threads -l parallel -d 'Worker threads [default: the number of cores]' -r
 complete -c bsort -l batch-size -d 'Merge at most NMERGE runs at once [default: 64, bounded by the open-file limit]' -r
-complete -c bsort -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''
+complete -c bsort -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet' -r -f -a "tsv\t''
 csv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c bsort -l stats -d 'On exit, write one JSON object of counters (records, bytes, spills, peak RSS) to stderr or FILE' -r
 complete -c bsort -s n -l numeric-sort -d 'Compare keys as decimal numbers'
 complete -c bsort -s g -l general-numeric-sort -d 'Compare keys as floating-point numbers'

@@ -86,7 +86,7 @@ _bsplit() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "tsv csv jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv csv jsonl parquet" -- "${cur}"))
                     return 0
                     ;;
                 --buffer-size)

@@ -7,9 +7,10 @@ complete -c bsplit -s o -l output -d 'Output directory (staged, moved into place
 complete -c bsplit -l compress -d 'Compress the parts' -r -f -a "gz\t''
 zst\t''"
 complete -c bsplit -s t -l delimiter -d 'Field separator (one byte; \'\\t\' and \'\\0\' are understood)' -r
-complete -c bsplit -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson, else tsv)' -r -f -a "tsv\t''
+complete -c bsplit -l format -d 'Record format (default: from the first file\'s extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet' -r -f -a "tsv\t''
 csv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c bsplit -s S -l buffer-size -d 'Memory budget: 64M, 2G, 25% of RAM; a bare number is KiB [default: 25% of RAM, at most 4G]' -r
 complete -c bsplit -s T -l temporary-directory -d 'Directory for spill files [default: $TMPDIR, then /tmp]' -r
 complete -c bsplit -s j -l threads -l parallel -d 'Worker threads [default: the number of cores]' -r

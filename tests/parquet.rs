@@ -439,3 +439,68 @@ fn decimals_and_strings_with_nulls_across_write_slices_read_back_equal() {
     let want: Vec<&str> = tsv.lines().collect();
     assert_eq!(back, want);
 }
+
+#[test]
+fn format_parquet_reads_a_file_without_the_extension() {
+    let Some(py) = python() else { return };
+    let d = Dir::new();
+    let dir = d.path().to_str().expect("utf-8 path");
+    oracle(&py, &["write", dir]);
+    std::fs::copy(d.join("snappy.parquet"), d.join("types.bin")).expect("copy");
+    let want = oracle_lines(&py, &d, "snappy.parquet", None);
+    let o = tool(
+        &d,
+        "bmap",
+        &["--header", "--format", "parquet", "types.bin"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    // Projection and the other tools' --format too.
+    let o = tool(
+        &d,
+        "bsort",
+        &[
+            "--header",
+            "--format",
+            "parquet",
+            "-k",
+            "i64:n",
+            "types.bin",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        want.len()
+    );
+    let o = tool(
+        &d,
+        "bmap",
+        &["--header", "--from", "parquet", "--emit", "s", "types.bin"],
+    );
+    let s: Vec<String> = want
+        .iter()
+        .map(|l| l.split('\t').nth(13).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        s
+    );
+    // Parquet needs a file (its footer is at the end): standard input is refused.
+    let o = d.run(bin_path("bmap"), ["--format", "parquet"], b"PAR1");
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("bmap: ") && err.contains("standard input"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // A TSV file read as Parquet is a bad Parquet file.
+    d.write("t.tsv", "a\tb\n");
+    let o = tool(&d, "bmap", &["--format", "parquet", "t.tsv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("bmap: t.tsv: "));
+}

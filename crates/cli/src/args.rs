@@ -65,13 +65,13 @@ pub fn delimiter() -> Arg {
         .help("Field separator (one byte; '\\t' and '\\0' are understood)")
 }
 
-/// `--format tsv|csv|jsonl`.
+/// `--format tsv|csv|jsonl|parquet`.
 pub fn format() -> Arg {
     Arg::new(FORMAT)
         .long("format")
         .value_name("FMT")
-        .value_parser(["tsv", "csv", "jsonl"])
-        .help("Record format (default: from the first file's extension .csv/.jsonl/.ndjson, else tsv)")
+        .value_parser(["tsv", "csv", "jsonl", "parquet"])
+        .help("Record format (default: from the first file's extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet")
 }
 
 /// `--header`.

@@ -91,6 +91,9 @@ pub fn main(tool: &str, command: clap::Command, run: fn(&clap::ArgMatches) -> Re
         Err(_) => 256 << 20,
     };
     bkparquet::configure(header, budget);
+    // --format parquet: every input is Parquet, whatever its name.
+    let format = matches.try_get_one::<String>(args::FORMAT).ok().flatten();
+    bkparquet::set_forced(format.is_some_and(|f| f == "parquet"));
     let code = match run(&matches) {
         Ok(()) => 0,
         // Stopped by a signal: whatever failed afterwards is a consequence, not news.

@@ -62,7 +62,19 @@ fn budget() -> usize {
     BUDGET.load(Ordering::Relaxed)
 }
 
-/// Whether `name` is read or written as Parquet (by its extension).
+static FORCED: AtomicBool = AtomicBool::new(false);
+
+/// `--format parquet`: every input is read as Parquet, whatever its name.
+pub fn set_forced(forced: bool) {
+    FORCED.store(forced, Ordering::Relaxed);
+}
+
+/// Whether inputs are Parquet whatever their names (`--format parquet`).
+pub fn forced() -> bool {
+    FORCED.load(Ordering::Relaxed)
+}
+
+/// Whether the input `name` is read as Parquet (by its extension, or `--format parquet`).
 pub fn is_parquet(name: &str) -> bool {
-    name.ends_with(".parquet")
+    name.ends_with(".parquet") || (forced() && name != "-")
 }

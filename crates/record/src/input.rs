@@ -24,6 +24,13 @@ impl std::fmt::Display for InputName {
 /// Open one input by name: `-` is stdin, `.gz`/`.zst` are decompressed.
 pub fn open(name: &str) -> io::Result<Box<dyn Read + Send>> {
     if name == "-" {
+        if bkparquet::forced() {
+            // Parquet's footer is at the end: it is read from files, not pipes.
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "Parquet is read from files, not standard input",
+            ));
+        }
         return Ok(Box::new(io::stdin()));
     }
     if bkparquet::is_parquet(name) {

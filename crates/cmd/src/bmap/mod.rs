@@ -116,8 +116,8 @@ pub fn command() -> Command {
                 .long("from")
                 .visible_alias("format")
                 .value_name("FMT")
-                .value_parser(["tsv", "csv", "jsonl"])
-                .help("Input format (default: from the first file's extension .csv/.jsonl/.ndjson, else tsv)"),
+                .value_parser(["tsv", "csv", "jsonl", "parquet"])
+                .help("Input format (default: from the first file's extension .csv/.jsonl/.ndjson/.parquet, else tsv); parquet reads every FILE as Parquet"),
         )
         .arg(
             Arg::new("where")
