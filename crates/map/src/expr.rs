@@ -149,19 +149,18 @@ pub struct Program {
 }
 
 impl Program {
-    /// The fields (0-based) this program reads when it emits (`--where` and `--emit`):
-    /// the projection of a Parquet input. `None` when a value is a JSON path.
-    pub fn columns(&self) -> Option<Vec<usize>> {
+    /// The fields (0-based, inclusive ranges) this program reads when it emits (`--where`
+    /// and `--emit`): the projection of a Parquet input. `None` when a value is a JSON path.
+    pub fn columns(&self) -> Option<Vec<(usize, usize)>> {
         let mut cols = Vec::new();
         for r in &self.refs {
             match *r {
-                FieldRef::Index(i) => cols.push(i),
-                FieldRef::Span(i, j) => cols.extend(i..=j),
+                FieldRef::Index(i) => cols.push((i, i)),
+                // A span may run far past the last field (`2-99999999`): kept as a range.
+                FieldRef::Span(i, j) => cols.push((i, j)),
                 FieldRef::Path(_) => return None,
             }
         }
-        cols.sort_unstable();
-        cols.dedup();
         Some(cols)
     }
 

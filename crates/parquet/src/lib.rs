@@ -38,19 +38,19 @@ pub fn configure(header: bool, budget: usize) {
     BUDGET.store(budget, Ordering::Relaxed);
 }
 
-static PROJECTION: Mutex<Option<Vec<usize>>> = Mutex::new(None);
+static PROJECTION: Mutex<Option<Vec<(usize, usize)>>> = Mutex::new(None);
 
-/// Projection: the fields (0-based columns) the running tool reads from its records, set
+/// Projection: the fields (0-based columns, inclusive ranges) the running tool reads from its records, set
 /// once it has resolved its field numbers and names, before the first row is read. Only
 /// these columns of a Parquet input are decoded; the others read as empty fields. `None`
 /// (the default) decodes every column: a tool that passes whole records through, or
 /// hands them to a command, must leave it so.
-pub fn project(fields: Option<Vec<usize>>) {
+pub fn project(fields: Option<Vec<(usize, usize)>>) {
     let mut p = PROJECTION.lock().unwrap_or_else(|e| e.into_inner());
     *p = fields;
 }
 
-fn projection() -> Option<Vec<usize>> {
+fn projection() -> Option<Vec<(usize, usize)>> {
     PROJECTION.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 

@@ -415,7 +415,9 @@ impl ParquetText {
             st.projected = true;
             let p = crate::projection();
             for (i, c) in st.columns.iter_mut().enumerate() {
-                c.wanted = p.as_ref().is_none_or(|p| p.contains(&i));
+                c.wanted = p
+                    .as_ref()
+                    .is_none_or(|p| p.iter().any(|&(a, b)| a <= i && i <= b));
                 if let (true, Err(e)) = (c.wanted, &c.kind) {
                     return Err(io::Error::new(io::ErrorKind::Unsupported, e.clone()));
                 }

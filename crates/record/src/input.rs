@@ -43,11 +43,11 @@ pub fn open(name: &str) -> io::Result<Box<dyn Read + Send>> {
     wrap_decoder(name, file)
 }
 
-/// Say which fields (0-based) the tool reads from its records, before reading any: a
+/// Say which fields (0-based, inclusive ranges) the tool reads from its records, before reading any: a
 /// Parquet input then decodes only those columns, the others read as empty fields. Only a
 /// tool that never writes or passes on the other fields may call it (see
 /// `bkparquet::project`).
-pub fn project(fields: Option<Vec<usize>>) {
+pub fn project(fields: Option<Vec<(usize, usize)>>) {
     bkparquet::project(fields);
 }
 
