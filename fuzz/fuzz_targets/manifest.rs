@@ -3,14 +3,14 @@
 //!
 //! Input: byte 0 chooses the mode. Mode "raw": the rest is the file. Mode "written": the
 //! rest is split on NUL into part values, which become percent-encoded part names of a
-//! manifest that `manifest()` builds, `commit` writes and `read_manifest` reads.
+//! manifest that `NewManifest` builds, `commit` writes and `read_manifest` reads.
 //! Properties: no panic; percent_decode(percent_encode(v)) == v; a written manifest reads
 //! back equal to what was written, with its part names and counts.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use partition::{manifest, percent_decode, percent_encode, read_manifest, Cut, PartInfo};
-use serde_json::{json, Value};
+use partition::{percent_decode, percent_encode, read_manifest, Cut, NewManifest, PartInfo};
+use serde_json::Value;
 use std::sync::OnceLock;
 
 fn scratch() -> &'static std::path::Path {
@@ -93,13 +93,16 @@ fuzz_target!(|data: &[u8]| {
         keys: keys.clone(),
         hashed: mode & 2 != 0,
     };
-    let m = manifest(
-        "bsplit",
-        &cut,
-        Some(&keys),
-        &parts,
-        json!({"combine": keys}),
-    );
+    let m = NewManifest {
+        tool: "bsplit",
+        cut: &cut,
+        sorted_by: Some(&keys),
+        parts: &parts,
+        combine: Some(keys.clone()),
+        parts_in_key_order: None,
+        heavy_hitters: None,
+    }
+    .to_json();
     let Ok(text) = serde_json::to_vec(&m) else {
         panic!("manifest does not serialize")
     };
